@@ -1,0 +1,139 @@
+// Copyright 2026 The duostream authors. Licensed under the MIT licence.
+
+package duoapi
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Duo error codes the client gives a meaning to. The HTTP status is the first
+// three digits of the code.
+const (
+	CodeMissingParams      = 40001
+	CodeInvalidParams      = 40002
+	CodeMissingCredentials = 40101
+	CodeInvalidIKey        = 40102
+	CodeInvalidSignature   = 40103
+	CodeMissingTimestamp   = 40104
+	CodeBadTimestamp       = 40105
+	CodeAccessForbidden    = 40301
+	CodeNotFound           = 40401
+	CodeTooManyRequests    = 42901
+	CodeInternalError      = 50001
+)
+
+// APIError is a request that Duo answered with an error, or that got no
+// usable answer at all. Every error the client returns for a request is an
+// *APIError, so callers can ask whether to retry and what to tell the user.
+type APIError struct {
+	// Endpoint is the path that was requested.
+	Endpoint string
+	// HTTPStatus is the response status, 0 when no response arrived.
+	HTTPStatus int
+	// Code, Message and Detail are Duo's error body fields, when present.
+	Code    int
+	Message string
+	Detail  string
+	// ClockSkew is how far Duo's clock (from its Date header) was ahead of
+	// ours when it answered; set for timestamp errors when known.
+	ClockSkew time.Duration
+	// Err is the transport or decoding error, when there was one.
+	Err error
+}
+
+// Error describes the failure and, for configuration problems, what to fix.
+func (e *APIError) Error() string {
+	var what string
+	switch {
+	case e.Code != 0 && e.Detail != "":
+		what = fmt.Sprintf("HTTP %d, Duo error %d %q (%s)", e.HTTPStatus, e.Code, e.Message, e.Detail)
+	case e.Code != 0:
+		what = fmt.Sprintf("HTTP %d, Duo error %d %q", e.HTTPStatus, e.Code, e.Message)
+	case e.HTTPStatus != 0 && e.Err != nil:
+		what = fmt.Sprintf("HTTP %d: %v", e.HTTPStatus, e.Err)
+	case e.HTTPStatus != 0:
+		what = fmt.Sprintf("HTTP %d", e.HTTPStatus)
+	case e.Err != nil:
+		what = e.Err.Error()
+	default:
+		what = "unknown failure"
+	}
+	msg := fmt.Sprintf("GET %s: %s", e.Endpoint, what)
+	if hint := e.Hint(); hint != "" {
+		msg += ": " + hint
+	}
+	return msg
+}
+
+// Unwrap returns the transport or decoding error, if any.
+func (e *APIError) Unwrap() error { return e.Err }
+
+// RateLimited reports whether Duo refused the request for exceeding its rate
+// limit.
+func (e *APIError) RateLimited() bool {
+	return e.HTTPStatus == 429 || e.Code == CodeTooManyRequests
+}
+
+// Retryable reports whether the same request may succeed later without the
+// user changing anything: rate limits, server errors, network failures,
+// timeouts and truncated or invalid bodies.
+func (e *APIError) Retryable() bool {
+	switch {
+	case e.RateLimited():
+		return true
+	case e.HTTPStatus == 0:
+		return true // no response: network error or timeout
+	case e.HTTPStatus >= 500:
+		return true
+	case e.HTTPStatus == 200:
+		return true // a 200 whose body could not be read or parsed
+	case e.HTTPStatus == 408:
+		return true
+	}
+	return false
+}
+
+// Hint tells the user what to fix for errors that need a configuration or
+// environment change, and is empty otherwise.
+func (e *APIError) Hint() string {
+	switch e.Code {
+	case CodeMissingCredentials, CodeInvalidIKey:
+		return "check integration_key: it must be the integration key of an Admin API application in the Duo account of api_hostname"
+	case CodeInvalidSignature:
+		return "check secret_key (it must belong to integration_key) and api_hostname (it must be the application's API hostname, as the signature covers it)"
+	case CodeMissingTimestamp:
+		return "the request reached Duo without its Date header: check that no proxy between here and Duo strips it"
+	case CodeBadTimestamp:
+		if e.ClockSkew != 0 {
+			secs := int64(math.Round(math.Abs(e.ClockSkew.Seconds())))
+			dir := "behind"
+			if e.ClockSkew < 0 {
+				dir = "ahead of"
+			}
+			return fmt.Sprintf("this machine's clock is %d seconds %s Duo's; Duo allows about 60 seconds: synchronise it with NTP", secs, dir)
+		}
+		return "this machine's clock is too far from Duo's (Duo allows about 60 seconds): synchronise it with NTP"
+	case CodeAccessForbidden:
+		return `the Admin API application lacks the "Grant read log" permission, or this host's IP address is not in the application's "Networks for API Access": fix it in the Duo Admin Panel`
+	}
+	if e.HTTPStatus == 403 {
+		return `the Admin API application lacks the "Grant read log" permission, or this host's IP address is not in the application's "Networks for API Access": fix it in the Duo Admin Panel`
+	}
+	if e.HTTPStatus == 404 {
+		return "the endpoint does not exist on this host: check api_hostname and base_url"
+	}
+	return ""
+}
+
+// IsRetryable reports whether err is an *APIError that may succeed when
+// retried, or a failure that carries no API verdict at all.
+func IsRetryable(err error) bool {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Retryable()
+	}
+	return false
+}

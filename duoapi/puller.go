@@ -1,0 +1,460 @@
+// Copyright 2026 The duostream authors. Licensed under the MIT licence.
+
+package duoapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// MaxLookback is how far back the puller ever asks for: Duo serves 180 days
+// and rejects a mintime even slightly past that, so keep a day in hand.
+const MaxLookback = 179 * 24 * time.Hour
+
+// PageLimit is the most records a Duo log endpoint returns per request.
+const PageLimit = 1000
+
+// minWindow is the shortest v2 window worth a request; Duo requires maxtime
+// to be strictly greater than mintime.
+const minWindow = time.Second
+
+// Backoff is a capped exponential backoff with jitter.
+type Backoff struct {
+	Initial time.Duration
+	Max     time.Duration
+}
+
+// Delay returns the wait after the given number of consecutive failures
+// (1 for the first), with "equal jitter": half fixed, half random (rnd is a
+// number in [0, 1)).
+func (b Backoff) Delay(failures int, rnd float64) time.Duration {
+	d := b.Initial
+	for i := 1; i < failures && d < b.Max; i++ {
+		d *= 2
+	}
+	d = min(d, b.Max)
+	return d/2 + time.Duration(rnd*float64(d/2))
+}
+
+// PullerConfig configures a Puller. Zero durations take the defaults given.
+type PullerConfig struct {
+	// LogTypes are pulled in turns, in this order. Empty means AllLogTypes.
+	LogTypes []LogType
+	// TelephonyV1 pulls telephony from the legacy v1 endpoint instead of
+	// /admin/v2/logs/telephony.
+	TelephonyV1 bool
+	// InitialLookback is how far back a log type with no stored cursor
+	// starts (default 24h, at most MaxLookback).
+	InitialLookback time.Duration
+	// PollInterval is the wait once a log type has caught up (default 1m).
+	PollInterval time.Duration
+	// AvailabilityLag is how long Duo takes to make an event consistently
+	// available; nothing newer is requested (default 2m).
+	AvailabilityLag time.Duration
+	// ErrorBackoff paces retries after transient failures (default 1s to 1m).
+	ErrorBackoff Backoff
+	// RateLimitBackoff paces retries after a 429 (default 15s to 5m).
+	RateLimitBackoff Backoff
+	// ConfigErrorBackoff paces retries after errors that need the user to
+	// act, such as a missing permission (default 30s to 10m). The puller
+	// never gives up: once fixed, pulling resumes by itself.
+	ConfigErrorBackoff Backoff
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Observer is told about retries and paging events; nil means none.
+	Observer Observer
+	// Rand returns jitter in [0, 1); nil means math/rand/v2.
+	Rand func() float64
+}
+
+func (c *PullerConfig) setDefaults() {
+	if len(c.LogTypes) == 0 {
+		c.LogTypes = AllLogTypes
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.InitialLookback, 24*time.Hour)
+	def(&c.PollInterval, time.Minute)
+	def(&c.AvailabilityLag, 2*time.Minute)
+	def(&c.ErrorBackoff.Initial, time.Second)
+	def(&c.ErrorBackoff.Max, time.Minute)
+	def(&c.RateLimitBackoff.Initial, 15*time.Second)
+	def(&c.RateLimitBackoff.Max, 5*time.Minute)
+	def(&c.ConfigErrorBackoff.Initial, 30*time.Second)
+	def(&c.ConfigErrorBackoff.Max, 10*time.Minute)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Observer == nil {
+		c.Observer = NopObserver{}
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Float64
+	}
+}
+
+// Batch is one fetched page of one log type.
+type Batch struct {
+	LogType LogType
+	// Endpoint is the path the page came from.
+	Endpoint string
+	// Events are the records as Duo sent them, never seen before in this
+	// pull (v1 boundary duplicates are already dropped).
+	Events []json.RawMessage
+	// Cursor is the position after this batch: store it once this batch and
+	// every batch before it are delivered.
+	Cursor Cursor
+}
+
+// Puller pulls pages of several log types in turns, so a long backfill of
+// one type does not starve the others. It keeps each type's read position
+// in memory; storing positions durably is the caller's job. It is not safe
+// for concurrent use.
+type Puller struct {
+	client  *Client
+	cfg     PullerConfig
+	streams []*stream
+	turn    int
+}
+
+type stream struct {
+	logType  LogType
+	path     string
+	itemsKey string // v2 only: where the records are
+	cursor   Cursor
+	due      time.Time
+	failures int
+}
+
+func (s *stream) v2() bool { return s.itemsKey != "" }
+
+// NewPuller returns a Puller that starts each log type at its cursor in
+// start (a missing or zero cursor starts InitialLookback ago).
+func NewPuller(client *Client, cfg PullerConfig, start map[LogType]Cursor) (*Puller, error) {
+	cfg.setDefaults()
+	if cfg.InitialLookback > MaxLookback {
+		return nil, fmt.Errorf("initial lookback %s is longer than the %s Duo serves", cfg.InitialLookback, MaxLookback)
+	}
+	if cfg.PollInterval < minWindow {
+		return nil, fmt.Errorf("poll interval %s is shorter than %s", cfg.PollInterval, minWindow)
+	}
+	p := &Puller{client: client, cfg: cfg}
+	seen := map[LogType]bool{}
+	for _, t := range cfg.LogTypes {
+		if seen[t] {
+			return nil, fmt.Errorf("log type %q is listed twice", t)
+		}
+		seen[t] = true
+		s := &stream{logType: t, cursor: start[t]}
+		switch t {
+		case Authentication:
+			s.path, s.itemsKey = PathAuthenticationV2, "authlogs"
+		case Telephony:
+			if cfg.TelephonyV1 {
+				s.path = PathTelephonyV1
+			} else {
+				s.path, s.itemsKey = PathTelephonyV2, "items"
+			}
+		case Administrator:
+			s.path = PathAdministratorV1
+		case OfflineEnrollment:
+			s.path = PathOfflineEnrollmentV1
+		default:
+			return nil, fmt.Errorf("unknown log type %q", t)
+		}
+		p.streams = append(p.streams, s)
+	}
+	return p, nil
+}
+
+// Endpoint returns the path t is pulled from.
+func (p *Puller) Endpoint(t LogType) string {
+	for _, s := range p.streams {
+		if s.logType == t {
+			return s.path
+		}
+	}
+	return ""
+}
+
+// Next fetches the next page of the next log type that is due, waiting when
+// every type has caught up or is backing off. Failed requests are retried
+// with backoff and reported to the Observer; Next returns an error only
+// when ctx ends. A batch may hold no events when only the position moved.
+func (p *Puller) Next(ctx context.Context) (Batch, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return Batch{}, err
+		}
+		s := p.nextDue()
+		if s == nil {
+			if err := p.sleepUntilDue(ctx); err != nil {
+				return Batch{}, err
+			}
+			continue
+		}
+		before := s.cursor
+		batch, more, err := p.fetch(ctx, s)
+		if err != nil {
+			if ctx.Err() != nil {
+				return Batch{}, ctx.Err()
+			}
+			s.failures++
+			wait := p.backoffFor(err).Delay(s.failures, p.cfg.Rand())
+			s.due = p.cfg.Now().Add(wait)
+			p.cfg.Observer.Retry(s.logType, err, wait)
+			continue
+		}
+		s.failures = 0
+		s.cursor = batch.Cursor
+		if more {
+			s.due = time.Time{}
+		} else {
+			s.due = p.caughtUpUntil(s)
+		}
+		if len(batch.Events) > 0 || !cursorEqual(before, s.cursor) {
+			return batch, nil
+		}
+	}
+}
+
+func (p *Puller) backoffFor(err error) Backoff {
+	var apiErr *APIError
+	switch {
+	case errors.As(err, &apiErr) && apiErr.RateLimited():
+		return p.cfg.RateLimitBackoff
+	case errors.As(err, &apiErr) && !apiErr.Retryable():
+		return p.cfg.ConfigErrorBackoff
+	}
+	return p.cfg.ErrorBackoff
+}
+
+// nextDue returns the first stream, from the one after the last served, that
+// is due now, or nil.
+func (p *Puller) nextDue() *stream {
+	now := p.cfg.Now()
+	for i := range p.streams {
+		s := p.streams[(p.turn+i)%len(p.streams)]
+		if !s.due.After(now) {
+			p.turn = (p.turn + i + 1) % len(p.streams)
+			return s
+		}
+	}
+	return nil
+}
+
+func (p *Puller) sleepUntilDue(ctx context.Context) error {
+	earliest := p.streams[0].due
+	for _, s := range p.streams[1:] {
+		if s.due.Before(earliest) {
+			earliest = s.due
+		}
+	}
+	// Sleep in steps of at most a second so a clock that is not the wall
+	// clock (in tests) is followed.
+	d := min(earliest.Sub(p.cfg.Now()), time.Second)
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// caughtUpUntil returns when a stream that has read everything available
+// should ask again: once a poll interval's worth of new events can exist.
+func (p *Puller) caughtUpUntil(s *stream) time.Time {
+	now := p.cfg.Now()
+	next := now.Add(p.cfg.PollInterval)
+	if s.v2() && s.cursor.WindowMax == 0 && s.cursor.WindowMin != 0 {
+		// The next window starts at WindowMin; it is worth a request once
+		// it reaches PollInterval past the availability lag.
+		at := time.UnixMilli(s.cursor.WindowMin).Add(p.cfg.AvailabilityLag + p.cfg.PollInterval)
+		if at.Before(next) {
+			return at
+		}
+	}
+	return next
+}
+
+func (p *Puller) fetch(ctx context.Context, s *stream) (Batch, bool, error) {
+	if s.v2() {
+		return p.fetchV2(ctx, s)
+	}
+	return p.fetchV1(ctx, s)
+}
+
+func (p *Puller) fetchV2(ctx context.Context, s *stream) (Batch, bool, error) {
+	now := p.cfg.Now()
+	earliest := now.Add(-MaxLookback).UnixMilli()
+	latest := now.Add(-p.cfg.AvailabilityLag).UnixMilli()
+	cur := s.cursor
+	if cur.WindowMin == 0 && cur.MinTime != 0 {
+		// A cursor stored while this type was pulled from a v1 endpoint.
+		cur = Cursor{WindowMin: cur.MinTime * 1000}
+	}
+	if cur.WindowMin != 0 && cur.WindowMin < earliest {
+		p.cfg.Observer.WindowClamped(s.logType, time.UnixMilli(cur.WindowMin), time.UnixMilli(earliest))
+		cur = Cursor{WindowMin: earliest}
+	}
+	if cur.WindowMax == 0 {
+		start := cur.WindowMin
+		if start == 0 {
+			start = now.Add(-p.cfg.InitialLookback).UnixMilli()
+		}
+		if latest-start < minWindow.Milliseconds() {
+			return Batch{LogType: s.logType, Endpoint: s.path, Cursor: Cursor{WindowMin: start}}, false, nil
+		}
+		cur = Cursor{WindowMin: start, WindowMax: latest}
+	}
+	params := url.Values{
+		"mintime": {strconv.FormatInt(cur.WindowMin, 10)},
+		"maxtime": {strconv.FormatInt(cur.WindowMax, 10)},
+		"limit":   {strconv.Itoa(PageLimit)},
+		"sort":    {"ts:asc"},
+	}
+	if cur.NextOffset != "" {
+		params.Set("next_offset", cur.NextOffset)
+	}
+	body, err := p.client.Get(ctx, s.path, params)
+	if err != nil {
+		var apiErr *APIError
+		if cur.NextOffset != "" && errors.As(err, &apiErr) && apiErr.Code == CodeInvalidParams {
+			// Duo no longer accepts the offset: read the window again from
+			// its start rather than skip what is left of it.
+			p.cfg.Observer.CursorReset(s.logType, err)
+			cur.NextOffset = ""
+		}
+		s.cursor = cur
+		return Batch{}, false, fmt.Errorf("fetch %s page: %w", s.logType, err)
+	}
+	page, err := ParseV2Page(body, s.itemsKey)
+	if err != nil {
+		s.cursor = cur
+		return Batch{}, false, &APIError{Endpoint: s.path, HTTPStatus: 200, Err: err}
+	}
+	batch := Batch{LogType: s.logType, Endpoint: s.path, Events: page.Events}
+	if page.NextOffset != "" && len(page.Events) > 0 {
+		batch.Cursor = Cursor{WindowMin: cur.WindowMin, WindowMax: cur.WindowMax, NextOffset: page.NextOffset}
+		return batch, true, nil
+	}
+	batch.Cursor = Cursor{WindowMin: cur.WindowMax + 1}
+	return batch, false, nil
+}
+
+func (p *Puller) fetchV1(ctx context.Context, s *stream) (Batch, bool, error) {
+	now := p.cfg.Now()
+	earliest := now.Add(-MaxLookback).Unix()
+	available := now.Add(-p.cfg.AvailabilityLag).Unix()
+	cur := s.cursor
+	if cur.MinTime == 0 && cur.WindowMin != 0 {
+		// A cursor stored while this type was pulled from a v2 endpoint.
+		cur = Cursor{MinTime: cur.WindowMin / 1000, Seen: nil}
+	}
+	if cur.MinTime == 0 {
+		cur.MinTime = now.Add(-p.cfg.InitialLookback).Unix()
+	}
+	if cur.MinTime < earliest {
+		p.cfg.Observer.WindowClamped(s.logType, time.Unix(cur.MinTime, 0), time.Unix(earliest, 0))
+		cur = Cursor{MinTime: earliest}
+	}
+	body, err := p.client.Get(ctx, s.path, url.Values{"mintime": {strconv.FormatInt(cur.MinTime, 10)}})
+	if err != nil {
+		s.cursor = cur
+		return Batch{}, false, fmt.Errorf("fetch %s page: %w", s.logType, err)
+	}
+	events, err := ParseV1Page(body)
+	if err != nil {
+		s.cursor = cur
+		return Batch{}, false, &APIError{Endpoint: s.path, HTTPStatus: 200, Err: err}
+	}
+	next, out, dups, withheld := pageV1(cur, events, available)
+	if dups > 0 {
+		p.cfg.Observer.BoundaryDuplicates(s.logType, dups)
+	}
+	full := len(events) >= PageLimit
+	if full && next.MinTime == cur.MinTime && !withheld {
+		// The whole page is one second: Duo cannot page inside a second,
+		// so move on past it.
+		p.cfg.Observer.SecondOverflow(s.logType, time.Unix(cur.MinTime, 0))
+		next = Cursor{MinTime: cur.MinTime + 1}
+	}
+	return Batch{LogType: s.logType, Endpoint: s.path, Events: out, Cursor: next}, full && !withheld, nil
+}
+
+// pageV1 works out a v1 page fetched at cur.MinTime: the events not yet
+// delivered, the cursor after them, how many boundary duplicates were
+// dropped, and whether events newer than available were held back. The next
+// request asks for the last second seen again, inclusively, so a second
+// split across two pages loses nothing; the hashes in Seen drop the events
+// of that second that were already delivered.
+func pageV1(cur Cursor, events []json.RawMessage, available int64) (next Cursor, out []json.RawMessage, dups int, withheld bool) {
+	seen := make(map[string]bool, len(cur.Seen))
+	for _, h := range cur.Seen {
+		seen[h] = true
+	}
+	type kept struct {
+		second int64
+		hash   string
+	}
+	var keep []kept
+	last := cur.MinTime
+	for _, ev := range events {
+		sec, ok := eventSecond(ev)
+		if !ok || sec < cur.MinTime {
+			sec = cur.MinTime
+		}
+		if sec > available {
+			withheld = true
+			continue
+		}
+		h := hashEvent(ev)
+		if sec == cur.MinTime && seen[h] {
+			dups++
+			continue
+		}
+		seen[h] = true // a page never repeats an event; this guards anyway
+		out = append(out, ev)
+		keep = append(keep, kept{sec, h})
+		last = max(last, sec)
+	}
+	next = Cursor{MinTime: last}
+	if last == cur.MinTime {
+		next.Seen = slices.Clone(cur.Seen)
+	}
+	for _, k := range keep {
+		if k.second == last {
+			next.Seen = append(next.Seen, k.hash)
+		}
+	}
+	return next, out, dups, withheld
+}
+
+// hashEvent identifies a v1 event, which has no ID of its own, by its
+// content.
+func hashEvent(ev json.RawMessage) string {
+	sum := sha256.Sum256(ev)
+	return hex.EncodeToString(sum[:16])
+}
+
+func cursorEqual(a, b Cursor) bool {
+	return a.WindowMin == b.WindowMin && a.WindowMax == b.WindowMax && a.NextOffset == b.NextOffset &&
+		a.MinTime == b.MinTime && slices.Equal(a.Seen, b.Seen)
+}
