@@ -9,6 +9,7 @@ require (
 
 require (
 	cuelang.org/go v0.13.2 // indirect
+	github.com/Jeffail/checkpoint v1.1.0 // indirect
 	github.com/Jeffail/gabs/v2 v2.7.0 // indirect
 	github.com/Jeffail/grok v1.1.0 // indirect
 	github.com/Jeffail/shutdown v1.0.0 // indirect
