@@ -587,4 +587,3 @@ func (l kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 		log.Debug(msg)
 	}
 }
-
