@@ -1,0 +1,181 @@
+// Copyright 2026 The duostream authors. Licensed under the MIT licence.
+
+package input
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/duostream/duostream/duoapi"
+)
+
+// inputMetrics are the duo_admin_logs input's own metrics.
+type inputMetrics struct {
+	requests          *service.MetricCounter
+	requestLatency    *service.MetricTimer
+	rateLimited       *service.MetricCounter
+	retries           *service.MetricCounter
+	pages             *service.MetricCounter
+	events            *service.MetricCounter
+	boundaryDups      *service.MetricCounter
+	secondOverflow    *service.MetricCounter
+	checkpointErrors  *service.MetricCounter
+	cursorLag         *service.MetricGauge
+	sinceLastEvent    *service.MetricGauge
+	dropOffAlarmGauge *service.MetricGauge
+}
+
+func newInputMetrics(m *service.Metrics) *inputMetrics {
+	return &inputMetrics{
+		requests:          m.NewCounter("duo_requests_total", "endpoint", "outcome"),
+		requestLatency:    m.NewTimer("duo_request_latency_ns", "endpoint"),
+		rateLimited:       m.NewCounter("duo_rate_limited_total", "endpoint"),
+		retries:           m.NewCounter("duo_retries_total", "log_type", "reason"),
+		pages:             m.NewCounter("duo_pages_total", "log_type"),
+		events:            m.NewCounter("duo_events_total", "log_type"),
+		boundaryDups:      m.NewCounter("duo_boundary_duplicates_total", "log_type"),
+		secondOverflow:    m.NewCounter("duo_second_overflow_total", "log_type"),
+		checkpointErrors:  m.NewCounter("duo_checkpoint_errors_total", "log_type", "operation"),
+		cursorLag:         m.NewGauge("duo_cursor_lag_seconds", "log_type"),
+		sinceLastEvent:    m.NewGauge("duo_seconds_since_last_event", "log_type"),
+		dropOffAlarmGauge: m.NewGauge("duo_drop_off_alarm", "log_type"),
+	}
+}
+
+// observer turns what the Duo client and puller report into metrics and
+// log lines.
+type observer struct {
+	log     *service.Logger
+	metrics *inputMetrics
+}
+
+func (in *duoAdminLogsInput) observer() *observer {
+	return &observer{log: in.log, metrics: in.metrics}
+}
+
+func (o *observer) Request(endpoint, outcome string, elapsed time.Duration) {
+	o.metrics.requests.Incr(1, endpoint, outcome)
+	o.metrics.requestLatency.Timing(elapsed.Nanoseconds(), endpoint)
+	if outcome == "429" {
+		o.metrics.rateLimited.Incr(1, endpoint)
+	}
+}
+
+func (o *observer) Retry(t duoapi.LogType, err error, wait time.Duration) {
+	reason := "transient"
+	var apiErr *duoapi.APIError
+	if errors.As(err, &apiErr) {
+		switch {
+		case apiErr.RateLimited():
+			reason = "rate_limited"
+		case !apiErr.Retryable():
+			reason = "needs_action"
+		}
+	}
+	o.metrics.retries.Incr(1, string(t), reason)
+	wait = wait.Round(time.Millisecond)
+	if reason == "needs_action" {
+		o.log.Errorf("Cannot pull Duo %s logs, retrying in %s: %v", t, wait, err)
+		return
+	}
+	o.log.Warnf("Fetching Duo %s logs failed, retrying in %s: %v", t, wait, err)
+}
+
+func (o *observer) BoundaryDuplicates(t duoapi.LogType, n int) {
+	o.metrics.boundaryDups.Incr(int64(n), string(t))
+	o.log.Debugf("Dropped %d Duo %s events already delivered from the boundary second", n, t)
+}
+
+func (o *observer) SecondOverflow(t duoapi.LogType, second time.Time) {
+	o.metrics.secondOverflow.Incr(1, string(t))
+	o.log.Warnf("Duo returned a full page of %s events all in the second %s; its v1 endpoint cannot page inside a second, so further events of that second, if any, cannot be fetched",
+		t, second.UTC().Format(time.RFC3339))
+}
+
+func (o *observer) WindowClamped(t duoapi.LogType, stored, from time.Time) {
+	o.log.Errorf("The stored position of Duo %s logs (%s) is older than the 179 days Duo serves: resuming from %s, events in between are no longer available",
+		t, stored.UTC().Format(time.RFC3339), from.UTC().Format(time.RFC3339))
+}
+
+func (o *observer) CursorReset(t duoapi.LogType, err error) {
+	o.log.Warnf("Duo rejected the paging offset of %s logs (%v): reading the current window again from its start; some events may be delivered twice", t, err)
+}
+
+// dropOffAlarm watches for log types that stopped receiving events, the way
+// Panther's log drop-off alarm does.
+type dropOffAlarm struct {
+	after   time.Duration
+	log     *service.Logger
+	metrics *inputMetrics
+
+	mu        sync.Mutex
+	lastEvent map[duoapi.LogType]time.Time
+	lastAlarm map[duoapi.LogType]time.Time // zero while not alarmed
+}
+
+func newDropOffAlarm(types []duoapi.LogType, after time.Duration, now time.Time, log *service.Logger, m *inputMetrics) *dropOffAlarm {
+	a := &dropOffAlarm{
+		after: after, log: log, metrics: m,
+		lastEvent: map[duoapi.LogType]time.Time{},
+		lastAlarm: map[duoapi.LogType]time.Time{},
+	}
+	for _, t := range types {
+		a.lastEvent[t] = now
+		m.dropOffAlarmGauge.Set(0, string(t))
+	}
+	return a
+}
+
+// sawEvents records that new events of t arrived, clearing its alarm.
+func (a *dropOffAlarm) sawEvents(t duoapi.LogType, now time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.lastEvent[t] = now
+	a.metrics.sinceLastEvent.Set(0, string(t))
+	if !a.lastAlarm[t].IsZero() {
+		a.lastAlarm[t] = time.Time{}
+		a.metrics.dropOffAlarmGauge.Set(0, string(t))
+		a.log.Infof("Duo %s events are arriving again: drop-off alarm cleared", t)
+	}
+}
+
+// check updates the gauges and raises the alarm of every log type that has
+// been silent for too long, logging again once per alarm interval.
+func (a *dropOffAlarm) check(now time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for t, last := range a.lastEvent {
+		since := now.Sub(last)
+		a.metrics.sinceLastEvent.SetFloat64(since.Seconds(), string(t))
+		if a.after <= 0 || since < a.after {
+			continue
+		}
+		if prev := a.lastAlarm[t]; prev.IsZero() || now.Sub(prev) >= a.after {
+			a.lastAlarm[t] = now
+			a.metrics.dropOffAlarmGauge.Set(1, string(t))
+			a.log.Errorf("Drop-off alarm: no new Duo %s events for %s (drop_off_alarm is %s): check the Duo account and this stream",
+				t, since.Round(time.Second), a.after)
+		}
+	}
+}
+
+func (a *dropOffAlarm) run(ctx context.Context, now func() time.Time) {
+	every := 30 * time.Second
+	if a.after > 0 {
+		every = min(max(a.after/20, 50*time.Millisecond), every)
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			a.check(now())
+		}
+	}
+}

@@ -1,0 +1,602 @@
+// Copyright 2026 The duostream authors. Licensed under the MIT licence.
+
+package input
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Jeffail/checkpoint"
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/duostream/duostream/duoapi"
+)
+
+const (
+	dalFieldAPIHostname       = "api_hostname"
+	dalFieldIntegrationKey    = "integration_key"
+	dalFieldSecretKey         = "secret_key"
+	dalFieldLogTypes          = "log_types"
+	dalFieldTelephonyAPI      = "telephony_api"
+	dalFieldCheckpointCache   = "checkpoint_cache"
+	dalFieldCheckpointKey     = "checkpoint_key"
+	dalFieldCheckpointLimit   = "checkpoint_limit"
+	dalFieldInitialLookback   = "initial_lookback"
+	dalFieldPollInterval      = "poll_interval"
+	dalFieldAvailabilityLag   = "availability_lag"
+	dalFieldRequestsPerMinute = "requests_per_minute"
+	dalFieldDropOffAlarm      = "drop_off_alarm"
+	dalFieldSignatureVersion  = "signature_version"
+	dalFieldTimeout           = "timeout"
+	dalFieldTLS               = "tls"
+	dalFieldBaseURL           = "base_url"
+	dalFieldBackoff           = "backoff"
+	dalFieldRateLimitBackoff  = "rate_limit_backoff"
+	dalFieldInitialInterval   = "initial_interval"
+	dalFieldMaxInterval       = "max_interval"
+)
+
+// Metadata keys set on every message.
+const (
+	MetaLogType     = "duo_log_type"
+	MetaAPIHostname = "duo_api_hostname"
+	MetaEndpoint    = "duo_endpoint"
+)
+
+func duoAdminLogsSpec() *service.ConfigSpec {
+	backoffFields := func(initial, maxInterval string) []*service.ConfigField {
+		return []*service.ConfigField{
+			service.NewDurationField(dalFieldInitialInterval).Description("The wait after the first failure.").Default(initial),
+			service.NewDurationField(dalFieldMaxInterval).Description("The longest wait between attempts.").Default(maxInterval),
+		}
+	}
+	return service.NewConfigSpec().
+		Beta().
+		Categories("Services").
+		Version("0.1.0").
+		Summary("Pulls Cisco Duo logs from the Duo Admin API: authentication, administrator, telephony and offline enrollment events.").
+		Description(`
+Each Duo event becomes one message holding the event's JSON exactly as Duo sent it; each page of up to 1000 events is one batch. Every message carries the metadata `+"`duo_log_type`"+` (`+"`Duo.Authentication`, `Duo.Administrator`, `Duo.Telephony` or `Duo.OfflineEnrollment`"+`, ready for the `+"`duo_normalize`"+` processor), `+"`duo_api_hostname`"+` and `+"`duo_endpoint`"+`.
+
+### Delivery guarantee
+
+The position of each log type is stored in the cache resource named by `+"`checkpoint_cache`"+` under `+"`<checkpoint_key>/<log type>`"+`, and only once every earlier batch of that log type has been acknowledged by the output (acknowledgements may arrive in any order; the stored position never moves backwards). After a crash or restart the input resumes after the last acknowledged event: nothing is lost, and only the pages that were in flight can be delivered again. Messages that a processor flags as errored still count as delivered unless the output rejects them, so route them to a dead-letter output (see the `+"`duo_normalize`"+` processor). Use a durable cache (`+"`bbolt`"+` on one machine, `+"`redis`"+` to move a stream between machines); a cache that loses its contents restarts each log type `+"`initial_lookback`"+` ago, and so does a stored position that cannot be read, which is reported as an error: data is never skipped.
+
+### Paging
+
+Authentication and telephony (v2 endpoints) are read in fixed windows that end `+"`availability_lag`"+` before now, following Duo's `+"`next_offset`"+`. Administrator, offline enrollment and legacy v1 telephony have no cursor and page by whole seconds: the input asks again from the last second it saw, inclusively, and drops the events of that second it already delivered (by content hash), so a second split across two pages loses nothing and repeats nothing. Nothing older than 179 days is requested, as Duo serves 180.
+
+### Rate limits and errors
+
+Requests of one input share a budget of `+"`requests_per_minute`"+` (Duo publishes no per-endpoint limits and sends no rate-limit headers; 30 a minute is what peers found safe). Log types take turns so that a long authentication backfill does not starve the others. A 429, a 5xx, a timeout, a dropped connection or a truncated body is retried with capped exponential backoff and jitter, re-signed with a fresh date each time. Errors that need you to act (a wrong key, a missing "Grant read log" permission, a clock more than a minute off) are logged with what to fix and retried every few minutes, so the input recovers by itself once fixed; the input never stops on its own.
+
+### Metrics
+
+`+"`duo_requests_total`"+` (labels `+"`endpoint`, `outcome`"+`), `+"`duo_request_latency_ns`"+`, `+"`duo_rate_limited_total`"+`, `+"`duo_retries_total`"+` (`+"`log_type`, `reason`"+`), `+"`duo_pages_total`"+`, `+"`duo_events_total`"+`, `+"`duo_boundary_duplicates_total`"+`, `+"`duo_second_overflow_total`"+`, `+"`duo_checkpoint_errors_total`"+` (`+"`log_type`, `operation`"+`), and the gauges `+"`duo_cursor_lag_seconds`"+` (how far the stored position is behind now), `+"`duo_seconds_since_last_event`"+` and `+"`duo_drop_off_alarm`"+` (1 while a log type has had no new event for `+"`drop_off_alarm`"+`), each labelled by `+"`log_type`"+`.`).
+		Fields(
+			service.NewStringField(dalFieldAPIHostname).
+				Description("The API hostname of the Duo Admin API application, as shown in the Duo Admin Panel. Requests are signed for this host.").
+				Example("api-XXXXXXXX.duosecurity.com"),
+			service.NewStringField(dalFieldIntegrationKey).
+				Description("The integration key of the Admin API application. The application needs the \"Grant read log\" permission and no other.").
+				Example("${DUO_INTEGRATION_KEY}"),
+			service.NewStringField(dalFieldSecretKey).
+				Description("The secret key of the Admin API application. It is only used to sign requests and never logged.").
+				Secret().
+				Example("${DUO_SECRET_KEY}"),
+			service.NewStringListField(dalFieldLogTypes).
+				Description("The log types to pull, which take turns: any of `authentication`, `administrator`, `telephony`, `offline_enrollment`.").
+				Default([]any{"authentication", "administrator", "telephony", "offline_enrollment"}).
+				LintRule(`root = this.filter(t -> !["authentication", "administrator", "telephony", "offline_enrollment"].contains(t)).map_each(t -> "field log_types: unknown log type %q: use authentication, administrator, telephony or offline_enrollment".format(t))`),
+			service.NewStringAnnotatedEnumField(dalFieldTelephonyAPI, map[string]string{
+				"v2": "`/admin/v2/logs/telephony`, paged with `next_offset`.",
+				"v1": "The legacy `/admin/v1/logs/telephony`, paged by whole seconds. Duo has announced its deprecation.",
+			}).
+				Description("Which telephony endpoint to read. The stored position carries over when this is changed.").
+				Default("v2").
+				Advanced(),
+			service.NewStringField(dalFieldCheckpointCache).
+				Description("The label of the cache resource that stores each log type's position. Use a durable one: `bbolt` on one machine, `redis` to share state between machines."),
+			service.NewStringField(dalFieldCheckpointKey).
+				Description("The key prefix of the stored positions; each log type is stored under `<checkpoint_key>/<log type>`. Empty means `duostream/<api_hostname>/<integration_key>`, which is unique per Duo application. Give each stream of the same Duo application its own key.").
+				Default("").
+				Advanced(),
+			service.NewIntField(dalFieldCheckpointLimit).
+				Description("The most events per log type that may be in flight (read but not yet acknowledged). Reading pauses at the limit, which bounds memory when the output is slow or down. At least 1000.").
+				Default(5000).
+				Advanced(),
+			service.NewDurationField(dalFieldInitialLookback).
+				Description("How far back a log type starts when no position is stored. At most 179 days (Duo serves 180).").
+				Default("24h").
+				Examples("168h", "4296h"),
+			service.NewDurationField(dalFieldPollInterval).
+				Description("How long a log type waits once it has caught up. Duo recommends polling no more than once a minute.").
+				Default("1m"),
+			service.NewDurationField(dalFieldAvailabilityLag).
+				Description("How long Duo takes to make an event consistently available; nothing newer is requested. Duo documents two minutes.").
+				Default("2m"),
+			service.NewIntField(dalFieldRequestsPerMinute).
+				Description("The budget of requests per minute shared by every log type of this input, retries included.").
+				Default(30),
+			service.NewDurationField(dalFieldDropOffAlarm).
+				Description("Log an error (once per interval) and set the `duo_drop_off_alarm` gauge when a log type has had no new event for this long. `0s` disables the alarm.").
+				Default("24h"),
+			service.NewIntField(dalFieldSignatureVersion).
+				Description("The Duo request signature version: 2 (HMAC-SHA512 over the canonical request) or 5 (the same plus body and header hashes).").
+				Default(2).
+				Advanced(),
+			service.NewDurationField(dalFieldTimeout).
+				Description("The timeout of one HTTP request, including reading the body.").
+				Default("30s").
+				Advanced(),
+			service.NewTLSField(dalFieldTLS).
+				Description("TLS settings for the connection to Duo, e.g. extra root CAs for a TLS-inspecting proxy."),
+			service.NewStringField(dalFieldBaseURL).
+				Description("Where requests are sent, when not to `https://<api_hostname>` (e.g. a reverse proxy or the Duo API simulator); signatures still cover `api_hostname`. Plain `http` is only allowed to a loopback address.").
+				Default("").
+				Example("http://127.0.0.1:8443").
+				Advanced(),
+			service.NewObjectField(dalFieldBackoff, backoffFields("1s", "1m")...).
+				Description("The backoff after a transient failure (5xx, timeout, dropped connection, truncated body).").
+				Advanced(),
+			service.NewObjectField(dalFieldRateLimitBackoff, backoffFields("15s", "5m")...).
+				Description("The backoff after Duo answered 429 Too Many Requests.").
+				Advanced(),
+			service.NewAutoRetryNacksToggleField(),
+		).
+		LintRule(`root = match {
+  this.base_url.or("").has_prefix("http://") && !this.base_url.re_match("^http://(127\\.[0-9]+\\.[0-9]+\\.[0-9]+|localhost|\\[::1\\])(:[0-9]+)?(/.*)?$") => ["field base_url: plain http is only allowed to a loopback address (127.0.0.1, [::1] or localhost): use https"],
+  this.initial_lookback.or("24h").parse_duration() > 179 * 24 * 3600 * 1000000000 => ["field initial_lookback: at most 4296h (179 days): Duo serves 180 days of logs"],
+}`).
+		Example("Pull all four log types", "Pulls every log type into a durable local checkpoint and normalizes the events; see the `duo_normalize` processor for routing events that fail their schema.", `
+input:
+  duo_admin_logs:
+    api_hostname: api-XXXXXXXX.duosecurity.com
+    integration_key: ${DUO_INTEGRATION_KEY}
+    secret_key: ${DUO_SECRET_KEY}
+    checkpoint_cache: duo_state
+    initial_lookback: 168h
+
+cache_resources:
+  - label: duo_state
+    bbolt:
+      path: /var/lib/duostream/state.db
+
+pipeline:
+  processors:
+    - duo_normalize: {}
+
+output:
+  stdout: {}
+`)
+}
+
+func init() {
+	service.MustRegisterBatchInput("duo_admin_logs", duoAdminLogsSpec(),
+		func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchInput, error) {
+			in, err := newDuoAdminLogsInput(conf, mgr)
+			if err != nil {
+				return nil, err
+			}
+			return service.AutoRetryNacksBatchedToggled(conf, in)
+		})
+}
+
+// duoAdminLogsInput is the duo_admin_logs input.
+type duoAdminLogsInput struct {
+	res       *service.Resources
+	log       *service.Logger
+	host      string
+	cacheName string
+	keyPrefix string
+	limit     int64
+	dropOff   time.Duration
+	now       func() time.Time
+
+	clientCfg duoapi.ClientConfig
+	pullerCfg duoapi.PullerConfig
+	puller    *duoapi.Puller // set by Connect, used only by ReadBatch
+	metrics   *inputMetrics
+
+	checkpoints map[duoapi.LogType]*checkpoint.Capped[position]
+	nextSeq     map[duoapi.LogType]uint64
+
+	persistMu sync.Mutex
+	persisted map[duoapi.LogType]uint64
+
+	alarm       *dropOffAlarm
+	stopAlarm   context.CancelFunc
+	alarmDone   chan struct{}
+	connectOnce sync.Mutex
+}
+
+// position is a cursor with its place in the read order of its log type.
+type position struct {
+	seq    uint64
+	cursor duoapi.Cursor
+}
+
+func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*duoAdminLogsInput, error) {
+	str := func(name string) (string, error) {
+		s, err := conf.FieldString(name)
+		return strings.TrimSpace(s), err
+	}
+	host, err := str(dalFieldAPIHostname)
+	if err != nil {
+		return nil, err
+	}
+	if host == "" || strings.ContainsAny(host, "/: ") {
+		return nil, fmt.Errorf("field %s: %q is not a hostname: give the bare API hostname, such as api-XXXXXXXX.duosecurity.com", dalFieldAPIHostname, host)
+	}
+	ikey, err := str(dalFieldIntegrationKey)
+	if err != nil {
+		return nil, err
+	}
+	if ikey == "" {
+		return nil, fmt.Errorf("field %s: is empty", dalFieldIntegrationKey)
+	}
+	skey, err := conf.FieldString(dalFieldSecretKey)
+	if err != nil {
+		return nil, err
+	}
+	if skey == "" {
+		return nil, fmt.Errorf("field %s: is empty (is its environment variable set?)", dalFieldSecretKey)
+	}
+	names, err := conf.FieldStringList(dalFieldLogTypes)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("field %s: lists no log type", dalFieldLogTypes)
+	}
+	var logTypes []duoapi.LogType
+	for _, n := range names {
+		t, err := duoapi.ParseLogType(n)
+		if err != nil {
+			return nil, fmt.Errorf("field %s: %w", dalFieldLogTypes, err)
+		}
+		logTypes = append(logTypes, t)
+	}
+	telephonyAPI, err := conf.FieldString(dalFieldTelephonyAPI)
+	if err != nil {
+		return nil, err
+	}
+	cacheName, err := str(dalFieldCheckpointCache)
+	if err != nil {
+		return nil, err
+	}
+	if !mgr.HasCache(cacheName) {
+		return nil, fmt.Errorf("field %s: no cache resource labelled %q: add it under cache_resources", dalFieldCheckpointCache, cacheName)
+	}
+	keyPrefix, err := str(dalFieldCheckpointKey)
+	if err != nil {
+		return nil, err
+	}
+	if keyPrefix == "" {
+		keyPrefix = "duostream/" + host + "/" + ikey
+	}
+	limit, err := conf.FieldInt(dalFieldCheckpointLimit)
+	if err != nil {
+		return nil, err
+	}
+	if limit < duoapi.PageLimit {
+		return nil, fmt.Errorf("field %s: %d is less than a page of %d events", dalFieldCheckpointLimit, limit, duoapi.PageLimit)
+	}
+	var lookback, poll, lag, dropOff, timeout time.Duration
+	for name, d := range map[string]*time.Duration{
+		dalFieldInitialLookback: &lookback, dalFieldPollInterval: &poll, dalFieldAvailabilityLag: &lag,
+		dalFieldDropOffAlarm: &dropOff, dalFieldTimeout: &timeout,
+	} {
+		if *d, err = conf.FieldDuration(name); err != nil {
+			return nil, err
+		}
+		if *d < 0 {
+			return nil, fmt.Errorf("field %s: must not be negative", name)
+		}
+	}
+	switch {
+	case lookback <= 0:
+		return nil, fmt.Errorf("field %s: must be positive", dalFieldInitialLookback)
+	case lookback > duoapi.MaxLookback:
+		return nil, fmt.Errorf("field %s: %s is more than 4296h (179 days): Duo serves 180 days of logs", dalFieldInitialLookback, lookback)
+	case poll < time.Second:
+		return nil, fmt.Errorf("field %s: %s is shorter than 1s", dalFieldPollInterval, poll)
+	case timeout <= 0:
+		return nil, fmt.Errorf("field %s: must be positive", dalFieldTimeout)
+	}
+	rpm, err := conf.FieldInt(dalFieldRequestsPerMinute)
+	if err != nil {
+		return nil, err
+	}
+	if rpm <= 0 {
+		return nil, fmt.Errorf("field %s: must be positive, got %d", dalFieldRequestsPerMinute, rpm)
+	}
+	sigVersion, err := conf.FieldInt(dalFieldSignatureVersion)
+	if err != nil {
+		return nil, err
+	}
+	if sigVersion != 2 && sigVersion != 5 {
+		return nil, fmt.Errorf("field %s: %d is not supported: use 2 or 5", dalFieldSignatureVersion, sigVersion)
+	}
+	tlsConf, err := conf.FieldTLS(dalFieldTLS)
+	if err != nil {
+		return nil, err
+	}
+	baseURL, err := str(dalFieldBaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkBaseURL(baseURL); err != nil {
+		return nil, fmt.Errorf("field %s: %w", dalFieldBaseURL, err)
+	}
+	errBackoff, err := parseBackoff(conf, dalFieldBackoff)
+	if err != nil {
+		return nil, err
+	}
+	rateBackoff, err := parseBackoff(conf, dalFieldRateLimitBackoff)
+	if err != nil {
+		return nil, err
+	}
+
+	in := &duoAdminLogsInput{
+		res:         mgr,
+		log:         mgr.Logger(),
+		host:        host,
+		cacheName:   cacheName,
+		keyPrefix:   keyPrefix,
+		limit:       int64(limit),
+		dropOff:     dropOff,
+		now:         time.Now,
+		metrics:     newInputMetrics(mgr.Metrics()),
+		checkpoints: map[duoapi.LogType]*checkpoint.Capped[position]{},
+		nextSeq:     map[duoapi.LogType]uint64{},
+		persisted:   map[duoapi.LogType]uint64{},
+	}
+	obs := in.observer()
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.TLSClientConfig = tlsConf
+	in.clientCfg = duoapi.ClientConfig{
+		APIHostname:       host,
+		IntegrationKey:    ikey,
+		SecretKey:         skey,
+		BaseURL:           baseURL,
+		SignatureVersion:  duoapi.SignatureVersion(sigVersion),
+		HTTPClient:        &http.Client{Timeout: timeout, Transport: transport},
+		RequestsPerMinute: rpm,
+		Observer:          obs,
+	}
+	in.pullerCfg = duoapi.PullerConfig{
+		LogTypes:         logTypes,
+		TelephonyV1:      telephonyAPI == "v1",
+		InitialLookback:  lookback,
+		PollInterval:     poll,
+		AvailabilityLag:  lag,
+		ErrorBackoff:     errBackoff,
+		RateLimitBackoff: rateBackoff,
+		Observer:         obs,
+	}
+	for _, t := range logTypes {
+		in.checkpoints[t] = checkpoint.NewCapped[position](int64(limit))
+	}
+	// Fail now, not at Connect, on what the client and puller reject.
+	if _, err := duoapi.NewClient(in.clientCfg); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+func parseBackoff(conf *service.ParsedConfig, name string) (duoapi.Backoff, error) {
+	var b duoapi.Backoff
+	var err error
+	if b.Initial, err = conf.FieldDuration(name, dalFieldInitialInterval); err != nil {
+		return b, err
+	}
+	if b.Max, err = conf.FieldDuration(name, dalFieldMaxInterval); err != nil {
+		return b, err
+	}
+	if b.Initial <= 0 || b.Max < b.Initial {
+		return b, fmt.Errorf("field %s: needs 0 < %s <= %s", name, dalFieldInitialInterval, dalFieldMaxInterval)
+	}
+	return b, nil
+}
+
+// checkBaseURL accepts an empty base URL, any https URL, and http only to a
+// loopback address, so credentials and logs never cross a network in clear.
+func checkBaseURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("not a URL: %w", err)
+	}
+	switch u.Scheme {
+	case "https":
+		if u.Host == "" {
+			return fmt.Errorf("%q has no host", raw)
+		}
+		return nil
+	case "http":
+		host := u.Hostname()
+		if host == "localhost" {
+			return nil
+		}
+		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+			return nil
+		}
+		return fmt.Errorf("plain http is only allowed to a loopback address (127.0.0.1, [::1] or localhost), not %q: use https", host)
+	}
+	return fmt.Errorf("%q must be an http or https URL", raw)
+}
+
+func (in *duoAdminLogsInput) key(t duoapi.LogType) string {
+	return in.keyPrefix + "/" + string(t)
+}
+
+// Connect reads the stored positions once and builds the puller. Later calls
+// (after a lost connection) keep the in-memory read positions.
+func (in *duoAdminLogsInput) Connect(ctx context.Context) error {
+	in.connectOnce.Lock()
+	defer in.connectOnce.Unlock()
+	if in.puller != nil {
+		return nil
+	}
+	start := map[duoapi.LogType]duoapi.Cursor{}
+	for _, t := range in.pullerCfg.LogTypes {
+		c, err := in.loadCursor(ctx, t)
+		if err != nil {
+			return err
+		}
+		start[t] = c
+	}
+	client, err := duoapi.NewClient(in.clientCfg)
+	if err != nil {
+		return err
+	}
+	puller, err := duoapi.NewPuller(client, in.pullerCfg, start)
+	if err != nil {
+		return err
+	}
+	in.puller = puller
+	in.alarm = newDropOffAlarm(in.pullerCfg.LogTypes, in.dropOff, in.now(), in.log, in.metrics)
+	alarmCtx, cancel := context.WithCancel(context.Background())
+	in.stopAlarm, in.alarmDone = cancel, make(chan struct{})
+	go func() {
+		defer close(in.alarmDone)
+		in.alarm.run(alarmCtx, in.now)
+	}()
+	return nil
+}
+
+func (in *duoAdminLogsInput) loadCursor(ctx context.Context, t duoapi.LogType) (duoapi.Cursor, error) {
+	var raw []byte
+	var getErr error
+	if err := in.res.AccessCache(ctx, in.cacheName, func(c service.Cache) {
+		raw, getErr = c.Get(ctx, in.key(t))
+	}); err != nil {
+		return duoapi.Cursor{}, fmt.Errorf("access checkpoint cache %q: %w", in.cacheName, err)
+	}
+	switch {
+	case errors.Is(getErr, service.ErrKeyNotFound):
+		in.log.Infof("No stored position for Duo %s logs at key %q: starting %s ago", t, in.key(t), in.pullerCfg.InitialLookback)
+		return duoapi.Cursor{}, nil
+	case getErr != nil:
+		in.metrics.checkpointErrors.Incr(1, string(t), "read")
+		return duoapi.Cursor{}, fmt.Errorf("read position of %s logs from checkpoint cache %q: %w", t, in.cacheName, getErr)
+	}
+	c, err := duoapi.DecodeCursor(raw)
+	if err != nil {
+		in.metrics.checkpointErrors.Incr(1, string(t), "decode")
+		in.log.Errorf("The stored position of Duo %s logs at key %q cannot be read (%v): starting again %s ago so that nothing is skipped; events since then may be delivered twice",
+			t, in.key(t), err, in.pullerCfg.InitialLookback)
+		return duoapi.Cursor{}, nil
+	}
+	in.log.Infof("Resuming Duo %s logs from %s", t, c.Position().UTC().Format(time.RFC3339))
+	return c, nil
+}
+
+// ReadBatch returns the next page of events of whichever log type is due,
+// waiting while every log type has caught up.
+func (in *duoAdminLogsInput) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
+	if in.puller == nil {
+		return nil, nil, service.ErrNotConnected
+	}
+	for {
+		b, err := in.puller.Next(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		t := b.LogType
+		in.nextSeq[t]++
+		pos := position{seq: in.nextSeq[t], cursor: b.Cursor}
+		release, err := in.checkpoints[t].Track(ctx, pos, int64(len(b.Events)))
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(b.Events) == 0 {
+			// Only the position moved: store it once all before it is done.
+			if h := release(); h != nil {
+				in.persist(ctx, t, *h)
+			}
+			continue
+		}
+		in.metrics.pages.Incr(1, string(t))
+		in.metrics.events.Incr(int64(len(b.Events)), string(t))
+		in.alarm.sawEvents(t, in.now())
+		schema := t.SchemaName()
+		batch := make(service.MessageBatch, len(b.Events))
+		for i, ev := range b.Events {
+			m := service.NewMessage(ev)
+			m.MetaSetMut(MetaLogType, schema)
+			m.MetaSetMut(MetaAPIHostname, in.host)
+			m.MetaSetMut(MetaEndpoint, b.Endpoint)
+			batch[i] = m
+		}
+		return batch, func(ctx context.Context, err error) error {
+			if err != nil {
+				// Only reachable with auto_replay_nacks: false. Without a
+				// release the stored position stays before this batch, so
+				// it is read again after a restart.
+				in.log.Warnf("A batch of %d Duo %s events was rejected (%v): the stored position stays before it until restart", len(batch), t, err)
+				return nil
+			}
+			if h := release(); h != nil {
+				in.persist(ctx, t, *h)
+			}
+			return nil
+		}, nil
+	}
+}
+
+// persist stores p as t's position unless a later one was stored already.
+func (in *duoAdminLogsInput) persist(ctx context.Context, t duoapi.LogType, p position) {
+	in.persistMu.Lock()
+	defer in.persistMu.Unlock()
+	if p.seq <= in.persisted[t] {
+		return
+	}
+	// Acks may arrive long after a soft stop began; finish the write anyway.
+	ctx = context.WithoutCancel(ctx)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var setErr error
+	err := in.res.AccessCache(ctx, in.cacheName, func(c service.Cache) {
+		setErr = c.Set(ctx, in.key(t), p.cursor.Encode(), nil)
+	})
+	if err == nil {
+		err = setErr
+	}
+	if err != nil {
+		in.metrics.checkpointErrors.Incr(1, string(t), "write")
+		in.log.Errorf("Store position of Duo %s logs in checkpoint cache %q: %v (delivered events may be read again after a restart)", t, in.cacheName, err)
+		return
+	}
+	in.persisted[t] = p.seq
+	if pos := p.cursor.Position(); !pos.IsZero() {
+		in.metrics.cursorLag.SetFloat64(max(0, in.now().Sub(pos).Seconds()), string(t))
+	}
+}
+
+// Close stops the drop-off alarm. Pending acknowledgements still store
+// their positions.
+func (in *duoAdminLogsInput) Close(ctx context.Context) error {
+	in.connectOnce.Lock()
+	stop, done := in.stopAlarm, in.alarmDone
+	in.connectOnce.Unlock()
+	if stop != nil {
+		stop()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}

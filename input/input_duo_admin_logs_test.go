@@ -1,0 +1,229 @@
+// Copyright 2026 The duostream authors. Licensed under the MIT licence.
+
+package input
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
+
+	"github.com/duostream/duostream/duoapi"
+)
+
+const testSecret = "S3CR3T-duostream-test-secret-key-0001"
+
+func baseConfig(extra string) string {
+	return `
+api_hostname: api-test0001.duosecurity.com
+integration_key: DITESTINTEGRATIONKEY1
+secret_key: ` + testSecret + `
+checkpoint_cache: state
+` + extra
+}
+
+func TestDuoAdminLogsConfigErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		conf string
+		want string
+	}{
+		{"unknown log type", `log_types: [authentication, activity]`, `field log_types: unknown log type "activity"`},
+		{"empty log types", `log_types: []`, "field log_types: lists no log type"},
+		{"lookback too long", `initial_lookback: 4320h`, "field initial_lookback: 4320h0m0s is more than 4296h"},
+		{"poll too short", `poll_interval: 10ms`, "field poll_interval: 10ms is shorter than 1s"},
+		{"bad signature version", `signature_version: 4`, "field signature_version: 4 is not supported"},
+		{"http to a remote host", `base_url: http://duo-proxy.example.com`, `field base_url: plain http is only allowed to a loopback address (127.0.0.1, [::1] or localhost), not "duo-proxy.example.com"`},
+		{"not a URL scheme", `base_url: ftp://127.0.0.1`, "field base_url: \"ftp://127.0.0.1\" must be an http or https URL"},
+		{"checkpoint limit below a page", `checkpoint_limit: 10`, "field checkpoint_limit: 10 is less than a page of 1000 events"},
+		{"zero budget", `requests_per_minute: 0`, "field requests_per_minute: must be positive"},
+		{"bad backoff", "backoff:\n  initial_interval: 5s\n  max_interval: 1s", "field backoff: needs 0 < initial_interval <= max_interval"},
+		{"hostname with scheme", `api_hostname: https://api-x.duosecurity.com`, `field api_hostname: "https://api-x.duosecurity.com" is not a hostname`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conf := baseConfig(tt.conf)
+			if strings.HasPrefix(tt.conf, "api_hostname:") {
+				conf = strings.Replace(baseConfig(""), "api_hostname: api-test0001.duosecurity.com", tt.conf, 1)
+			}
+			parsed, err := duoAdminLogsSpec().ParseYAML(conf, nil)
+			require.NoError(t, err)
+			_, err = newDuoAdminLogsInput(parsed, service.MockResources(service.MockResourcesOptAddCache("state")))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.NotContains(t, err.Error(), testSecret)
+		})
+	}
+}
+
+func TestDuoAdminLogsMissingCache(t *testing.T) {
+	parsed, err := duoAdminLogsSpec().ParseYAML(baseConfig(""), nil)
+	require.NoError(t, err)
+	_, err = newDuoAdminLogsInput(parsed, service.MockResources())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `field checkpoint_cache: no cache resource labelled "state"`)
+}
+
+func TestDuoAdminLogsLint(t *testing.T) {
+	tests := []struct {
+		name string
+		conf string
+		want string // empty: no lint error
+	}{
+		{"defaults", ``, ""},
+		{"loopback http", `base_url: http://127.0.0.1:8080`, ""},
+		{"remote http", `base_url: http://10.1.2.3:8080`, "field base_url: plain http is only allowed to a loopback address"},
+		{"unknown type", `log_types: [authentication, trust_monitor]`, `field log_types: unknown log type "trust_monitor"`},
+		{"lookback", `initial_lookback: 4400h`, "field initial_lookback: at most 4296h"},
+	}
+	env := service.NewEnvironment()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			yaml := "input:\n  duo_admin_logs:\n" + indent(baseConfig(tt.conf), "    ") +
+				"\ncache_resources:\n  - label: state\n    memory: {}\noutput:\n  drop: {}\n"
+			err := env.NewStreamBuilder().SetYAML(yaml)
+			if tt.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+func indent(s, prefix string) string {
+	lines := strings.Split(strings.Trim(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = prefix + l
+	}
+	return strings.Join(lines, "\n")
+}
+
+func TestCheckBaseURL(t *testing.T) {
+	tests := []struct {
+		url string
+		ok  bool
+	}{
+		{"", true},
+		{"https://duo-proxy.example.com", true},
+		{"https://", false},
+		{"http://127.0.0.1:9000", true},
+		{"http://127.9.9.9", true},
+		{"http://localhost:80/base", true},
+		{"http://[::1]:8443", true},
+		{"http://192.168.1.10", false},
+		{"http://api-x.duosecurity.com", false},
+		{"ws://127.0.0.1", false},
+		{"::not a url", false},
+	}
+	for _, tt := range tests {
+		err := checkBaseURL(tt.url)
+		assert.Equal(t, tt.ok, err == nil, "checkBaseURL(%q) = %v", tt.url, err)
+	}
+}
+
+// adminServer serves /admin/v1/logs/administrator from a fixed list of
+// events, by whole-second mintime, the way Duo does.
+func adminServer(t *testing.T, events []string, seconds []int64) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mintime, err := strconv.ParseInt(r.URL.Query().Get("mintime"), 10, 64)
+		if err != nil || r.URL.Path != duoapi.PathAdministratorV1 {
+			w.WriteHeader(400)
+			_, _ = w.Write([]byte(`{"stat":"FAIL","code":40002,"message":"Invalid request parameters"}`))
+			return
+		}
+		var page []string
+		for i, ev := range events {
+			if seconds[i] >= mintime && len(page) < 1000 {
+				page = append(page, ev)
+			}
+		}
+		_, _ = w.Write([]byte(`{"stat":"OK","response":[` + strings.Join(page, ",") + `]}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestDuoAdminLogsAcksOutOfOrder reads three pages, acknowledges them out of
+// order and checks the stored position only ever moves to the highest page
+// whose predecessors are all acknowledged.
+func TestDuoAdminLogsAcksOutOfOrder(t *testing.T) {
+	base := time.Now().Add(-time.Hour).Unix()
+	var events []string
+	var seconds []int64
+	for page := range 3 {
+		for i := range 1000 {
+			sec := base + int64(page*10) + int64(i/100)
+			events = append(events, fmt.Sprintf(`{"action":"a","timestamp":%d,"username":"u","object":"p%d-%d"}`, sec, page, i))
+			seconds = append(seconds, sec)
+		}
+	}
+	srv := adminServer(t, events, seconds)
+	res := service.MockResources(service.MockResourcesOptAddCache("state"))
+	parsed, err := duoAdminLogsSpec().ParseYAML(baseConfig(`
+log_types: [administrator]
+base_url: `+srv.URL+`
+initial_lookback: 2h
+requests_per_minute: 6000
+`), nil)
+	require.NoError(t, err)
+	in, err := newDuoAdminLogsInput(parsed, res)
+	require.NoError(t, err)
+
+	ctx := t.Context()
+	require.NoError(t, in.Connect(ctx))
+	defer func() { _ = in.Close(context.Background()) }()
+
+	// Pages after the first re-read the last second of the previous page
+	// and drop its 100 events already delivered: 1000, 900, 900, 200.
+	var acks []service.AckFunc
+	var sizes []int
+	for range 4 {
+		batch, ack, err := in.ReadBatch(ctx)
+		require.NoError(t, err)
+		sizes = append(sizes, len(batch))
+		v, ok := batch[0].MetaGet(MetaLogType)
+		require.True(t, ok)
+		assert.Equal(t, "Duo.Administrator", v)
+		ep, _ := batch[0].MetaGet(MetaEndpoint)
+		assert.Equal(t, duoapi.PathAdministratorV1, ep)
+		acks = append(acks, ack)
+	}
+	assert.Equal(t, []int{1000, 900, 900, 200}, sizes)
+	stored := func() (duoapi.Cursor, bool) {
+		var raw []byte
+		var gerr error
+		require.NoError(t, res.AccessCache(ctx, "state", func(c service.Cache) {
+			raw, gerr = c.Get(ctx, "duostream/api-test0001.duosecurity.com/DITESTINTEGRATIONKEY1/administrator")
+		}))
+		if gerr != nil {
+			return duoapi.Cursor{}, false
+		}
+		c, err := duoapi.DecodeCursor(raw)
+		require.NoError(t, err)
+		return c, true
+	}
+	for _, i := range []int{3, 1, 2} {
+		require.NoError(t, acks[i](ctx, nil))
+		_, ok := stored()
+		assert.False(t, ok, "nothing is stored while the first page is unacknowledged (acked %d)", i)
+	}
+	require.NoError(t, acks[0](ctx, nil))
+	c, ok := stored()
+	require.True(t, ok)
+	// The next request starts at the last second delivered (inclusive),
+	// remembering its 100 events.
+	assert.Equal(t, base+29, c.MinTime)
+	assert.Len(t, c.Seen, 100)
+}
