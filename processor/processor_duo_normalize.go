@@ -1,0 +1,191 @@
+// Copyright 2026 The duostream authors. Licensed under the MIT licence.
+
+package processor
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/duostream/duostream/schema"
+)
+
+const (
+	dnFieldLogType       = "log_type"
+	dnFieldPantherFields = "panther_fields"
+	dnFieldUnknownFields = "unknown_fields"
+	dnFieldSchemaFiles   = "schema_files"
+)
+
+func duoNormalizeSpec() *service.ConfigSpec {
+	return service.NewConfigSpec().
+		Beta().
+		Categories("Parsing").
+		Summary("Validates Duo log events against Panther's Duo schemas and writes them in Panther's normalized form, with Panther's standard p_* fields.").
+		Description(`
+Each message must hold one JSON object: one Duo log record, as the `+"`duo_admin_logs`"+` input emits them. The processor finds the schema for the record's log type, checks the record against it and replaces the message with the normalized record. It understands Panther-format schemas; the four Duo schemas Panther publishes (`+"`Duo.Authentication`, `Duo.Administrator`, `Duo.Telephony`, `Duo.OfflineEnrollment`"+`) are built in, and `+"`schema_files`"+` loads more.
+
+### What normalization does
+
+It follows Panther's own Duo parser:
+
+- `+"`string`"+` fields take JSON booleans and numbers as their text (`+"`true`"+` becomes `+"`\"true\"`"+`); empty strings are kept.
+- `+"`int`, `bigint`, `float` and `boolean`"+` fields also read strings that hold such a value; an empty string counts as no value.
+- `+"`timestamp`"+` fields are read in the schema's time format. RFC 3339 values keep their own offset but are rewritten in Go's RFC 3339 form (`+"`+00:00`"+` becomes `+"`Z`"+`); unix timestamps stay numbers, with up to microsecond precision.
+- `+"`null`"+` values and empty arrays are left out. A single value where an array belongs is read as a one-element array: Duo sends `+"`\"security_agents\": \"unknown\"`"+` where the schema has an array, and the value is kept rather than the event refused.
+- Fields the schema does not name are dropped, so the output matches the schema, unless `+"`unknown_fields: keep`"+`.
+- Records of the v2 telephony endpoint (`+"`ts`, `telephony_id`, `txid`"+`) become `+"`Duo.Telephony`"+` events: `+"`isotimestamp`"+` and `+"`timestamp`"+` are taken from `+"`ts`"+`.
+
+With `+"`panther_fields`"+` on, every event also gets `+"`p_log_type`, `p_row_id`, `p_event_time`"+` (the schema's event time in UTC, or the parse time when there is none), `+"`p_parse_time`"+`, and the indicator fields `+"`p_any_ip_addresses`, `p_any_domain_names`, `p_any_usernames`, `p_any_emails`, `p_any_trace_ids`"+` (and the other `+"`p_any_*`"+` fields a schema asks for), each sorted and without duplicates. Indicator values are taken only when valid: an IP address after stripping a port, a real host name (never a placeholder such as `+"`\"null\"`"+`). A bad indicator value never fails an event.
+
+### Events that break their schema
+
+An event with a required field missing or null, a value that cannot become its field's type, invalid JSON, or a log type with no schema is not changed: it passes on intact, flagged with an error that names the log type, the field and the problem, for example:
+
+`+"```"+`
+Duo.Administrator: field "isotimestamp": "2021-07-20T11: 41: 31+00: 00" is not an RFC 3339 timestamp
+`+"```"+`
+
+Nothing is dropped. Route flagged events to a dead-letter output with a `+"`switch`"+` on `+"`errored()`"+`, as in the example below; the message `+"`error()`"+` returns is the text above. The metric `+"`duo_normalize_invalid`"+` counts them by `+"`log_type`"+`.
+
+### Schema files
+
+A schema file is a Panther log schema in YAML: `+"`schema`"+` (the log type name), `+"`fields`"+` with `+"`name`, `type`, `required`, `description`, `timeFormat`"+` (or a list, `+"`timeFormats`"+`, tried in order and written in the first), `+"`isEventTime`, `indicators`, `fields`"+` for objects and `+"`element`"+` for arrays, and `+"`copy: {from: dotted.path}`"+` to fill a missing field from another one. Time formats are `+"`rfc3339`, `unix`, `unix_ms`, `unix_us`, `unix_ns`"+` or a strftime layout such as `+"`%Y-%m-%d %H:%M:%S`"+`. Indicators are `+"`ip`, `hostname`, `domain`, `url`, `net_addr`, `email`, `username`, `trace_id`, `md5`, `sha1`, `sha256`, `aws_arn`, `aws_account_id`, `aws_instance_id`, `aws_tag`"+`. A file whose schema name is already loaded replaces that schema. Schema errors stop start-up.`).
+		Fields(
+			service.NewInterpolatedStringField(dnFieldLogType).
+				Description("The log type of each message: the name of a loaded schema. By default it is the `duo_log_type` metadata that `duo_admin_logs` sets.").
+				Examples("Duo.Authentication", `${! meta("log_type") }`).
+				Default(`${! meta("duo_log_type") }`),
+			service.NewBoolField(dnFieldPantherFields).
+				Description("Add Panther's standard fields: `p_log_type`, `p_row_id`, `p_event_time`, `p_parse_time` and the `p_any_*` indicator fields.").
+				Default(true),
+			service.NewStringAnnotatedEnumField(dnFieldUnknownFields, map[string]string{
+				"drop": "Leave out fields the schema does not name, so the output matches the schema.",
+				"keep": "Keep fields the schema does not name, unchanged. New fields Duo adds then reach the output, but not as typed columns.",
+			}).
+				Description("What to do with fields the schema does not name.").
+				Default("drop"),
+			service.NewStringListField(dnFieldSchemaFiles).
+				Description("Paths of more Panther-format schema files (YAML) to load at start-up.").
+				Example([]string{"./schemas/custom_duo_activity.yml"}).
+				Default([]string{}).
+				Advanced(),
+		).
+		Example("Dead-letter output for events that break their schema",
+			"Normalize every Duo log record. A switch on errored() sends records that failed normalization, unchanged, to a dead-letter file; a mapping in that case could also store error() with them.",
+			`
+pipeline:
+  processors:
+    - duo_normalize: {}
+
+output:
+  switch:
+    cases:
+      - check: errored()
+        output:
+          file:
+            path: ./duo-dead-letter.jsonl
+            codec: lines
+      - output:
+          stdout: {}
+`)
+}
+
+func init() {
+	service.MustRegisterProcessor("duo_normalize", duoNormalizeSpec(),
+		func(conf *service.ParsedConfig, res *service.Resources) (service.Processor, error) {
+			return newDuoNormalize(conf, res, schema.Options{})
+		})
+}
+
+// duoNormalize is the duo_normalize processor. One instance serves every
+// pipeline thread: Process only reads shared state.
+type duoNormalize struct {
+	registry *schema.Registry
+	norm     *schema.Normalizer
+	// static is the schema when log_type holds no interpolation.
+	static  *schema.Schema
+	logType *service.InterpolatedString
+	invalid *service.MetricCounter
+	bufs    sync.Pool
+}
+
+// newDuoNormalize builds the processor. opts supplies the clock and row ID
+// generator (tests pin them); its PantherFields and KeepUnknown come from
+// conf.
+func newDuoNormalize(conf *service.ParsedConfig, res *service.Resources, opts schema.Options) (*duoNormalize, error) {
+	var err error
+	p := &duoNormalize{}
+	if p.registry, err = schema.NewRegistry(); err != nil {
+		return nil, err
+	}
+	files, err := conf.FieldStringList(dnFieldSchemaFiles)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		s, err := schema.ParseFile(f)
+		if err != nil {
+			return nil, err
+		}
+		p.registry.Add(s)
+	}
+	if p.logType, err = conf.FieldInterpolatedString(dnFieldLogType); err != nil {
+		return nil, err
+	}
+	if name, ok := p.logType.Static(); ok {
+		if p.static = p.registry.Lookup(name); p.static == nil {
+			return nil, fmt.Errorf("%s: %w", dnFieldLogType, p.registry.UnknownLogTypeError(name))
+		}
+	}
+	if opts.PantherFields, err = conf.FieldBool(dnFieldPantherFields); err != nil {
+		return nil, err
+	}
+	unknown, err := conf.FieldString(dnFieldUnknownFields)
+	if err != nil {
+		return nil, err
+	}
+	opts.KeepUnknown = unknown == "keep"
+	p.norm = schema.NewNormalizer(opts)
+	p.invalid = res.Metrics().NewCounter("duo_normalize_invalid", "log_type")
+	p.bufs.New = func() any { return new([]byte) }
+	return p, nil
+}
+
+// Process normalizes one message. On failure it returns the message
+// unchanged with the error, which flags it as errored downstream.
+func (p *duoNormalize) Process(_ context.Context, m *service.Message) (service.MessageBatch, error) {
+	s := p.static
+	if s == nil {
+		name, err := p.logType.TryString(m)
+		if err != nil {
+			return nil, fmt.Errorf("resolve %s: %w", dnFieldLogType, err)
+		}
+		if s = p.registry.Lookup(name); s == nil {
+			p.invalid.Incr(1, name)
+			return nil, p.registry.UnknownLogTypeError(name)
+		}
+	}
+	in, err := m.AsBytes()
+	if err != nil {
+		return nil, err
+	}
+	bp := p.bufs.Get().(*[]byte)
+	out, err := p.norm.Append((*bp)[:0], s, in)
+	if err != nil {
+		p.bufs.Put(bp)
+		p.invalid.Incr(1, s.Name)
+		return nil, err
+	}
+	// The message owns what it is given, so hand it an exact copy and keep
+	// the scratch buffer.
+	m.SetBytes(append([]byte(nil), out...))
+	*bp = out
+	p.bufs.Put(bp)
+	return service.MessageBatch{m}, nil
+}
+
+// Close releases nothing: the processor holds no resources.
+func (p *duoNormalize) Close(context.Context) error { return nil }

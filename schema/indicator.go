@@ -1,0 +1,334 @@
+// Copyright 2026 The duostream authors. Licensed under the MIT licence.
+
+package schema
+
+import (
+	"bytes"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// indicator is a scanner named in a schema's indicators list.
+type indicator uint8
+
+const (
+	indIP indicator = iota + 1
+	indDomain
+	indHostname
+	indURL
+	indNetAddr
+	indEmail
+	indUsername
+	indTraceID
+	indMD5
+	indSHA1
+	indSHA256
+	indAWSARN
+	indAWSAccountID
+	indAWSInstanceID
+	indAWSTag
+)
+
+var indicatorNames = map[string]indicator{
+	"ip": indIP, "domain": indDomain, "hostname": indHostname, "url": indURL,
+	"net_addr": indNetAddr, "email": indEmail, "username": indUsername,
+	"trace_id": indTraceID, "md5": indMD5, "sha1": indSHA1, "sha256": indSHA256,
+	"aws_arn": indAWSARN, "aws_account_id": indAWSAccountID,
+	"aws_instance_id": indAWSInstanceID, "aws_tag": indAWSTag,
+}
+
+func indicatorList() string {
+	names := make([]string, 0, len(indicatorNames))
+	for n := range indicatorNames {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}
+
+// pField is one of Panther's p_any_* output fields.
+type pField uint8
+
+// The p_any_* fields, in the order they are written.
+const (
+	pIPAddresses pField = iota
+	pDomainNames
+	pEmails
+	pUsernames
+	pTraceIDs
+	pMD5Hashes
+	pSHA1Hashes
+	pSHA256Hashes
+	pAWSARNs
+	pAWSAccountIDs
+	pAWSInstanceIDs
+	pAWSTags
+	numPFields
+)
+
+// pFieldKeys are the p_any_* keys, quoted and followed by ':'.
+var pFieldKeys = [numPFields]string{
+	`"p_any_ip_addresses":`, `"p_any_domain_names":`, `"p_any_emails":`,
+	`"p_any_usernames":`, `"p_any_trace_ids":`, `"p_any_md5_hashes":`,
+	`"p_any_sha1_hashes":`, `"p_any_sha256_hashes":`, `"p_any_aws_arns":`,
+	`"p_any_aws_account_ids":`, `"p_any_aws_instance_ids":`, `"p_any_aws_tags":`,
+}
+
+// indValue is one collected indicator value, held in indicators.arena.
+type indValue struct {
+	field    pField
+	off, end uint32
+}
+
+// indicators collects the p_any_* values of one event.
+type indicators struct {
+	arena  []byte
+	values []indValue
+}
+
+func (c *indicators) reset() {
+	c.arena = c.arena[:0]
+	c.values = c.values[:0]
+}
+
+func (c *indicators) add(f pField, v []byte) {
+	off := len(c.arena)
+	c.arena = append(c.arena, v...)
+	c.values = append(c.values, indValue{field: f, off: uint32(off), end: uint32(len(c.arena))})
+}
+
+// addLower adds v lower-cased, for case-insensitive values such as domains
+// and hashes.
+func (c *indicators) addLower(f pField, v []byte) {
+	off := len(c.arena)
+	for _, b := range v {
+		if b >= 'A' && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		c.arena = append(c.arena, b)
+	}
+	c.values = append(c.values, indValue{field: f, off: uint32(off), end: uint32(len(c.arena))})
+}
+
+// scan runs indicator ind over the value v. Values that are not valid for
+// the indicator are skipped: a bad indicator never fails an event.
+func (c *indicators) scan(ind indicator, v []byte) {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 {
+		return
+	}
+	switch ind {
+	case indIP:
+		c.ip(v)
+	case indDomain:
+		if !c.ip(v) && isHostname(v) {
+			c.addLower(pDomainNames, trimDot(v))
+		}
+	case indHostname:
+		c.hostname(v)
+	case indNetAddr:
+		c.hostname(v)
+	case indURL:
+		c.url(v)
+	case indEmail:
+		if isEmail(v) {
+			c.add(pEmails, v)
+		}
+	case indUsername:
+		c.add(pUsernames, v)
+	case indTraceID:
+		c.add(pTraceIDs, v)
+	case indMD5:
+		if isHexLen(v, 32) {
+			c.addLower(pMD5Hashes, v)
+		}
+	case indSHA1:
+		if isHexLen(v, 40) {
+			c.addLower(pSHA1Hashes, v)
+		}
+	case indSHA256:
+		if isHexLen(v, 64) {
+			c.addLower(pSHA256Hashes, v)
+		}
+	case indAWSARN:
+		if bytes.HasPrefix(v, []byte("arn:")) && bytes.Count(v, []byte(":")) >= 5 {
+			c.add(pAWSARNs, v)
+		}
+	case indAWSAccountID:
+		if len(v) == 12 && allDigits(v) {
+			c.add(pAWSAccountIDs, v)
+		}
+	case indAWSInstanceID:
+		if bytes.HasPrefix(v, []byte("i-")) && (len(v) == 10 || len(v) == 19) && isHexLen(v[2:], len(v)-2) {
+			c.add(pAWSInstanceIDs, v)
+		}
+	case indAWSTag:
+		c.add(pAWSTags, v)
+	}
+}
+
+// hostname sends an IP address (a port may follow) to p_any_ip_addresses
+// and a real host name to p_any_domain_names.
+func (c *indicators) hostname(v []byte) {
+	if c.ip(v) {
+		return
+	}
+	host := v
+	if i := bytes.LastIndexByte(host, ':'); i > 0 && allDigits(host[i+1:]) && len(host) > i+1 {
+		host = host[:i]
+	}
+	if isHostname(host) {
+		c.addLower(pDomainNames, trimDot(host))
+	}
+}
+
+func (c *indicators) url(v []byte) {
+	u, err := url.Parse(string(v))
+	if err != nil || u.Host == "" {
+		return
+	}
+	c.hostname([]byte(u.Host))
+}
+
+// ip adds v to p_any_ip_addresses if it is an IP address, written bare or
+// with a port ("10.0.0.1:443", "[::1]:443"), and reports whether it was.
+// IPv4-mapped IPv6 addresses are written as IPv4.
+func (c *indicators) ip(v []byte) bool {
+	if len(v) < 2 || len(v) > 64 {
+		return false
+	}
+	first := v[0]
+	if !isDigit(first) && first != ':' && first != '[' && !isHex(first) {
+		return false
+	}
+	addr, err := netip.ParseAddr(bytesString(v))
+	if err != nil {
+		ap, perr := netip.ParseAddrPort(bytesString(v))
+		if perr != nil {
+			return false
+		}
+		addr = ap.Addr()
+	}
+	addr = addr.Unmap().WithZone("")
+	off := len(c.arena)
+	c.arena = addr.AppendTo(c.arena)
+	c.values = append(c.values, indValue{field: pIPAddresses, off: uint32(off), end: uint32(len(c.arena))})
+	return true
+}
+
+// placeholders are values Duo and others write where a host name is
+// unknown. They are valid DNS labels but are not hosts.
+var placeholders = []string{"null", "nil", "none", "unknown", "undefined", "n/a", "-"}
+
+// isHostname reports whether v is a real DNS host name: dot-separated
+// labels of letters, digits, '-' and '_', each 1 to 63 bytes and not
+// starting or ending with '-', at most 253 bytes in all, a last label that
+// is not all digits, and not a placeholder such as "null".
+func isHostname(v []byte) bool {
+	v = trimDot(v)
+	if len(v) == 0 || len(v) > 253 {
+		return false
+	}
+	for _, p := range placeholders {
+		if len(v) == len(p) && strings.EqualFold(bytesString(v), p) {
+			return false
+		}
+	}
+	labelStart := 0
+	lastAllDigits := true
+	for i := 0; i <= len(v); i++ {
+		if i == len(v) || v[i] == '.' {
+			n := i - labelStart
+			if n == 0 || n > 63 || v[labelStart] == '-' || v[i-1] == '-' {
+				return false
+			}
+			lastAllDigits = allDigits(v[labelStart:i])
+			labelStart = i + 1
+			continue
+		}
+		b := v[i]
+		if !(isDigit(b) || (b|0x20 >= 'a' && b|0x20 <= 'z') || b == '-' || b == '_') {
+			return false
+		}
+	}
+	return !lastAllDigits
+}
+
+func trimDot(v []byte) []byte {
+	if len(v) > 0 && v[len(v)-1] == '.' {
+		return v[:len(v)-1]
+	}
+	return v
+}
+
+// isEmail reports whether v looks like local@host.domain.
+func isEmail(v []byte) bool {
+	at := bytes.LastIndexByte(v, '@')
+	if at <= 0 || at > 64 || bytes.ContainsAny(v, " \t\r\n<>,;\"") {
+		return false
+	}
+	domain := v[at+1:]
+	return bytes.IndexByte(domain, '.') > 0 && isHostname(domain)
+}
+
+func allDigits(v []byte) bool {
+	for _, b := range v {
+		if !isDigit(b) {
+			return false
+		}
+	}
+	return len(v) > 0
+}
+
+func isHexLen(v []byte, n int) bool {
+	if len(v) != n {
+		return false
+	}
+	for _, b := range v {
+		if !isHex(b) {
+			return false
+		}
+	}
+	return true
+}
+
+// appendTo writes the non-empty p_any_* fields, each sorted and without
+// duplicates, as object members: a comma, then "key":[...].
+func (c *indicators) appendTo(dst []byte) []byte {
+	if len(c.values) == 0 {
+		return dst
+	}
+	arena := c.arena
+	vals := c.values
+	if len(vals) > 1 {
+		slices.SortFunc(vals, func(a, b indValue) int {
+			if a.field != b.field {
+				return int(a.field) - int(b.field)
+			}
+			return bytes.Compare(arena[a.off:a.end], arena[b.off:b.end])
+		})
+	}
+	for i := 0; i < len(vals); {
+		f := vals[i].field
+		dst = append(dst, ',')
+		dst = append(dst, pFieldKeys[f]...)
+		dst = append(dst, '[')
+		var prev []byte
+		for first := true; i < len(vals) && vals[i].field == f; i++ {
+			v := arena[vals[i].off:vals[i].end]
+			if !first && bytes.Equal(v, prev) {
+				continue
+			}
+			if !first {
+				dst = append(dst, ',')
+			}
+			dst = AppendQuoted(dst, v)
+			prev = v
+			first = false
+		}
+		dst = append(dst, ']')
+	}
+	return dst
+}

@@ -1,0 +1,254 @@
+// Copyright 2026 The duostream authors. Licensed under the MIT licence.
+
+package schema
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+)
+
+// timeFormat parses one timestamp notation and writes it back.
+type timeFormat struct {
+	name string // as written in the schema
+	kind timeKind
+	// layout is the Go layout of a custom (strftime) format.
+	layout string
+	// describe completes "is not ..." in error messages.
+	describe string
+}
+
+type timeKind uint8
+
+const (
+	timeRFC3339 timeKind = iota + 1
+	timeUnix
+	timeUnixMs
+	timeUnixUs
+	timeUnixNs
+	timeCustom
+)
+
+// unixScale is the number of nanoseconds in one unit of each unix format.
+var unixScale = map[timeKind]int64{timeUnix: 1e9, timeUnixMs: 1e6, timeUnixUs: 1e3, timeUnixNs: 1}
+
+// newTimeFormat compiles a schema timeFormat: rfc3339, unix, unix_ms,
+// unix_us, unix_ns, or a strftime layout such as "%Y-%m-%d %H:%M:%S".
+func newTimeFormat(name string) (*timeFormat, error) {
+	switch name {
+	case "rfc3339":
+		return &timeFormat{name: name, kind: timeRFC3339, describe: "an RFC 3339 timestamp"}, nil
+	case "unix":
+		return &timeFormat{name: name, kind: timeUnix, describe: "a unix timestamp in seconds"}, nil
+	case "unix_ms":
+		return &timeFormat{name: name, kind: timeUnixMs, describe: "a unix timestamp in milliseconds"}, nil
+	case "unix_us":
+		return &timeFormat{name: name, kind: timeUnixUs, describe: "a unix timestamp in microseconds"}, nil
+	case "unix_ns":
+		return &timeFormat{name: name, kind: timeUnixNs, describe: "a unix timestamp in nanoseconds"}, nil
+	}
+	layout, err := strftimeLayout(name)
+	if err != nil {
+		return nil, err
+	}
+	return &timeFormat{name: name, kind: timeCustom, layout: layout, describe: fmt.Sprintf("a timestamp in the format %q", name)}, nil
+}
+
+// strftimeDirectives maps strftime directives to Go layout elements.
+var strftimeDirectives = map[byte]string{
+	'Y': "2006", 'y': "06", 'm': "01", 'd': "02", 'e': "_2", 'H': "15", 'I': "03",
+	'M': "04", 'S': "05", 'f': "999999999", 'p': "PM", 'b': "Jan", 'h': "Jan", 'B': "January",
+	'a': "Mon", 'A': "Monday", 'z': "-0700", 'Z': "MST", 'j': "002",
+	'F': "2006-01-02", 'T': "15:04:05", '%': "%",
+}
+
+// strftimeLayout turns a strftime layout into a Go time layout.
+func strftimeLayout(s string) (string, error) {
+	if !strings.Contains(s, "%") {
+		return "", fmt.Errorf("unknown time format %q: use rfc3339, unix, unix_ms, unix_us, unix_ns or a strftime layout such as %%Y-%%m-%%d %%H:%%M:%%S", s)
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '%' {
+			if !strings.ContainsRune(" -/:,.T[]()", rune(c)) {
+				// Go layouts give meaning to digits and some words, so only
+				// plain separators may stand between directives.
+				return "", fmt.Errorf("time format %q: literal %q is not supported, only the separators \" -/:,.T[]()\" may appear between directives", s, c)
+			}
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		if i >= len(s) {
+			return "", fmt.Errorf("time format %q ends with a lone %%", s)
+		}
+		el, ok := strftimeDirectives[s[i]]
+		if !ok {
+			return "", fmt.Errorf("time format %q: unsupported directive %%%c", s, s[i])
+		}
+		if s[i] == 'f' {
+			// Go wants the fraction to follow a dot or comma in the layout.
+			str := b.String()
+			if !strings.HasSuffix(str, ".") && !strings.HasSuffix(str, ",") {
+				return "", fmt.Errorf("time format %q: %%f must follow a '.' or ','", s)
+			}
+		}
+		b.WriteString(el)
+	}
+	return b.String(), nil
+}
+
+// bytesString views b as a string without copying. The string must not be
+// kept past the call it is passed to.
+func bytesString(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// parse reads a timestamp from a JSON value of kind k with text raw (a
+// number's literal or a string's decoded contents).
+func (f *timeFormat) parse(k Kind, raw []byte) (time.Time, bool) {
+	switch f.kind {
+	case timeRFC3339:
+		if k != KindString {
+			return time.Time{}, false
+		}
+		t, err := time.Parse(time.RFC3339Nano, bytesString(raw))
+		return t, err == nil
+	case timeCustom:
+		if k != KindString {
+			return time.Time{}, false
+		}
+		// A copy: a parsed zone name would otherwise alias raw.
+		t, err := time.Parse(f.layout, string(raw))
+		return t, err == nil
+	}
+	if k != KindString && k != KindNumber {
+		return time.Time{}, false
+	}
+	ns, ok := parseDecimalNanos(raw, unixScale[f.kind])
+	if !ok {
+		return time.Time{}, false
+	}
+	return time.Unix(0, ns).UTC(), true
+}
+
+// parseDecimalNanos reads a decimal number of units, each scale
+// nanoseconds, exactly: 1581620180.351346 seconds becomes
+// 1581620180351346000 ns with no floating-point rounding. Exponents are
+// accepted through a float fallback.
+func parseDecimalNanos(raw []byte, scale int64) (int64, bool) {
+	s := raw
+	neg := false
+	if len(s) > 0 && s[0] == '-' {
+		neg = true
+		s = s[1:]
+	}
+	if len(s) == 0 {
+		return 0, false
+	}
+	var whole int64
+	i := 0
+	for ; i < len(s) && isDigit(s[i]); i++ {
+		if whole > (math.MaxInt64-9)/10 {
+			return 0, false
+		}
+		whole = whole*10 + int64(s[i]-'0')
+	}
+	if i == 0 {
+		return 0, false
+	}
+	if whole > math.MaxInt64/scale {
+		return 0, false
+	}
+	ns := whole * scale
+	if i < len(s) && s[i] == '.' {
+		i++
+		digits := 0
+		unit := scale
+		for ; i < len(s) && isDigit(s[i]); i++ {
+			digits++
+			if unit >= 10 {
+				unit /= 10
+				ns += int64(s[i]-'0') * unit
+			}
+		}
+		if digits == 0 {
+			return 0, false
+		}
+	}
+	if i < len(s) {
+		if s[i] != 'e' && s[i] != 'E' {
+			return 0, false
+		}
+		f, err := strconv.ParseFloat(bytesString(raw), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return 0, false
+		}
+		v := f * float64(scale)
+		if v >= math.MaxInt64 || v <= math.MinInt64 {
+			return 0, false
+		}
+		return int64(v), true
+	}
+	if neg {
+		ns = -ns
+	}
+	return ns, true
+}
+
+// appendTime writes t in format f as a JSON value: RFC 3339 and custom
+// layouts as strings, unix formats as numbers with microsecond precision.
+func (f *timeFormat) appendTime(dst []byte, t time.Time) []byte {
+	switch f.kind {
+	case timeRFC3339:
+		dst = append(dst, '"')
+		dst = t.AppendFormat(dst, time.RFC3339Nano)
+		return append(dst, '"')
+	case timeCustom:
+		return AppendQuoted(dst, t.AppendFormat(nil, f.layout))
+	}
+	return appendUnix(dst, t.UnixNano(), unixScale[f.kind])
+}
+
+// appendUnix writes ns as a decimal number of units of scale nanoseconds,
+// keeping microsecond precision and dropping trailing zeros.
+func appendUnix(dst []byte, ns, scale int64) []byte {
+	if ns < 0 {
+		dst = append(dst, '-')
+		ns = -ns
+	}
+	whole, frac := ns/scale, ns%scale
+	dst = strconv.AppendInt(dst, whole, 10)
+	// Truncate to microseconds.
+	if scale > 1e3 {
+		frac -= frac % 1e3
+	} else {
+		frac = 0
+	}
+	if frac == 0 {
+		return dst
+	}
+	dst = append(dst, '.')
+	var digits [20]byte
+	n := 0
+	for unit := scale / 10; unit >= 1; unit /= 10 {
+		digits[n] = byte('0' + frac/unit%10)
+		n++
+	}
+	for n > 0 && digits[n-1] == '0' {
+		n--
+	}
+	return append(dst, digits[:n]...)
+}
+
+// appendUTC writes t in UTC as a quoted RFC 3339 timestamp, Panther's
+// p_event_time and p_parse_time notation.
+func appendUTC(dst []byte, t time.Time) []byte {
+	dst = append(dst, '"')
+	dst = t.UTC().AppendFormat(dst, time.RFC3339Nano)
+	return append(dst, '"')
+}
