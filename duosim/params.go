@@ -1,0 +1,192 @@
+// Copyright 2026 The duostream authors. Licensed under the MIT licence.
+
+package duosim
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Limits of the v2 limit parameter.
+const (
+	defaultV2Limit = 100
+	maxV2Limit     = 1000
+)
+
+// cursor is a position in a v2 log: the millisecond and ID of an event.
+type cursor struct {
+	ms int64
+	id string
+}
+
+// v2Query is a validated request to a v2 log endpoint.
+type v2Query struct {
+	minMs, maxMs int64
+	limit        int
+	desc         bool
+	offset       *cursor
+}
+
+// parseV2Query validates the parameters of a v2 log request at server time
+// nowMs, the way Duo does: mintime and maxtime are required 13-digit
+// millisecond timestamps with mintime < maxtime and mintime no older than
+// retention; limit is 1 to 1000 (default 100); sort is ts:asc or ts:desc
+// (default ts:desc); next_offset is "ms,id" or the key given twice.
+func parseV2Query(q url.Values, nowMs int64, retention time.Duration) (v2Query, *apiError) {
+	var v v2Query
+	minS, err := required(q, "mintime")
+	if err != nil {
+		return v, err
+	}
+	maxS, err := required(q, "maxtime")
+	if err != nil {
+		return v, err
+	}
+	var ok bool
+	if v.minMs, ok = parseMillis(minS); !ok {
+		return v, errInvalid("'mintime' must be a timestamp in milliseconds")
+	}
+	if v.maxMs, ok = parseMillis(maxS); !ok {
+		return v, errInvalid("'maxtime' must be a timestamp in milliseconds")
+	}
+	if v.maxMs <= v.minMs {
+		return v, errInvalid("'maxtime' must be strictly greater than 'mintime'")
+	}
+	if v.minMs < nowMs-retention.Milliseconds() {
+		return v, errInvalid("mintime must be within the past " + describeRetention(retention))
+	}
+
+	v.limit = defaultV2Limit
+	limitS, has, err := single(q, "limit")
+	if err != nil {
+		return v, err
+	}
+	if has {
+		n, perr := strconv.Atoi(limitS)
+		if perr != nil || n < 1 || n > maxV2Limit {
+			return v, errInvalid(fmt.Sprintf("'limit' must be an integer between 1 and %d", maxV2Limit))
+		}
+		v.limit = n
+	}
+
+	v.desc = true
+	sortS, has, err := single(q, "sort")
+	if err != nil {
+		return v, err
+	}
+	switch {
+	case !has, sortS == "ts:desc":
+	case sortS == "ts:asc":
+		v.desc = false
+	default:
+		return v, errInvalid("'sort' must be one of ts:asc, ts:desc")
+	}
+
+	if vals, has := q["next_offset"]; has {
+		c, ok := parseNextOffset(vals)
+		if !ok {
+			return v, errInvalid("'next_offset' must be a timestamp in milliseconds and an ID, separated by a comma")
+		}
+		v.offset = &c
+	}
+	return v, nil
+}
+
+// parseNextOffset reads a v2 cursor in either form Duo accepts: one value
+// "ms,id", or two values (the key repeated). Clients that sort repeated
+// values while signing may send the ID first, so in the two-value form the
+// value that is a millisecond timestamp is the time.
+func parseNextOffset(vals []string) (cursor, bool) {
+	var msS, id string
+	switch len(vals) {
+	case 1:
+		var found bool
+		msS, id, found = strings.Cut(vals[0], ",")
+		if !found {
+			return cursor{}, false
+		}
+	case 2:
+		msS, id = vals[0], vals[1]
+		if _, ok := parseMillis(msS); !ok {
+			msS, id = id, msS
+		}
+	default:
+		return cursor{}, false
+	}
+	ms, ok := parseMillis(msS)
+	if !ok || id == "" || strings.Contains(id, ",") {
+		return cursor{}, false
+	}
+	return cursor{ms: ms, id: id}, true
+}
+
+// parseV1Query validates the parameters of a v1 log request: mintime, in
+// seconds, is optional and must be an integer. It returns mintime in
+// milliseconds, clamped to what can be stored.
+func parseV1Query(q url.Values) (int64, *apiError) {
+	s, has, err := single(q, "mintime")
+	if err != nil || !has {
+		return 0, err
+	}
+	sec, perr := strconv.ParseInt(s, 10, 64)
+	if perr != nil {
+		return 0, errInvalid("'mintime' must be an integer")
+	}
+	switch {
+	case sec < 0:
+		return 0, nil
+	case sec > maxMillis/1000:
+		return maxMillis, nil
+	}
+	return sec * 1000, nil
+}
+
+// single returns the one value of key in q and whether it is present, or an
+// error when the key is repeated.
+func single(q url.Values, key string) (string, bool, *apiError) {
+	switch vals := q[key]; len(vals) {
+	case 0:
+		return "", false, nil
+	case 1:
+		return vals[0], true, nil
+	}
+	return "", false, errInvalid(fmt.Sprintf("'%s' must be given once", key))
+}
+
+// required is single for a parameter that must be present.
+func required(q url.Values, key string) (string, *apiError) {
+	s, has, err := single(q, key)
+	if err == nil && !has {
+		err = errMissing(key)
+	}
+	return s, err
+}
+
+// parseMillis reads a 13-digit millisecond timestamp.
+func parseMillis(s string) (int64, bool) {
+	if len(s) != 13 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// describeRetention renders a retention period the way Duo's error does,
+// "180 days", falling back to a duration for periods of part days.
+func describeRetention(d time.Duration) string {
+	const day = 24 * time.Hour
+	if d%day == 0 {
+		return fmt.Sprintf("%d days", d/day)
+	}
+	return d.String()
+}

@@ -1,0 +1,446 @@
+// Copyright 2026 The duostream authors. Licensed under the MIT licence.
+
+package duosim
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/duostream/duostream/duoapi"
+)
+
+// Values a zero Config field stands for.
+const (
+	// DefaultIntegrationKey is the integration key the simulator accepts
+	// when Config.IntegrationKey is empty.
+	DefaultIntegrationKey = "DIDUOSIM000000000001"
+	// DefaultSecretKey is the secret key the simulator verifies signatures
+	// with when Config.SecretKey is empty. It protects nothing.
+	DefaultSecretKey = "duosim-secret-key-not-for-production-use"
+	// DefaultAPIHost is the API hostname requests must be signed for when
+	// Config.APIHost is empty.
+	DefaultAPIHost = "api-duosim00.duosecurity.com"
+	// DefaultAvailabilityLag is Duo's two-minute delay before an event can
+	// be read.
+	DefaultAvailabilityLag = 2 * time.Minute
+	// DefaultClockSkew is how far a request's Date may be from the server
+	// clock, either way.
+	DefaultClockSkew = 60 * time.Second
+	// DefaultRetention is how far back the log endpoints reach: 180 days.
+	DefaultRetention = 180 * 24 * time.Hour
+	// DefaultV1PageSize is how many events a v1 log endpoint returns at most.
+	DefaultV1PageSize = 1000
+)
+
+// Config configures a Sim. The zero value is a simulator that behaves like
+// Duo with the default credentials, no rate limit and no faults.
+type Config struct {
+	// IntegrationKey, SecretKey and APIHost are the credentials of the one
+	// Admin API integration the simulator knows, and the hostname that
+	// requests are signed for. Signatures are checked against APIHost, never
+	// against the Host header, so a client may reach the simulator through
+	// any address (a base URL override, a reverse proxy).
+	IntegrationKey string
+	SecretKey      string
+	APIHost        string
+
+	// Now is the server clock. Nil means time.Now. Tests inject a clock to
+	// move time (see ManualClock).
+	Now func() time.Time
+
+	// AvailabilityLag hides events newer than Now minus the lag. Zero means
+	// DefaultAvailabilityLag; a negative value hides nothing.
+	AvailabilityLag time.Duration
+	// ClockSkew is the largest accepted difference between a request's Date
+	// and Now. Zero means DefaultClockSkew.
+	ClockSkew time.Duration
+	// Retention is how far back events can be read: a v2 mintime older than
+	// Now minus Retention is rejected, and v1 endpoints skip older events.
+	// Zero means DefaultRetention.
+	Retention time.Duration
+
+	// V1PageSize is how many events a v1 endpoint returns at most. Zero means
+	// DefaultV1PageSize.
+	V1PageSize int
+	// V1WholeSeconds makes a full v1 page run on to the end of its last
+	// second, so that the events of one second are never split across pages
+	// (one reading of Duo's "more or fewer than 1000 events may be
+	// returned"). By default a page stops at exactly V1PageSize events, even
+	// in the middle of a second, which pullers must cope with.
+	V1WholeSeconds bool
+
+	// DenyLogRead makes the integration lack the "Grant read log"
+	// permission: every authenticated log request gets 403 / 40301.
+	DenyLogRead bool
+
+	// RateLimitPerMinute is how many authenticated log requests the
+	// integration may make in any 60 seconds of the server clock; the others
+	// get 429 / 42901 with no Retry-After header. Zero means no limit.
+	RateLimitPerMinute int
+
+	// Faults injects failures into log requests. See SetFaults to change
+	// them while the simulator runs.
+	Faults Faults
+
+	// Seed makes generated events and injected faults reproducible.
+	Seed uint64
+}
+
+// Sim is a simulator of the Duo Admin API log endpoints. It is an
+// http.Handler serving:
+//
+//	GET /admin/v2/logs/authentication
+//	GET /admin/v2/logs/telephony
+//	GET /admin/v1/logs/administrator
+//	GET /admin/v1/logs/telephony
+//	GET /admin/v1/logs/offline_enrollment
+//	GET /auth/v2/ping (unsigned)
+//
+// Events are added with AddEvents, Generate and RunLive; requests are
+// recorded for Requests and RequestCounts. A Sim is safe for concurrent use.
+type Sim struct {
+	ikey, skey, host string
+	now              func() time.Time
+	lag              time.Duration // negative: no lag
+	skew             time.Duration
+	retention        time.Duration
+	v1PageSize       int
+	v1WholeSeconds   bool
+	denyLogRead      bool
+	limiter          *rateLimiter
+
+	mu      sync.RWMutex
+	streams map[duoapi.LogType]*stream
+	seq     uint64
+
+	genMu sync.Mutex
+	gen   *generator
+
+	faults faultInjector
+	stats  requestStats
+}
+
+// New returns a simulator configured by cfg, holding no events.
+func New(cfg Config) (*Sim, error) {
+	if err := cfg.Faults.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.RateLimitPerMinute < 0 {
+		return nil, fmt.Errorf("rate limit: %d requests per minute is negative", cfg.RateLimitPerMinute)
+	}
+	if cfg.V1PageSize < 0 {
+		return nil, fmt.Errorf("v1 page size: %d is negative", cfg.V1PageSize)
+	}
+	if cfg.ClockSkew < 0 || cfg.Retention < 0 {
+		return nil, errors.New("clock skew and retention must not be negative")
+	}
+	s := &Sim{
+		ikey:           orDefault(cfg.IntegrationKey, DefaultIntegrationKey),
+		skey:           orDefault(cfg.SecretKey, DefaultSecretKey),
+		host:           orDefault(cfg.APIHost, DefaultAPIHost),
+		now:            cfg.Now,
+		lag:            cfg.AvailabilityLag,
+		skew:           cfg.ClockSkew,
+		retention:      cfg.Retention,
+		v1PageSize:     cfg.V1PageSize,
+		v1WholeSeconds: cfg.V1WholeSeconds,
+		denyLogRead:    cfg.DenyLogRead,
+		streams:        make(map[duoapi.LogType]*stream, len(duoapi.AllLogTypes)),
+		gen:            newGenerator(cfg.Seed),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.lag == 0 {
+		s.lag = DefaultAvailabilityLag
+	}
+	if s.skew == 0 {
+		s.skew = DefaultClockSkew
+	}
+	if s.retention == 0 {
+		s.retention = DefaultRetention
+	}
+	if s.v1PageSize == 0 {
+		s.v1PageSize = DefaultV1PageSize
+	}
+	if cfg.RateLimitPerMinute > 0 {
+		s.limiter = &rateLimiter{perMinute: cfg.RateLimitPerMinute}
+	}
+	for _, t := range duoapi.AllLogTypes {
+		s.streams[t] = &stream{}
+	}
+	s.faults.rng = rand.New(rand.NewPCG(cfg.Seed, faultStream))
+	s.faults.cfg = cfg.Faults
+	return s, nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// IntegrationKey returns the integration key the simulator accepts.
+func (s *Sim) IntegrationKey() string { return s.ikey }
+
+// SecretKey returns the secret key requests must be signed with.
+func (s *Sim) SecretKey() string { return s.skey }
+
+// APIHost returns the hostname requests must be signed for.
+func (s *Sim) APIHost() string { return s.host }
+
+// PathPing is the unsigned Auth API endpoint that returns the server time.
+const PathPing = "/auth/v2/ping"
+
+// endpoint describes one log endpoint.
+type endpoint struct {
+	typ duoapi.LogType
+	v2  bool
+	// records is the key of the record array in a v2 response.
+	records string
+}
+
+var endpoints = map[string]endpoint{
+	duoapi.PathAuthenticationV2:    {typ: duoapi.Authentication, v2: true, records: "authlogs"},
+	duoapi.PathTelephonyV2:         {typ: duoapi.Telephony, v2: true, records: "items"},
+	duoapi.PathAdministratorV1:     {typ: duoapi.Administrator},
+	duoapi.PathTelephonyV1:         {typ: duoapi.Telephony},
+	duoapi.PathOfflineEnrollmentV1: {typ: duoapi.OfflineEnrollment},
+}
+
+// reply is a response before it is written, so that a fault can cut it.
+type reply struct {
+	status int
+	code   int
+	body   []byte
+	html   bool
+}
+
+// apiError is a Duo failure response.
+type apiError struct {
+	status  int
+	code    int
+	message string
+	detail  string
+}
+
+func (e *apiError) reply() reply {
+	var b bytes.Buffer
+	b.WriteString(`{"code": `)
+	b.WriteString(strconv.Itoa(e.code))
+	b.WriteString(`, "message": `)
+	writeJSONString(&b, e.message)
+	if e.detail != "" {
+		b.WriteString(`, "message_detail": `)
+		writeJSONString(&b, e.detail)
+	}
+	b.WriteString(`, "stat": "FAIL"}`)
+	return reply{status: e.status, code: e.code, body: b.Bytes()}
+}
+
+func writeJSONString(b *bytes.Buffer, s string) {
+	enc, _ := json.Marshal(s) // a string always encodes
+	b.Write(enc)
+}
+
+func errInvalid(detail string) *apiError {
+	return &apiError{http.StatusBadRequest, 40002, "Invalid request parameters", detail}
+}
+
+func errMissing(param string) *apiError {
+	return &apiError{http.StatusBadRequest, 40001, "Missing required request parameters", param}
+}
+
+var (
+	errTooManyRequests = &apiError{status: http.StatusTooManyRequests, code: 42901, message: "Too Many Requests"}
+	errInternal        = &apiError{status: http.StatusInternalServerError, code: 50001, message: "Unknown internal server error"}
+	errForbidden       = &apiError{status: http.StatusForbidden, code: 40301, message: "Access forbidden"}
+	errNotFound        = &apiError{status: http.StatusNotFound, code: 40401, message: "Resource not found"}
+	errMethod          = &apiError{status: http.StatusMethodNotAllowed, code: 40501, message: "Method not allowed"}
+)
+
+// unavailableBody is what a load balancer in front of the API sends with a
+// 503: HTML, not a Duo JSON envelope.
+const unavailableBody = "<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n" +
+	"<body>\r\n<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n</body>\r\n</html>\r\n"
+
+// ServeHTTP answers one request the way Duo does.
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := RequestRecord{
+		Time:   s.now(),
+		Method: r.Method,
+		Path:   r.URL.Path,
+		Query:  r.URL.Query(),
+	}
+	defer func() { s.stats.add(rec) }()
+
+	if r.URL.Path == PathPing {
+		s.write(w, &rec, s.ping(r), false)
+		return
+	}
+	ep, ok := endpoints[r.URL.Path]
+	if !ok {
+		s.write(w, &rec, errNotFound.reply(), false)
+		return
+	}
+	if r.Method != http.MethodGet {
+		s.write(w, &rec, errMethod.reply(), false)
+		return
+	}
+
+	fault, slow := s.faults.draw()
+	rec.Fault = fault
+	if slow > 0 {
+		rec.Slowed = true
+		t := time.NewTimer(slow)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return // the client went away: no response, status 0
+		}
+	}
+	switch fault {
+	case FaultDrop:
+		dropConnection(w)
+		return
+	case FaultTooManyRequests:
+		s.write(w, &rec, errTooManyRequests.reply(), false)
+		return
+	case FaultServerError:
+		s.write(w, &rec, errInternal.reply(), false)
+		return
+	case FaultUnavailable:
+		s.write(w, &rec, reply{status: http.StatusServiceUnavailable, body: []byte(unavailableBody), html: true}, false)
+		return
+	}
+
+	now := s.now()
+	if err := s.authenticate(r, now); err != nil {
+		s.write(w, &rec, err.reply(), false)
+		return
+	}
+	if s.denyLogRead {
+		s.write(w, &rec, errForbidden.reply(), false)
+		return
+	}
+	if s.limiter != nil && !s.limiter.allow(now) {
+		s.write(w, &rec, errTooManyRequests.reply(), false)
+		return
+	}
+	s.write(w, &rec, s.serveLogs(ep, rec.Query, now), fault == FaultTruncate)
+}
+
+// dropConnection closes the connection without sending a response.
+func dropConnection(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close()
+			return
+		}
+	}
+	// Without a hijackable connection, this is how a handler tells the
+	// server to abort the response.
+	panic(http.ErrAbortHandler)
+}
+
+// write sends rep, only the first half of its body when truncate is set and
+// the reply is a success.
+func (s *Sim) write(w http.ResponseWriter, rec *RequestRecord, rep reply, truncate bool) {
+	rec.Status, rec.Code = rep.status, rep.code
+	body := rep.body
+	if truncate && rep.status == http.StatusOK {
+		body = body[:len(body)/2]
+	} else if truncate {
+		rec.Fault = "" // only success bodies are cut
+	}
+	h := w.Header()
+	if rep.html {
+		h.Set("Content-Type", "text/html")
+	} else {
+		h.Set("Content-Type", "application/json")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(rep.status)
+	w.Write(body)
+}
+
+func (s *Sim) ping(r *http.Request) reply {
+	if r.Method != http.MethodGet {
+		return errMethod.reply()
+	}
+	body := fmt.Appendf(nil, `{"response": {"time": %d}, "stat": "OK"}`, s.now().Unix())
+	return reply{status: http.StatusOK, body: body}
+}
+
+// visibleBefore returns the first millisecond that is not yet available at
+// now.
+func (s *Sim) visibleBefore(now time.Time) int64 {
+	if s.lag < 0 {
+		return maxMillis
+	}
+	return now.Add(-s.lag).UnixMilli()
+}
+
+// maxMillis is larger than any event time the simulator stores.
+const maxMillis = int64(1) << 62
+
+// Server is a Sim listening on a random loopback port. The Sim's methods are
+// promoted, so a Server is used like the Sim itself.
+type Server struct {
+	*Sim
+	// URL is the base URL of the server, such as http://127.0.0.1:41234.
+	URL string
+	// Addr is the host:port the server listens on.
+	Addr string
+
+	srv  *http.Server
+	done chan struct{}
+}
+
+// Start creates a simulator configured by cfg and serves it on 127.0.0.1 with
+// a random port until Close.
+func Start(cfg Config) (*Server, error) {
+	sim, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return sim.Serve()
+}
+
+// Serve serves s on 127.0.0.1 with a random port until Close.
+func (s *Sim) Serve() (*Server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen on loopback: %w", err)
+	}
+	srv := &Server{
+		Sim:  s,
+		URL:  "http://" + ln.Addr().String(),
+		Addr: ln.Addr().String(),
+		srv:  &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second},
+		done: make(chan struct{}),
+	}
+	go func() {
+		defer close(srv.done)
+		srv.srv.Serve(ln) // returns http.ErrServerClosed after Close
+	}()
+	return srv, nil
+}
+
+// Close stops the server and closes its connections; handlers still waiting
+// (slow responses) see their request cancelled.
+func (srv *Server) Close() error {
+	err := srv.srv.Close()
+	<-srv.done
+	return err
+}

@@ -1,0 +1,101 @@
+// Copyright 2026 The duostream authors. Licensed under the MIT licence.
+
+package duosim
+
+import (
+	"maps"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// maxRequestLog is how many requests Requests remembers; older ones are
+// forgotten (RequestCounts keeps counting them).
+const maxRequestLog = 10000
+
+// RequestRecord is one request the simulator received.
+type RequestRecord struct {
+	// Time is the server clock when the request arrived.
+	Time   time.Time
+	Method string
+	Path   string
+	// Query is the request's parsed query string.
+	Query url.Values
+	// Status is the HTTP status sent, or 0 when no response was sent (a
+	// dropped connection, or a client that gave up during a slow response).
+	Status int
+	// Code is the Duo error code sent, or 0 for a success.
+	Code int
+	// Fault is the fault injected into the request, if any.
+	Fault Fault
+	// Slowed tells whether the request was delayed by a slow fault.
+	Slowed bool
+}
+
+// PathStatus is a key of RequestCounts.
+type PathStatus struct {
+	Path   string
+	Status int
+}
+
+// requestStats records requests.
+type requestStats struct {
+	mu     sync.Mutex
+	log    []RequestRecord
+	counts map[PathStatus]int
+}
+
+func (rs *requestStats) add(rec RequestRecord) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.counts == nil {
+		rs.counts = make(map[PathStatus]int)
+	}
+	rs.counts[PathStatus{rec.Path, rec.Status}]++
+	if len(rs.log) >= maxRequestLog {
+		n := copy(rs.log, rs.log[maxRequestLog/2:])
+		clear(rs.log[n:])
+		rs.log = rs.log[:n]
+	}
+	rs.log = append(rs.log, rec)
+}
+
+// Requests returns the requests received, oldest first (at most the last
+// 10,000, and none from before ResetRequests). Tests use it to check what a
+// client sent, for instance that mintime and maxtime stayed fixed while it
+// followed next_offset.
+func (s *Sim) Requests() []RequestRecord {
+	s.stats.mu.Lock()
+	defer s.stats.mu.Unlock()
+	out := make([]RequestRecord, len(s.stats.log))
+	for i, rec := range s.stats.log {
+		rec.Query = cloneValues(rec.Query)
+		out[i] = rec
+	}
+	return out
+}
+
+// RequestCounts returns how many requests got each status on each path
+// since the start or ResetRequests. Status 0 counts requests that got no
+// response.
+func (s *Sim) RequestCounts() map[PathStatus]int {
+	s.stats.mu.Lock()
+	defer s.stats.mu.Unlock()
+	return maps.Clone(s.stats.counts)
+}
+
+// ResetRequests forgets the requests recorded so far.
+func (s *Sim) ResetRequests() {
+	s.stats.mu.Lock()
+	defer s.stats.mu.Unlock()
+	s.stats.log = nil
+	s.stats.counts = nil
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}

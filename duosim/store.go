@@ -1,0 +1,498 @@
+// Copyright 2026 The duostream authors. Licensed under the MIT licence.
+
+package duosim
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/duostream/duostream/duoapi"
+)
+
+// Event times must be 13-digit millisecond timestamps (September 2001 to
+// 2286), like every mintime, maxtime and next_offset Duo accepts.
+const (
+	minEventMillis = int64(1e12)
+	maxEventMillis = int64(1e13) - 1
+)
+
+// record is one stored event, encoded once when it is added.
+type record struct {
+	ms  int64  // event time in milliseconds (whole seconds for v1-only types)
+	id  string // txid or telephony_id; empty for v1-only types
+	seq uint64 // insertion order, which orders events with the same ms and id
+	// body is the record as the type's current endpoint returns it: v2 for
+	// authentication and telephony, v1 for the others.
+	body []byte
+	// v1 is the telephony record as /admin/v1/logs/telephony returns it.
+	v1 []byte
+}
+
+func compareRecords(a, b record) int {
+	if c := cmp.Compare(a.ms, b.ms); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.id, b.id); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.seq, b.seq)
+}
+
+// stream holds the events of one log type, sorted by (ms, id, seq).
+type stream struct {
+	recs []record
+}
+
+// firstAtOrAfterMs returns the index of the first event at or after ms.
+func (st *stream) firstAtOrAfterMs(ms int64) int {
+	return sort.Search(len(st.recs), func(i int) bool { return st.recs[i].ms >= ms })
+}
+
+// firstAfter returns the index of the first event strictly after c.
+func (st *stream) firstAfter(c cursor) int {
+	return sort.Search(len(st.recs), func(i int) bool {
+		r := st.recs[i]
+		return r.ms > c.ms || (r.ms == c.ms && r.id > c.id)
+	})
+}
+
+// firstAtOrAfter returns the index of the first event at or after c.
+func (st *stream) firstAtOrAfter(c cursor) int {
+	return sort.Search(len(st.recs), func(i int) bool {
+		r := st.recs[i]
+		return r.ms > c.ms || (r.ms == c.ms && r.id >= c.id)
+	})
+}
+
+// insert adds batch to the events of type t. Events of a v2 type must be
+// unique by (ms, id), since a cursor resumes strictly after one.
+func (s *Sim) insert(t duoapi.LogType, batch []record) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range batch {
+		s.seq++
+		batch[i].seq = s.seq
+	}
+	slices.SortFunc(batch, compareRecords)
+	st := s.streams[t]
+	if t == duoapi.Authentication || t == duoapi.Telephony {
+		for i, r := range batch {
+			if i > 0 && batch[i-1].ms == r.ms && batch[i-1].id == r.id {
+				return fmt.Errorf("two %s events at %d ms have ID %q", t, r.ms, r.id)
+			}
+			c := cursor{ms: r.ms, id: r.id}
+			if j := st.firstAtOrAfter(c); j < len(st.recs) && st.recs[j].ms == r.ms && st.recs[j].id == r.id {
+				return fmt.Errorf("a %s event at %d ms with ID %q already exists", t, r.ms, r.id)
+			}
+		}
+	}
+	n := len(st.recs)
+	if n == 0 || compareRecords(st.recs[n-1], batch[0]) < 0 {
+		st.recs = append(st.recs, batch...)
+		return nil
+	}
+	merged := make([]record, 0, n+len(batch))
+	i, j := 0, 0
+	for i < n && j < len(batch) {
+		if compareRecords(st.recs[i], batch[j]) <= 0 {
+			merged = append(merged, st.recs[i])
+			i++
+		} else {
+			merged = append(merged, batch[j])
+			j++
+		}
+	}
+	merged = append(merged, st.recs[i:]...)
+	st.recs = append(merged, batch[j:]...)
+	return nil
+}
+
+// AddEvents adds events of type t given as raw JSON records, as Duo returns
+// them (they are stored compacted). Each record needs:
+//
+//   - authentication: txid, and isotimestamp (the event time, to the
+//     microsecond) or timestamp (seconds);
+//   - administrator and offline_enrollment: timestamp (seconds);
+//   - telephony: either the v2 form (ts, telephony_id) or the v1 form
+//     (timestamp); the other form is derived from it, with generated
+//     telephony_id and txid when the v1 form is given.
+//
+// Events of authentication and telephony must be unique by millisecond and
+// ID. Either all records are added or, on error, none.
+func (s *Sim) AddEvents(t duoapi.LogType, records ...json.RawMessage) error {
+	batch := make([]record, 0, len(records))
+	for i, raw := range records {
+		rec, err := s.parseRecord(t, raw)
+		if err != nil {
+			return fmt.Errorf("add %s event %d: %w", t, i, err)
+		}
+		batch = append(batch, rec)
+	}
+	if err := s.insert(t, batch); err != nil {
+		return fmt.Errorf("add %s events: %w", t, err)
+	}
+	return nil
+}
+
+func (s *Sim) parseRecord(t duoapi.LogType, raw json.RawMessage) (record, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
+		return record{}, errors.New("not a JSON object")
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, raw); err != nil {
+		return record{}, err
+	}
+	rec := record{body: compact.Bytes()}
+	var err error
+	switch t {
+	case duoapi.Authentication:
+		if rec.id, err = stringField(fields, "txid"); err != nil {
+			return record{}, err
+		}
+		if ts, ok := fields["isotimestamp"]; ok {
+			var at time.Time
+			if at, err = timeField(ts, "isotimestamp"); err != nil {
+				return record{}, err
+			}
+			rec.ms = at.UnixMilli()
+		} else {
+			var sec int64
+			if sec, err = intField(fields, "timestamp"); err != nil {
+				return record{}, err
+			}
+			rec.ms = sec * 1000
+		}
+	case duoapi.Administrator, duoapi.OfflineEnrollment:
+		var sec int64
+		if sec, err = intField(fields, "timestamp"); err != nil {
+			return record{}, err
+		}
+		rec.ms = sec * 1000
+	case duoapi.Telephony:
+		if rec, err = s.parseTelephony(fields, rec.body); err != nil {
+			return record{}, err
+		}
+	default:
+		return record{}, fmt.Errorf("unknown log type %q", t)
+	}
+	if rec.ms < minEventMillis || rec.ms > maxEventMillis {
+		return record{}, fmt.Errorf("event time %d ms is not a 13-digit millisecond timestamp", rec.ms)
+	}
+	return rec, nil
+}
+
+// parseTelephony reads a telephony record in either form and derives the
+// other one.
+func (s *Sim) parseTelephony(fields map[string]json.RawMessage, body []byte) (record, error) {
+	if ts, ok := fields["ts"]; ok {
+		at, err := timeField(ts, "ts")
+		if err != nil {
+			return record{}, err
+		}
+		id, err := stringField(fields, "telephony_id")
+		if err != nil {
+			return record{}, err
+		}
+		sec := at.Unix()
+		v1 := make(map[string]json.RawMessage, len(fields))
+		for k, v := range fields {
+			switch k {
+			case "telephony_id", "ts", "txid":
+			default:
+				v1[k] = v
+			}
+		}
+		v1["isotimestamp"] = jsonString(formatSeconds(sec))
+		v1["timestamp"] = json.RawMessage(strconv.FormatInt(sec, 10))
+		return record{ms: at.UnixMilli(), id: id, body: body, v1: encodeObject(v1)}, nil
+	}
+	sec, err := intField(fields, "timestamp")
+	if err != nil {
+		return record{}, fmt.Errorf("%w (or ts, for the v2 form)", err)
+	}
+	s.genMu.Lock()
+	id, txid := s.gen.uuid(), s.gen.uuid()
+	s.genMu.Unlock()
+	v2 := make(map[string]json.RawMessage, len(fields)+1)
+	for k, v := range fields {
+		switch k {
+		case "isotimestamp", "timestamp":
+		default:
+			v2[k] = v
+		}
+	}
+	v2["telephony_id"] = jsonString(id)
+	v2["ts"] = jsonString(formatMicros(time.Unix(sec, 0)))
+	v2["txid"] = jsonString(txid)
+	return record{ms: sec * 1000, id: id, body: encodeObject(v2), v1: body}, nil
+}
+
+func stringField(fields map[string]json.RawMessage, name string) (string, error) {
+	raw, ok := fields[name]
+	if !ok {
+		return "", fmt.Errorf("missing field %s", name)
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil || s == "" {
+		return "", fmt.Errorf("field %s: want a non-empty string, got %s", name, raw)
+	}
+	return s, nil
+}
+
+func intField(fields map[string]json.RawMessage, name string) (int64, error) {
+	raw, ok := fields[name]
+	if !ok {
+		return 0, fmt.Errorf("missing field %s", name)
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("field %s: want an integer, got %s", name, raw)
+	}
+	return n, nil
+}
+
+func timeField(raw json.RawMessage, name string) (time.Time, error) {
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return time.Time{}, fmt.Errorf("field %s: want a string, got %s", name, raw)
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("field %s: %q is not an ISO 8601 time", name, s)
+	}
+	return t, nil
+}
+
+func jsonString(s string) json.RawMessage {
+	b, _ := json.Marshal(s) // a string always encodes
+	return b
+}
+
+// encodeObject encodes m compactly, keys sorted, without escaping HTML.
+func encodeObject(m map[string]json.RawMessage) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.Encode(m) // values are valid JSON already
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+}
+
+// Layouts of Duo's ISO times: with microseconds on authentication and
+// telephony v2 events, whole seconds on the others, always "+00:00".
+const (
+	isoMicros  = "2006-01-02T15:04:05.000000-07:00"
+	isoSeconds = "2006-01-02T15:04:05-07:00"
+)
+
+func formatMicros(t time.Time) string { return t.UTC().Format(isoMicros) }
+func formatSeconds(sec int64) string  { return time.Unix(sec, 0).UTC().Format(isoSeconds) }
+
+// Event is one stored event, as returned by Events.
+type Event struct {
+	Type duoapi.LogType
+	// Time is the event time: to the millisecond for authentication and
+	// telephony, to the second for the others.
+	Time time.Time
+	// ID is the txid of an authentication event and the telephony_id of a
+	// telephony event; empty for the others.
+	ID string
+	// Body is the record exactly as the type's current endpoint returns it:
+	// /admin/v2/logs/authentication, /admin/v2/logs/telephony, or the v1
+	// endpoint for administrator and offline enrollment.
+	Body json.RawMessage
+	// V1Body is the telephony record as /admin/v1/logs/telephony returns
+	// it; nil for the other types.
+	V1Body json.RawMessage
+}
+
+// Events returns the events of type t whose time is in [from, to), in the
+// order the endpoints return them (oldest first), whether or not they are
+// available yet. Tests compare it with what a client delivered.
+func (s *Sim) Events(t duoapi.LogType, from, to time.Time) []Event {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st, lo, hi := s.span(t, from, to)
+	if lo >= hi {
+		return nil
+	}
+	out := make([]Event, 0, hi-lo)
+	for _, r := range st.recs[lo:hi] {
+		out = append(out, Event{
+			Type:   t,
+			Time:   time.UnixMilli(r.ms).UTC(),
+			ID:     r.id,
+			Body:   bytes.Clone(r.body),
+			V1Body: bytes.Clone(r.v1),
+		})
+	}
+	return out
+}
+
+// CountEvents returns how many events of type t have a time in [from, to),
+// whether or not they are available yet.
+func (s *Sim) CountEvents(t duoapi.LogType, from, to time.Time) int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, lo, hi := s.span(t, from, to)
+	return max(hi-lo, 0)
+}
+
+// span returns the stream of t and the index range of its events in
+// [from, to). The caller holds s.mu.
+func (s *Sim) span(t duoapi.LogType, from, to time.Time) (*stream, int, int) {
+	st, ok := s.streams[t]
+	if !ok {
+		return &stream{}, 0, 0
+	}
+	return st, st.firstAtOrAfterMs(ceilMillis(from)), st.firstAtOrAfterMs(ceilMillis(to))
+}
+
+// ceilMillis returns the first whole millisecond at or after t.
+func ceilMillis(t time.Time) int64 {
+	ms := t.UnixMilli()
+	if time.UnixMilli(ms).Before(t) {
+		ms++
+	}
+	return ms
+}
+
+// serveLogs answers a validated, authorized request to endpoint ep.
+func (s *Sim) serveLogs(ep endpoint, q url.Values, now time.Time) reply {
+	if ep.v2 {
+		v, err := parseV2Query(q, now.UnixMilli(), s.retention)
+		if err != nil {
+			return err.reply()
+		}
+		return s.pageV2(ep, v, s.visibleBefore(now))
+	}
+	minMs, err := parseV1Query(q)
+	if err != nil {
+		return err.reply()
+	}
+	return s.pageV1(ep, max(minMs, now.Add(-s.retention).UnixMilli()), s.visibleBefore(now))
+}
+
+// pageV2 returns one page of a v2 endpoint: the events in
+// [mintime, maxtime] that are available, resuming strictly after the
+// next_offset cursor in the sort order.
+func (s *Sim) pageV2(ep endpoint, v v2Query, visible int64) reply {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st := s.streams[ep.typ]
+	lo := st.firstAtOrAfterMs(v.minMs)
+	hi := max(st.firstAtOrAfterMs(min(v.maxMs+1, visible)), lo)
+
+	var start, end int
+	var more bool
+	if v.desc {
+		end = hi
+		if v.offset != nil {
+			end = max(min(end, st.firstAtOrAfter(*v.offset)), lo)
+		}
+		start = max(lo, end-v.limit)
+		more = start > lo
+	} else {
+		start = lo
+		if v.offset != nil {
+			start = min(max(start, st.firstAfter(*v.offset)), hi)
+		}
+		end = min(start+v.limit, hi)
+		more = end < hi
+	}
+	page := st.recs[start:end]
+
+	var b bytes.Buffer
+	size := 128
+	for _, r := range page {
+		size += len(r.body) + 1
+	}
+	b.Grow(size)
+	b.WriteString(`{"response":{"`)
+	b.WriteString(ep.records)
+	b.WriteString(`":[`)
+	for i := range page {
+		r := page[i]
+		if v.desc {
+			r = page[len(page)-1-i]
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(r.body)
+	}
+	b.WriteString(`],"metadata":{"next_offset":`)
+	switch {
+	case !more:
+		b.WriteString("null")
+	case ep.typ == duoapi.Authentication:
+		last := page[len(page)-1]
+		if v.desc {
+			last = page[0]
+		}
+		b.WriteString(`["`)
+		b.WriteString(strconv.FormatInt(last.ms, 10))
+		b.WriteString(`",`)
+		writeJSONString(&b, last.id)
+		b.WriteByte(']')
+	default:
+		last := page[len(page)-1]
+		if v.desc {
+			last = page[0]
+		}
+		writeJSONString(&b, strconv.FormatInt(last.ms, 10)+","+last.id)
+	}
+	b.WriteString(`,"total_objects":`)
+	b.WriteString(strconv.Itoa(hi - lo))
+	b.WriteString(`}},"stat":"OK"}`)
+	return reply{status: 200, body: b.Bytes()}
+}
+
+// pageV1 returns one page of a v1 endpoint: the earliest available events
+// at or after minMs, at most V1PageSize of them unless V1WholeSeconds runs
+// the page on to the end of its last second.
+func (s *Sim) pageV1(ep endpoint, minMs, visible int64) reply {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st := s.streams[ep.typ]
+	lo := st.firstAtOrAfterMs(minMs)
+	hi := max(st.firstAtOrAfterMs(visible), lo)
+	end := min(lo+s.v1PageSize, hi)
+	if s.v1WholeSeconds && end-lo == s.v1PageSize {
+		for end < hi && st.recs[end].ms/1000 == st.recs[end-1].ms/1000 {
+			end++
+		}
+	}
+	page := st.recs[lo:end]
+
+	body := func(r record) []byte { return r.body }
+	if ep.typ == duoapi.Telephony {
+		body = func(r record) []byte { return r.v1 }
+	}
+	var b bytes.Buffer
+	size := 32
+	for _, r := range page {
+		size += len(body(r)) + 1
+	}
+	b.Grow(size)
+	b.WriteString(`{"response":[`)
+	for i, r := range page {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(body(r))
+	}
+	b.WriteString(`],"stat":"OK"}`)
+	return reply{status: 200, body: b.Bytes()}
+}
