@@ -29,5 +29,6 @@ func main() {
 		service.CLIOptSetProductName("duostream"),
 		service.CLIOptSetVersion(Version, ""),
 		service.CLIOptSetDocumentationURL("https://github.com/duostream/duostream/tree/main/docs"),
+		service.CLIOptAddCommand(demoCommand()),
 	)
 }
