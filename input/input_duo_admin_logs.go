@@ -153,7 +153,7 @@ Requests of one input share a budget of `+"`requests_per_minute`"+` (Duo publish
 		).
 		LintRule(`root = match {
   this.base_url.or("").has_prefix("http://") && !this.base_url.re_match("^http://(127\\.[0-9]+\\.[0-9]+\\.[0-9]+|localhost|\\[::1\\])(:[0-9]+)?(/.*)?$") => ["field base_url: plain http is only allowed to a loopback address (127.0.0.1, [::1] or localhost): use https"],
-  this.initial_lookback.or("24h").parse_duration() > 179 * 24 * 3600 * 1000000000 => ["field initial_lookback: at most 4296h (179 days): Duo serves 180 days of logs"],
+  this.initial_lookback.or("24h").re_match("^[0-9]+h$") && this.initial_lookback.trim_suffix("h").number() > 4296 => ["field initial_lookback: at most 4296h (179 days): Duo serves 180 days of logs"],
 }`).
 		Example("Pull all four log types", "Pulls every log type into a durable local checkpoint and normalizes the events; see the `duo_normalize` processor for routing events that fail their schema.", `
 input:
