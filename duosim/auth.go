@@ -27,7 +27,8 @@ var (
 // integration key as user and a hex HMAC as password; the signed date in
 // X-Duo-Date or Date, within the allowed skew of now; the signature computed
 // over the configured API hostname. Signatures of 40 hex digits are v2
-// HMAC-SHA1; of 128, v2 HMAC-SHA512 or v5.
+// HMAC-SHA1; of 128, v2 HMAC-SHA512 or v5; in lower case, as every Duo
+// client writes them.
 func (s *Sim) authenticate(r *http.Request, now time.Time) *apiError {
 	if r.Header.Get("Authorization") == "" {
 		return errNoCredentials
@@ -61,7 +62,6 @@ func (s *Sim) authenticate(r *http.Request, now time.Time) *apiError {
 		Path:   r.URL.Path,
 		Params: r.URL.Query(),
 	}
-	sig = strings.ToLower(sig)
 	var versions []duoapi.SignatureVersion
 	switch len(sig) {
 	case 40:
