@@ -525,7 +525,7 @@ func TestKafkaFranzWriteBatchReportsFailuresByIndex(t *testing.T) {
 	c := newKfake(t, kfake.SeedTopics(1, "duo"))
 	conf, err := kafkaFranzOutputSpec().ParseYAML(fmt.Sprintf(`
 seed_brokers: [ %q ]
-topic: '${! meta("topic") }'
+topic: '${! @topic }'
 max_message_bytes: 2KB
 `, c.ListenAddrs()[0]), nil)
 	require.NoError(t, err)
@@ -541,12 +541,13 @@ max_message_bytes: 2KB
 	batch[1].SetBytes(make([]byte, 4096)) // larger than max_message_bytes
 	batch[3].MetaSetMut("topic", "")      // interpolates to an empty topic
 
+	indexer := batch.Index()
 	err = w.WriteBatch(t.Context(), batch)
 	var batchErr *service.BatchError
 	require.ErrorAs(t, err, &batchErr)
 	assert.Equal(t, 2, batchErr.IndexedErrors())
 	failed := map[int]string{}
-	batchErr.WalkMessages(func(i int, _ *service.Message, err error) bool {
+	batchErr.WalkMessagesIndexedBy(indexer, func(i int, _ *service.Message, err error) bool {
 		if err != nil {
 			failed[i] = err.Error()
 		}
@@ -554,7 +555,7 @@ max_message_bytes: 2KB
 	})
 	require.Len(t, failed, 2)
 	assert.Contains(t, failed[1], "MESSAGE_TOO_LARGE")
-	assert.Contains(t, failed[3], "topic")
+	assert.Contains(t, failed[3], "topic is empty")
 
 	got := consumeTopic(t, t.Context(), "duo", kgo.SeedBrokers(c.ListenAddrs()...))
 	require.Len(t, got, 2, "the good messages of the batch were written")
