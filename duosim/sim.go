@@ -275,13 +275,14 @@ const unavailableBody = "<html>\r\n<head><title>503 Service Temporarily Unavaila
 
 // ServeHTTP answers one request the way Duo does.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Each path below records the request before the client can see any
+	// answer, so that a client that got a response finds it in Requests.
 	rec := RequestRecord{
 		Time:   s.now(),
 		Method: r.Method,
 		Path:   r.URL.Path,
 		Query:  r.URL.Query(),
 	}
-	defer func() { s.stats.add(rec) }()
 
 	if r.URL.Path == PathPing {
 		s.write(w, &rec, s.ping(r), false)
@@ -306,11 +307,13 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-t.C:
 		case <-r.Context().Done():
 			t.Stop()
-			return // the client went away: no response, status 0
+			s.stats.add(rec) // the client went away: no response, status 0
+			return
 		}
 	}
 	switch fault {
 	case FaultDrop:
+		s.stats.add(rec)
 		dropConnection(w)
 		return
 	case FaultTooManyRequests:
@@ -353,8 +356,8 @@ func dropConnection(w http.ResponseWriter) {
 	panic(http.ErrAbortHandler)
 }
 
-// write sends rep, only the first half of its body when truncate is set and
-// the reply is a success.
+// write records the request and sends rep, only the first half of its body
+// when truncate is set and the reply is a success.
 func (s *Sim) write(w http.ResponseWriter, rec *RequestRecord, rep reply, truncate bool) {
 	rec.Status, rec.Code = rep.status, rep.code
 	body := rep.body
@@ -363,6 +366,7 @@ func (s *Sim) write(w http.ResponseWriter, rec *RequestRecord, rep reply, trunca
 	} else if truncate {
 		rec.Fault = "" // only success bodies are cut
 	}
+	s.stats.add(*rec)
 	h := w.Header()
 	if rep.html {
 		h.Set("Content-Type", "text/html")

@@ -61,9 +61,10 @@ func (rs *requestStats) add(rec RequestRecord) {
 }
 
 // Requests returns the requests received, oldest first (at most the last
-// 10,000, and none from before ResetRequests). Tests use it to check what a
-// client sent, for instance that mintime and maxtime stayed fixed while it
-// followed next_offset.
+// 10,000, and none from before ResetRequests). A request is recorded before
+// any byte of its answer is sent, so a client that got a response finds it
+// here. Tests use it to check what a client sent, for instance that mintime
+// and maxtime stayed fixed while it followed next_offset.
 func (s *Sim) Requests() []RequestRecord {
 	s.stats.mu.Lock()
 	defer s.stats.mu.Unlock()
