@@ -404,11 +404,12 @@ func (p *Puller) fetchV1(ctx context.Context, s *stream) (Batch, bool, error) {
 // dropped, and whether events newer than available were held back. The next
 // request asks for the last second seen again, inclusively, so a second
 // split across two pages loses nothing; the hashes in Seen drop the events
-// of that second that were already delivered.
+// of that second that were already delivered. Seen is a multiset: two
+// identical events in one second are two events, and both are delivered.
 func pageV1(cur Cursor, events []json.RawMessage, available int64) (next Cursor, out []json.RawMessage, dups int, withheld bool) {
-	seen := make(map[string]bool, len(cur.Seen))
+	delivered := make(map[string]int, len(cur.Seen))
 	for _, h := range cur.Seen {
-		seen[h] = true
+		delivered[h]++
 	}
 	type kept struct {
 		second int64
@@ -426,11 +427,11 @@ func pageV1(cur Cursor, events []json.RawMessage, available int64) (next Cursor,
 			continue
 		}
 		h := hashEvent(ev)
-		if sec == cur.MinTime && seen[h] {
+		if sec == cur.MinTime && delivered[h] > 0 {
+			delivered[h]--
 			dups++
 			continue
 		}
-		seen[h] = true // a page never repeats an event; this guards anyway
 		out = append(out, ev)
 		keep = append(keep, kept{sec, h})
 		last = max(last, sec)

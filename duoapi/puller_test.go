@@ -270,6 +270,30 @@ func TestPullerV1Paging(t *testing.T) {
 			wantDups:     2,
 		},
 		{
+			name:  "identical events in one second are all delivered",
+			start: Cursor{MinTime: T},
+			steps: []http.HandlerFunc{
+				reply(200, v1Body(adminEvents(1, T, "twin"), adminEvents(1, T, "twin"), adminEvents(1, T, "twin"), adminEvents(1, T+1, "b"))),
+			},
+			wantCounts:   []int{4},
+			wantMinTimes: []int64{T + 1},
+			wantSeen:     []int{1},
+			wantRequests: []int64{T},
+		},
+		{
+			name:  "identical events split across the 1000 boundary",
+			start: Cursor{MinTime: T},
+			steps: []http.HandlerFunc{
+				reply(200, v1Body(adminEvents(998, T, "a"), adminEvents(1, T+1, "twin"), adminEvents(1, T+1, "twin"))),
+				reply(200, v1Body(adminEvents(1, T+1, "twin"), adminEvents(1, T+1, "twin"), adminEvents(1, T+1, "twin"))),
+			},
+			wantCounts:   []int{1000, 1},
+			wantMinTimes: []int64{T + 1, T + 1},
+			wantSeen:     []int{2, 3},
+			wantRequests: []int64{T, T + 1},
+			wantDups:     2,
+		},
+		{
 			name:  "events newer than the availability lag are held back",
 			start: Cursor{MinTime: T},
 			steps: []http.HandlerFunc{

@@ -94,7 +94,7 @@ Requests of one input share a budget of `+"`requests_per_minute`"+` (Duo publish
 			service.NewStringListField(dalFieldLogTypes).
 				Description("The log types to pull, which take turns: any of `authentication`, `administrator`, `telephony`, `offline_enrollment`.").
 				Default([]any{"authentication", "administrator", "telephony", "offline_enrollment"}).
-				LintRule(`root = this.filter(t -> !["authentication", "administrator", "telephony", "offline_enrollment"].contains(t)).map_each(t -> "field log_types: unknown log type %q: use authentication, administrator, telephony or offline_enrollment".format(t))`),
+				LintRule(`root = if this.type() == "string" && !["authentication", "administrator", "telephony", "offline_enrollment"].contains(this) { ["field log_types: unknown log type %q: use authentication, administrator, telephony or offline_enrollment".format(this)] }`),
 			service.NewStringAnnotatedEnumField(dalFieldTelephonyAPI, map[string]string{
 				"v2": "`/admin/v2/logs/telephony`, paged with `next_offset`.",
 				"v1": "The legacy `/admin/v1/logs/telephony`, paged by whole seconds. Duo has announced its deprecation.",
