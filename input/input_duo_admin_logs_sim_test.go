@@ -283,4 +283,3 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return string(s.buf)
 }
-
