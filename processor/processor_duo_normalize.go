@@ -5,6 +5,7 @@ package processor
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"sync"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -106,11 +107,18 @@ type duoNormalize struct {
 	registry *schema.Registry
 	norm     *schema.Normalizer
 	// static is the schema when log_type holds no interpolation.
-	static  *schema.Schema
+	static *schema.Schema
+	// metaKey is set when log_type is just one metadata key, which is then
+	// read directly rather than through the interpolation engine.
+	metaKey string
 	logType *service.InterpolatedString
 	invalid *service.MetricCounter
 	bufs    sync.Pool
 }
+
+// metaOnly matches an interpolation that is one metadata lookup:
+// ${! meta("key") } or ${! @key }.
+var metaOnly = regexp.MustCompile(`^\$\{!\s*(?:meta\("([A-Za-z0-9_.-]+)"\)|@([A-Za-z0-9_]+))\s*\}$`)
 
 // newDuoNormalize builds the processor. opts supplies the clock and row ID
 // generator (tests pin them); its PantherFields and KeepUnknown come from
@@ -134,6 +142,13 @@ func newDuoNormalize(conf *service.ParsedConfig, res *service.Resources, opts sc
 	}
 	if p.logType, err = conf.FieldInterpolatedString(dnFieldLogType); err != nil {
 		return nil, err
+	}
+	raw, err := conf.FieldString(dnFieldLogType)
+	if err != nil {
+		return nil, err
+	}
+	if sm := metaOnly.FindStringSubmatch(raw); sm != nil {
+		p.metaKey = sm[1] + sm[2]
 	}
 	if name, ok := p.logType.Static(); ok {
 		if p.static = p.registry.Lookup(name); p.static == nil {
@@ -159,9 +174,14 @@ func newDuoNormalize(conf *service.ParsedConfig, res *service.Resources, opts sc
 func (p *duoNormalize) Process(_ context.Context, m *service.Message) (service.MessageBatch, error) {
 	s := p.static
 	if s == nil {
-		name, err := p.logType.TryString(m)
-		if err != nil {
-			return nil, fmt.Errorf("resolve %s: %w", dnFieldLogType, err)
+		var name string
+		if p.metaKey != "" {
+			name, _ = m.MetaGet(p.metaKey)
+		} else {
+			var err error
+			if name, err = p.logType.TryString(m); err != nil {
+				return nil, fmt.Errorf("resolve %s: %w", dnFieldLogType, err)
+			}
 		}
 		if s = p.registry.Lookup(name); s == nil {
 			p.invalid.Incr(1, name)

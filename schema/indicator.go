@@ -192,6 +192,14 @@ func (c *indicators) url(v []byte) {
 	c.hostname([]byte(u.Host))
 }
 
+// ipChars are the bytes an IP address, with a port or zone, may hold.
+var ipChars = func() (t [256]bool) {
+	for _, b := range []byte("0123456789abcdefABCDEF.:[]%") {
+		t[b] = true
+	}
+	return t
+}()
+
 // ip adds v to p_any_ip_addresses if it is an IP address, written bare or
 // with a port ("10.0.0.1:443", "[::1]:443"), and reports whether it was.
 // IPv4-mapped IPv6 addresses are written as IPv4.
@@ -199,9 +207,10 @@ func (c *indicators) ip(v []byte) bool {
 	if len(v) < 2 || len(v) > 64 {
 		return false
 	}
-	first := v[0]
-	if !isDigit(first) && first != ':' && first != '[' && !isHex(first) {
-		return false
+	for _, b := range v {
+		if !ipChars[b] {
+			return false
+		}
 	}
 	addr, err := netip.ParseAddr(bytesString(v))
 	if err != nil {
@@ -263,11 +272,23 @@ func trimDot(v []byte) []byte {
 	return v
 }
 
+var notInEmail = func() (t [256]bool) {
+	for _, b := range []byte(" \t\r\n<>,;\"") {
+		t[b] = true
+	}
+	return t
+}()
+
 // isEmail reports whether v looks like local@host.domain.
 func isEmail(v []byte) bool {
 	at := bytes.LastIndexByte(v, '@')
-	if at <= 0 || at > 64 || bytes.ContainsAny(v, " \t\r\n<>,;\"") {
+	if at <= 0 || at > 64 {
 		return false
+	}
+	for _, b := range v {
+		if notInEmail[b] {
+			return false
+		}
 	}
 	domain := v[at+1:]
 	return bytes.IndexByte(domain, '.') > 0 && isHostname(domain)

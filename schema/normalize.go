@@ -117,11 +117,14 @@ type state struct {
 	doc      Doc
 	scratch  []byte
 	ind      indicators
-	bits     []uint64
 	keep     bool
 	collect  bool
 	event    time.Time
 	eventRnk int
+	// eventOut bounds the event time as written in the output, when it is
+	// already in UTC and p_event_time can copy it; eventOut[1] is 0
+	// otherwise.
+	eventOut [2]int
 }
 
 // Append validates event, a JSON object, against s and appends its
@@ -152,8 +155,8 @@ func (st *state) run(dst []byte, s *Schema, event []byte) ([]byte, error) {
 	st.keep = st.n.opts.KeepUnknown
 	st.collect = st.n.opts.PantherFields
 	st.ind.reset()
-	st.bits = st.bits[:0]
 	st.eventRnk = 0
+	st.eventOut = [2]int{}
 	start := len(dst)
 	dst = append(dst, '{')
 	dst, err := st.members(dst, &s.root, Root)
@@ -176,7 +179,9 @@ func (st *state) pantherFields(dst []byte, s *Schema, comma bool) []byte {
 	dst = append(dst, `,"p_row_id":"`...)
 	dst = st.n.opts.RowID(dst)
 	dst = append(dst, `","p_event_time":`...)
-	if st.eventRnk > 0 {
+	if st.eventOut[1] > 0 {
+		dst = append(dst, dst[st.eventOut[0]:st.eventOut[1]]...)
+	} else if st.eventRnk > 0 {
 		dst = appendUTC(dst, st.event)
 	} else {
 		dst = appendUTC(dst, parse)
@@ -191,22 +196,24 @@ func (st *state) pantherFields(dst []byte, s *Schema, comma bool) []byte {
 func (st *state) members(dst []byte, p *valuePlan, obj int) ([]byte, error) {
 	d := &st.doc
 	nf := len(p.fields)
-	words := (nf + 63) / 64
-	base := len(st.bits)
-	// Two bit sets: fields written, and fields seen (written or null).
-	for range 2 * words {
-		st.bits = append(st.bits, 0)
+	// Two bit sets over p.fields: written, and seen (written or null).
+	var small [2]uint64
+	wrote, seen := small[:1], small[1:]
+	if nf > 64 {
+		words := (nf + 63) / 64
+		big := make([]uint64, 2*words)
+		wrote, seen = big[:words], big[words:]
 	}
-	defer func() { st.bits = st.bits[:base] }()
-	wrote := func(i int) bool { return st.bits[base+i/64]&(1<<(i%64)) != 0 }
-	seen := func(i int) bool { return st.bits[base+words+i/64]&(1<<(i%64)) != 0 }
-
 	begin := len(dst)
 	next := 0 // the field expected next: Duo and schemas share an order
 	end := d.Next(obj)
 	for j := obj + 1; j < end; j = d.Next(j + 1) {
-		key, scratch := d.Str(j, st.scratch[:0])
-		st.scratch = scratch
+		var key []byte
+		if kn := &d.nodes[j]; kn.flags&flagEscaped == 0 {
+			key = d.src[kn.start:kn.end]
+		} else {
+			key, st.scratch = d.Str(j, st.scratch[:0])
+		}
 		fi := -1
 		if next < nf && p.fields[next].name == bytesString(key) {
 			fi = next
@@ -226,15 +233,24 @@ func (st *state) members(dst []byte, p *valuePlan, obj int) ([]byte, error) {
 		}
 		next = fi + 1
 		f := p.fields[fi]
-		if seen(fi) {
+		w, bit := fi/64, uint64(1)<<(fi%64)
+		if seen[w]&bit != 0 {
 			return dst, &pathError{segs: []string{f.name}, problem: "the field appears more than once"}
 		}
-		st.bits[base+words+fi/64] |= 1 << (fi % 64)
+		seen[w] |= bit
 		mark := len(dst)
 		if len(dst) > begin {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, f.key...)
+		if vn := &d.nodes[j+1]; f.typ == typeString && vn.kind == KindString && vn.flags&flagBadUTF8 == 0 && (!st.collect || len(f.indicators) == 0) {
+			// The common case, inline: a string where a string belongs.
+			dst = append(dst, '"')
+			dst = append(dst, d.src[vn.start:vn.end]...)
+			dst = append(dst, '"')
+			wrote[w] |= bit
+			continue
+		}
 		var ok bool
 		var err error
 		dst, ok, err = st.value(dst, &f.valuePlan, j+1)
@@ -245,10 +261,14 @@ func (st *state) members(dst []byte, p *valuePlan, obj int) ([]byte, error) {
 			dst = dst[:mark]
 			continue
 		}
-		st.bits[base+fi/64] |= 1 << (fi % 64)
+		wrote[w] |= bit
+	}
+	if !p.checks {
+		return dst, nil
 	}
 	for fi, f := range p.fields {
-		if wrote(fi) {
+		w, bit := fi/64, uint64(1)<<(fi%64)
+		if wrote[w]&bit != 0 {
 			continue
 		}
 		if f.copyFrom != nil {
@@ -274,7 +294,7 @@ func (st *state) members(dst []byte, p *valuePlan, obj int) ([]byte, error) {
 			}
 		}
 		if f.required {
-			if seen(fi) {
+			if seen[w]&bit != 0 {
 				return dst, &pathError{segs: []string{f.name}, problem: "required field is null"}
 			}
 			return dst, &pathError{segs: []string{f.name}, problem: "required field is missing"}
@@ -406,15 +426,37 @@ func (st *state) timestamp(dst []byte, p *valuePlan, i int, k Kind) ([]byte, boo
 			return dst, false, nil
 		}
 	}
+	if f := p.formats[0]; k == KindString && f.kind == timeRFC3339 {
+		start := len(dst)
+		if out, secs, nanos, utc, ok := rfc3339Fast(dst, raw); ok {
+			if p.eventTimeRank > 0 && (st.eventRnk == 0 || p.eventTimeRank < st.eventRnk) {
+				st.event, st.eventRnk = time.Unix(secs, int64(nanos)), p.eventTimeRank
+				st.eventOut = [2]int{}
+				if utc {
+					st.eventOut = [2]int{start, len(out)}
+				}
+			}
+			return out, true, nil
+		}
+	} else if f.kind == timeUnix && k == KindNumber && p.eventTimeRank == 0 && len(raw) <= 10 && (len(raw) < 10 || raw[0] < '9') && allDigits(raw) {
+		// Whole seconds within int64 nanoseconds: already canonical.
+		return append(dst, raw...), true, nil
+	}
 	for _, f := range p.formats {
 		t, ok := f.parse(k, raw)
 		if !ok {
 			continue
 		}
+		start := len(dst)
+		dst = p.formats[0].appendTime(dst, t)
 		if p.eventTimeRank > 0 && (st.eventRnk == 0 || p.eventTimeRank < st.eventRnk) {
 			st.event, st.eventRnk = t, p.eventTimeRank
+			st.eventOut = [2]int{}
+			if _, off := t.Zone(); off == 0 && p.formats[0].kind == timeRFC3339 {
+				st.eventOut = [2]int{start, len(dst)}
+			}
 		}
-		return p.formats[0].appendTime(dst, t), true, nil
+		return dst, true, nil
 	}
 	return dst, false, problemf("%s is not %s", showValue(k, raw), p.describe)
 }

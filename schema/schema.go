@@ -246,6 +246,8 @@ type valuePlan struct {
 	elem          *valuePlan
 	// describe completes "is not ..." for timestamps.
 	describe string
+	// checks is set on objects with required or copied fields.
+	checks bool
 }
 
 // fieldPlan is a Field compiled for the normalizer.
@@ -280,6 +282,7 @@ func (c *compiler) object(p *valuePlan, fields []*Field, path string) error {
 		if err := c.value(&fp.valuePlan, &f.Value, fpath, true); err != nil {
 			return err
 		}
+		p.checks = p.checks || fp.required || fp.copyFrom != nil
 		p.byName[f.Name] = len(p.fields)
 		p.fields = append(p.fields, fp)
 	}

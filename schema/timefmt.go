@@ -245,10 +245,201 @@ func appendUnix(dst []byte, ns, scale int64) []byte {
 	return append(dst, digits[:n]...)
 }
 
-// appendUTC writes t in UTC as a quoted RFC 3339 timestamp, Panther's
-// p_event_time and p_parse_time notation.
+// appendUTC writes t in UTC as a quoted RFC 3339 timestamp with up to
+// nanosecond precision and no trailing zeros, Panther's p_event_time and
+// p_parse_time notation. It is time.RFC3339Nano, written without the
+// general formatter.
 func appendUTC(dst []byte, t time.Time) []byte {
+	secs := t.Unix()
+	const minSecs, maxSecs = -62135596800, 253402300799 // years 1 to 9999
+	if secs < minSecs || secs > maxSecs {
+		dst = append(dst, '"')
+		dst = t.UTC().AppendFormat(dst, time.RFC3339Nano)
+		return append(dst, '"')
+	}
+	days := secs / 86400
+	sod := secs - days*86400
+	if sod < 0 {
+		sod += 86400
+		days--
+	}
+	y, m, d := civil(days)
+	var b [32]byte
+	b[0] = '"'
+	put4(b[1:], y)
+	b[5] = '-'
+	put2(b[6:], m)
+	b[8] = '-'
+	put2(b[9:], d)
+	b[11] = 'T'
+	put2(b[12:], int(sod/3600))
+	b[14] = ':'
+	put2(b[15:], int(sod/60%60))
+	b[17] = ':'
+	put2(b[18:], int(sod%60))
+	n := 20
+	if ns := t.Nanosecond(); ns != 0 {
+		b[n] = '.'
+		n++
+		for unit := 100000000; unit > 0 && ns > 0; unit /= 10 {
+			b[n] = byte('0' + ns/unit)
+			ns %= unit
+			n++
+		}
+	}
+	b[n] = 'Z'
+	b[n+1] = '"'
+	return append(dst, b[:n+2]...)
+}
+
+// civil converts days since 1970-01-01 to a proleptic Gregorian date
+// (Howard Hinnant's days_from_civil inverse).
+func civil(days int64) (y, m, d int) {
+	z := days + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d = int(doy - (153*mp+2)/5 + 1)
+	if mp < 10 {
+		m = int(mp + 3)
+	} else {
+		m = int(mp - 9)
+	}
+	y = int(yoe + era*400)
+	if m <= 2 {
+		y++
+	}
+	return y, m, d
+}
+
+func put2(b []byte, v int) {
+	b[0] = byte('0' + v/10)
+	b[1] = byte('0' + v%10)
+}
+
+func put4(b []byte, v int) {
+	put2(b, v/100)
+	put2(b[2:], v%100)
+}
+
+// rfc3339Fast reads the common form of an RFC 3339 timestamp,
+// "2006-01-02T15:04:05[.fraction](Z|±07:00)" with at most nine fraction
+// digits, without the general parser, and writes it to dst as
+// time.RFC3339Nano would: trailing fraction zeros dropped and a zero offset
+// written as Z. It returns the instant as unix seconds and nanoseconds and
+// whether the offset is zero. When ok is false nothing was written and the
+// caller falls back to time.Parse, which has the last word on what is
+// valid.
+func rfc3339Fast(dst, s []byte) (out []byte, secs int64, nanos int, utc, ok bool) {
+	if len(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return dst, 0, 0, false, false
+	}
+	y, ok1 := digits(s[0:4])
+	mo, ok2 := digits(s[5:7])
+	d, ok3 := digits(s[8:10])
+	h, ok4 := digits(s[11:13])
+	mi, ok5 := digits(s[14:16])
+	sec, ok6 := digits(s[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || mo < 1 || mo > 12 || d < 1 || d > daysIn(mo, y) || h > 23 || mi > 59 || sec > 59 {
+		return dst, 0, 0, false, false
+	}
+	i := 19
+	fracStart, fracEnd := i, i
+	if s[i] == '.' {
+		i++
+		fracStart = i
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+		fracEnd = i
+		if n := fracEnd - fracStart; n == 0 || n > 9 {
+			return dst, 0, 0, false, false
+		}
+	}
+	var off int
+	switch rest := s[i:]; {
+	case len(rest) == 1 && rest[0] == 'Z':
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
+		oh, okh := digits(rest[1:3])
+		om, okm := digits(rest[4:6])
+		if !okh || !okm || oh > 23 || om > 59 {
+			return dst, 0, 0, false, false
+		}
+		off = oh*3600 + om*60
+		if rest[0] == '-' {
+			off = -off
+		}
+	default:
+		return dst, 0, 0, false, false
+	}
+	for j := fracStart; j < fracEnd; j++ {
+		nanos = nanos*10 + int(s[j]-'0')
+	}
+	for j := fracEnd - fracStart; j < 9; j++ {
+		nanos *= 10
+	}
+	// Trim trailing zeros of the fraction.
+	for fracEnd > fracStart && s[fracEnd-1] == '0' {
+		fracEnd--
+	}
 	dst = append(dst, '"')
-	dst = t.UTC().AppendFormat(dst, time.RFC3339Nano)
-	return append(dst, '"')
+	dst = append(dst, s[:19]...)
+	if fracEnd > fracStart {
+		dst = append(dst, '.')
+		dst = append(dst, s[fracStart:fracEnd]...)
+	}
+	if off == 0 {
+		dst = append(dst, 'Z')
+	} else {
+		dst = append(dst, s[i:]...)
+	}
+	dst = append(dst, '"')
+	secs = daysFromCivil(y, mo, d)*86400 + int64(h*3600+mi*60+sec) - int64(off)
+	return dst, secs, nanos, off == 0, true
+}
+
+func digits(b []byte) (int, bool) {
+	v := 0
+	for _, c := range b {
+		if !isDigit(c) {
+			return 0, false
+		}
+		v = v*10 + int(c-'0')
+	}
+	return v, true
+}
+
+func daysIn(m, y int) int {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysFromCivil returns the days since 1970-01-01 of a proleptic Gregorian
+// date.
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era--
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
 }
