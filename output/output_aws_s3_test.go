@@ -435,6 +435,22 @@ func TestAWSS3RegionFromEnvironment(t *testing.T) {
 	assert.Equal(t, "eu-west-3", w.awsConf.Region)
 }
 
+func TestAWSS3Defaults(t *testing.T) {
+	isolateAWSEnv(t)
+	conf, err := awsS3OutputSpec().ParseYAML("bucket: b\nregion: us-east-1\n", nil)
+	require.NoError(t, err)
+	maxInFlight, err := conf.FieldMaxInFlight()
+	require.NoError(t, err)
+	assert.Equal(t, 64, maxInFlight)
+	w, err := newAWSS3Writer(conf, service.MockResources())
+	require.NoError(t, err)
+	assert.Equal(t, 5*time.Second, w.timeout)
+	assert.False(t, w.pathStyle)
+	assert.Empty(t, w.tags)
+	assert.Equal(t, "application/octet-stream", w.contentType.String(service.NewMessage(nil)))
+	assert.Empty(t, w.contentEncoding.String(service.NewMessage(nil)))
+}
+
 func TestAWSS3SecretFields(t *testing.T) {
 	assert.Equal(t, map[string]bool{"credentials.secret": true}, secretFields(t, "aws_s3"))
 }

@@ -307,19 +307,21 @@ func TestKafkaFranzSASL(t *testing.T) {
 // the same run shows duplicates (which proves the check can see them).
 func TestKafkaFranzRetriedAppendsAreNotDuplicated(t *testing.T) {
 	tests := []struct {
-		idempotent     bool
+		name           string
+		setting        string
 		wantDuplicates bool
 	}{
-		{idempotent: true, wantDuplicates: false},
-		{idempotent: false, wantDuplicates: true},
+		{name: "default", setting: "", wantDuplicates: false},
+		{name: "idempotent_write=true", setting: "idempotent_write: true", wantDuplicates: false},
+		{name: "idempotent_write=false", setting: "idempotent_write: false", wantDuplicates: true},
 	}
 	for _, tt := range tests {
-		t.Run(fmt.Sprintf("idempotent_write=%v", tt.idempotent), func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			c := newKfake(t, kfake.SeedTopics(2, "duo"))
 			faults := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "duo", Err: kerr.RequestTimedOut, Count: 5})
 
-			send := kafkaStream(t, fmt.Sprintf("kafka_franz:\n  seed_brokers: [ %q ]\n  topic: duo\n  idempotent_write: %v\n  timeout: 30s\n",
-				c.ListenAddrs()[0], tt.idempotent))
+			send := kafkaStream(t, fmt.Sprintf("kafka_franz:\n  seed_brokers: [ %q ]\n  topic: duo\n  timeout: 30s\n  %s\n",
+				c.ListenAddrs()[0], tt.setting))
 			const batches, perBatch = 10, 20
 			for b := range batches {
 				require.NoError(t, send(t.Context(), duoBatch(fmt.Sprintf("r%d", b), perBatch)))
@@ -333,7 +335,7 @@ func TestKafkaFranzRetriedAppendsAreNotDuplicated(t *testing.T) {
 			}
 			assert.Len(t, counts, batches*perBatch, "every message arrived")
 			duplicates := len(got) - len(counts)
-			t.Logf("idempotent_write=%v: %d records stored for %d messages (%d duplicates)", tt.idempotent, len(got), len(counts), duplicates)
+			t.Logf("%s: %d records stored for %d messages (%d duplicates)", tt.name, len(got), len(counts), duplicates)
 			if tt.wantDuplicates {
 				assert.Positive(t, duplicates)
 			} else {
@@ -459,6 +461,7 @@ func TestKafkaFranzClusterRestart(t *testing.T) {
 	}
 	restarted := make(chan error, 1)
 	var once sync.Once
+	start := time.Now()
 	resends := sendAll(t, send, batches, 2, 20*time.Millisecond, func(n int) {
 		if n != 8 {
 			return
@@ -479,6 +482,7 @@ func TestKafkaFranzClusterRestart(t *testing.T) {
 			}()
 		})
 	})
+	elapsed := time.Since(start)
 	require.NoError(t, <-restarted)
 
 	got := consumeTopic(t, t.Context(), "duo", kgo.SeedBrokers(addr))
@@ -486,7 +490,8 @@ func TestKafkaFranzClusterRestart(t *testing.T) {
 	for _, r := range got {
 		counts[r.value]++
 	}
-	t.Logf("restart: %d batch resends, %d records stored for %d messages", resends, len(got), nBatches*perBatch)
+	t.Logf("restart: %d batch resends, %d records stored for %d messages in %v", resends, len(got), nBatches*perBatch, elapsed.Round(time.Millisecond))
+	assert.GreaterOrEqual(t, elapsed, time.Second, "the stream waited for the broker to come back")
 	assert.Len(t, counts, nBatches*perBatch, "no message lost across the restart")
 	assert.Len(t, got, nBatches*perBatch, "no message duplicated across the restart")
 }
@@ -612,6 +617,35 @@ func TestKafkaFranzLintRules(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.wantErr)
 		})
 	}
+}
+
+func TestKafkaFranzDefaults(t *testing.T) {
+	conf, err := kafkaFranzOutputSpec().ParseYAML("seed_brokers: [ a:1 ]\ntopic: duo\n", nil)
+	require.NoError(t, err)
+	maxInFlight, err := conf.FieldMaxInFlight()
+	require.NoError(t, err)
+	assert.Equal(t, 10, maxInFlight)
+	idempotent, err := conf.FieldBool(kfoFieldIdempotentWrite)
+	require.NoError(t, err)
+	assert.True(t, idempotent)
+	timeout, err := conf.FieldDuration(kfoFieldTimeout)
+	require.NoError(t, err)
+	assert.Equal(t, 10*time.Second, timeout)
+	maxBytes, err := conf.FieldString(kfoFieldMaxMessageBytes)
+	require.NoError(t, err)
+	assert.Equal(t, "1MB", maxBytes)
+	clientID, err := conf.FieldString(kfoFieldClientID)
+	require.NoError(t, err)
+	assert.Equal(t, "duostream", clientID)
+	assert.False(t, conf.Contains(kfoFieldCompression), "compression is left to the client unless set")
+
+	w, err := newKafkaFranzWriter(conf, service.MockResources())
+	require.NoError(t, err)
+	batch := duoBatch("d", 1)
+	rec, err := w.record(batch, 0, batch[0])
+	require.NoError(t, err)
+	assert.Empty(t, rec.Headers, "no headers unless a metadata filter selects them")
+	assert.Nil(t, rec.Key, "no key unless key is set")
 }
 
 func TestKafkaFranzSecretFields(t *testing.T) {
