@@ -259,7 +259,7 @@ func (g *generator) events(t duoapi.LogType, n int, from, to time.Time) []record
 			spans[i][1] = encode(v1)
 		}
 	}
-	all := buf.Bytes()
+	all := bytes.Clone(buf.Bytes()) // drop the buffer's spare capacity
 	for i := range batch {
 		sp := spans[i]
 		batch[i].body = all[sp[0][0]:sp[0][1]:sp[0][1]]
