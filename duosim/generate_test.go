@@ -59,7 +59,7 @@ func TestGenerateShapes(t *testing.T) {
 	for _, e := range s.Events(duoapi.Authentication, from, to.Add(time.Microsecond)) {
 		var ev struct {
 			AccessDevice map[string]json.RawMessage `json:"access_device"`
-			Application  struct{ Key, Name string }  `json:"application"`
+			Application  struct{ Key, Name string } `json:"application"`
 			AuthDevice   map[string]json.RawMessage `json:"auth_device"`
 			Email        string                     `json:"email"`
 			EventType    string                     `json:"event_type"`
