@@ -14,8 +14,9 @@ import (
 	// The mapping processor.
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 
-	// The duo_normalize processor.
-	_ "github.com/duostream/duostream/processor"
+	"github.com/redpanda-data/benthos/v4/public/bloblang"
+
+	"github.com/duostream/duostream/processor"
 	"github.com/duostream/duostream/schema"
 )
 
@@ -44,17 +45,22 @@ func Mapping(logType string) (string, error) {
 	return string(common) + "\n" + body, nil
 }
 
-// Func processes events in two steps: Prepare turns a raw event into the
-// input the variant starts from (a Benthos message for the processors, as
-// an input would hand it over), and Run does the measured work on it,
-// returning the output bytes. Prepare is not timed.
+// Func processes batches of events in two steps: Prepare turns raw events
+// into the input the variant starts from (a batch of Benthos messages for
+// the processors, as an input hands them over; the bytes themselves for
+// the others), and Run does the measured work on it, passing each output
+// to emit when emit is not nil. Prepare is not timed.
 type Func struct {
-	Prepare func(event []byte) any
-	Run     func(in any) ([]byte, error)
+	Prepare func(events [][]byte) any
+	Run     func(in any, emit func([]byte)) error
 }
 
-// Do prepares and runs one event.
-func (f Func) Do(event []byte) ([]byte, error) { return f.Run(f.Prepare(event)) }
+// Do prepares and runs events and returns copies of the outputs.
+func (f Func) Do(events ...[]byte) ([][]byte, error) {
+	var outs [][]byte
+	err := f.Run(f.Prepare(events), func(b []byte) { outs = append(outs, append([]byte(nil), b...)) })
+	return outs, err
+}
 
 // Variant is one way of processing events that the benchmark compares.
 type Variant struct {
@@ -67,15 +73,32 @@ var Variants = []Variant{
 	{"duo_normalize", DuoNormalize},
 	{"bloblang", Bloblang},
 	{"floor", Floor},
-	{"engine", Engine},
 	{"encoding/json", StdlibFloor},
+	{"duo_normalize+benthos", DuoNormalizeOwned},
+	{"bloblang+benthos", BloblangOwned},
 }
 
-func bytesIn(event []byte) any { return event }
+func bytesIn(events [][]byte) any { return events }
+
+// eachEvent runs fn on every event of a batch prepared by bytesIn.
+func eachEvent(fn func(event []byte) ([]byte, error)) func(in any, emit func([]byte)) error {
+	return func(in any, emit func([]byte)) error {
+		for _, ev := range in.([][]byte) {
+			out, err := fn(ev)
+			if err != nil {
+				return err
+			}
+			if emit != nil {
+				emit(out)
+			}
+		}
+		return nil
+	}
+}
 
 // processorFunc builds a processor from YAML through the global Benthos
-// environment, as a pipeline would, and runs each event through it as a
-// message carrying the duo_log_type metadata the input sets.
+// environment, as a pipeline would, and runs each batch through it as
+// messages carrying the duo_log_type metadata the input sets.
 func processorFunc(yamlConf, logType string) (Func, error) {
 	spec := service.NewConfigSpec().Field(service.NewProcessorField("p"))
 	conf, err := spec.ParseYAML(yamlConf, nil)
@@ -88,54 +111,126 @@ func processorFunc(yamlConf, logType string) (Func, error) {
 	}
 	ctx := context.Background()
 	return Func{
-		Prepare: func(event []byte) any {
-			m := service.NewMessage(event)
-			m.MetaSetMut("duo_log_type", logType)
-			return m
-		},
-		Run: func(in any) ([]byte, error) {
-			batch, err := proc.Process(ctx, in.(*service.Message))
+		Prepare: messagesIn(logType),
+		Run: func(in any, emit func([]byte)) error {
+			batch := in.(service.MessageBatch)
+			outs, err := proc.ProcessBatch(ctx, batch)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			if len(batch) != 1 {
-				return nil, fmt.Errorf("got %d messages, want 1", len(batch))
+			n := 0
+			for _, out := range outs {
+				for _, m := range out {
+					if err := m.GetError(); err != nil {
+						return err
+					}
+					b, err := m.AsBytes()
+					if err != nil {
+						return err
+					}
+					if emit != nil {
+						emit(b)
+					}
+					n++
+				}
 			}
-			if err := batch[0].GetError(); err != nil {
-				return nil, err
+			if n != len(batch) {
+				return fmt.Errorf("got %d messages, want %d", n, len(batch))
 			}
-			return batch[0].AsBytes()
+			return nil
 		},
 	}, nil
 }
 
-// DuoNormalize is variant (a): the duo_normalize processor.
-func DuoNormalize(logType string) (Func, error) {
-	return processorFunc("p:\n  duo_normalize: {}\n", logType)
+// messagesIn turns events into messages carrying the duo_log_type
+// metadata the duo_admin_logs input sets.
+func messagesIn(logType string) func(events [][]byte) any {
+	return func(events [][]byte) any {
+		batch := make(service.MessageBatch, len(events))
+		for i, ev := range events {
+			batch[i] = service.NewMessage(ev)
+			batch[i].MetaSetMut("duo_log_type", logType)
+		}
+		return batch
+	}
 }
 
-// Engine is duo_normalize's work without Benthos: schema.Normalizer on
-// the event's bytes, as the floor gets them.
-func Engine(logType string) (Func, error) {
-	reg, err := schema.NewRegistry()
+// DuoNormalize is variant (a): the duo_normalize processor's Process,
+// called on each message as a pipeline thread calls it.
+func DuoNormalize(logType string) (Func, error) {
+	conf, err := processor.DuoNormalizeSpec().ParseYAML("{}", nil)
 	if err != nil {
 		return Func{}, err
 	}
-	s := reg.Lookup(logType)
-	if s == nil {
-		return Func{}, reg.UnknownLogTypeError(logType)
+	proc, err := processor.NewDuoNormalize(conf, service.MockResources())
+	if err != nil {
+		return Func{}, err
 	}
-	n := schema.NewNormalizer(schema.Options{PantherFields: true})
-	var buf []byte
-	return Func{Prepare: bytesIn, Run: func(in any) ([]byte, error) {
-		var err error
-		buf, err = n.Append(buf[:0], s, in.([]byte))
-		return buf, err
-	}}, nil
+	ctx := context.Background()
+	return Func{
+		Prepare: messagesIn(logType),
+		Run: func(in any, emit func([]byte)) error {
+			for _, m := range in.(service.MessageBatch) {
+				out, err := proc.Process(ctx, m)
+				if err != nil {
+					return err
+				}
+				b, err := out[0].AsBytes()
+				if err != nil {
+					return err
+				}
+				if emit != nil {
+					emit(b)
+				}
+			}
+			return nil
+		},
+	}, nil
 }
 
-// Bloblang is variant (b): a mapping processor running Mapping(logType).
+// DuoNormalizeOwned is duo_normalize built from YAML and run through
+// Benthos's processor wrapper (tracing spans, metrics), the way a pipeline
+// runs it. The difference to DuoNormalize is Benthos's own per-message cost,
+// the same for every processor.
+func DuoNormalizeOwned(logType string) (Func, error) {
+	return processorFunc("p:\n  duo_normalize: {}\n", logType)
+}
+
+// Bloblang is variant (b): Mapping(logType) run on each message as the
+// mapping processor runs it (Message.BloblangQuery), then encoded.
 func Bloblang(logType string) (Func, error) {
+	m, err := Mapping(logType)
+	if err != nil {
+		return Func{}, err
+	}
+	exec, err := bloblang.Parse(m)
+	if err != nil {
+		return Func{}, err
+	}
+	return Func{
+		Prepare: messagesIn(logType),
+		Run: func(in any, emit func([]byte)) error {
+			for _, msg := range in.(service.MessageBatch) {
+				out, err := msg.BloblangQuery(exec)
+				if err != nil {
+					return err
+				}
+				b, err := out.AsBytes()
+				if err != nil {
+					return err
+				}
+				if emit != nil {
+					emit(b)
+				}
+			}
+			return nil
+		},
+	}, nil
+}
+
+// BloblangOwned is a mapping processor running Mapping(logType), built
+// from YAML and run through Benthos's processor wrapper.
+func BloblangOwned(logType string) (Func, error) {
 	m, err := Mapping(logType)
 	if err != nil {
 		return Func{}, err
@@ -153,24 +248,24 @@ func Bloblang(logType string) (Func, error) {
 func Floor(string) (Func, error) {
 	var d schema.Doc
 	var buf []byte
-	return Func{Prepare: bytesIn, Run: func(in any) ([]byte, error) {
-		if err := d.Parse(in.([]byte)); err != nil {
+	return Func{Prepare: bytesIn, Run: eachEvent(func(event []byte) ([]byte, error) {
+		if err := d.Parse(event); err != nil {
 			return nil, err
 		}
 		buf = d.AppendValue(buf[:0], schema.Root)
 		return buf, nil
-	}}, nil
+	})}, nil
 }
 
 // StdlibFloor decodes each event into a map with encoding/json and encodes
 // it again: the floor of a normalizer built on the standard library, for
 // context.
 func StdlibFloor(string) (Func, error) {
-	return Func{Prepare: bytesIn, Run: func(in any) ([]byte, error) {
+	return Func{Prepare: bytesIn, Run: eachEvent(func(event []byte) ([]byte, error) {
 		var v any
-		if err := json.Unmarshal(in.([]byte), &v); err != nil {
+		if err := json.Unmarshal(event, &v); err != nil {
 			return nil, err
 		}
 		return json.Marshal(v)
-	}}, nil
+	})}, nil
 }

@@ -95,11 +95,18 @@ output:
 }
 
 func init() {
-	service.MustRegisterProcessor("duo_normalize", duoNormalizeSpec(),
-		func(conf *service.ParsedConfig, res *service.Resources) (service.Processor, error) {
-			return newDuoNormalize(conf, res, schema.Options{})
-		})
+	service.MustRegisterProcessor("duo_normalize", duoNormalizeSpec(), NewDuoNormalize)
 }
+
+// NewDuoNormalize builds a duo_normalize processor from a config parsed
+// with [DuoNormalizeSpec]. Pipelines get one through the registered name;
+// this is for code that drives the processor directly, such as benchmarks.
+func NewDuoNormalize(conf *service.ParsedConfig, res *service.Resources) (service.Processor, error) {
+	return newDuoNormalize(conf, res, schema.Options{})
+}
+
+// DuoNormalizeSpec returns the config spec of duo_normalize.
+func DuoNormalizeSpec() *service.ConfigSpec { return duoNormalizeSpec() }
 
 // duoNormalize is the duo_normalize processor. One instance serves every
 // pipeline thread: Process only reads shared state.
