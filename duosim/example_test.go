@@ -1,0 +1,91 @@
+// Copyright 2026 The duostream authors. Licensed under the MIT licence.
+
+package duosim_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/duostream/duostream/duoapi"
+	"github.com/duostream/duostream/duosim"
+)
+
+// Example pages through the authentication log of a simulator the way a
+// puller does: a fixed window, sort=ts:asc, and next_offset until it is null.
+func Example() {
+	clock := duosim.NewManualClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
+	srv, err := duosim.Start(duosim.Config{Now: clock.Now, Seed: 1})
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+
+	start, end := clock.Now().Add(-time.Hour), clock.Now().Add(-10*time.Minute)
+	if err := srv.Generate(duoapi.Authentication, 250, start, end); err != nil {
+		panic(err)
+	}
+
+	params := url.Values{
+		"mintime": {strconv.FormatInt(start.UnixMilli(), 10)},
+		"maxtime": {strconv.FormatInt(end.UnixMilli(), 10)},
+		"limit":   {"100"},
+		"sort":    {"ts:asc"},
+	}
+	for {
+		// Sign for the simulator's API hostname, whatever address it is
+		// reached at.
+		signed := duoapi.Request{
+			Date:   duoapi.FormatDate(clock.Now()),
+			Method: http.MethodGet,
+			Host:   srv.APIHost(),
+			Path:   duoapi.PathAuthenticationV2,
+			Params: params,
+		}
+		authz, err := duoapi.Authorization(duoapi.SignatureV2, srv.IntegrationKey(), srv.SecretKey(), signed)
+		if err != nil {
+			panic(err)
+		}
+		req, err := http.NewRequest(http.MethodGet, srv.URL+signed.Path+"?"+duoapi.CanonicalParams(params), nil)
+		if err != nil {
+			panic(err)
+		}
+		req.Header.Set("Date", signed.Date)
+		req.Header.Set("Authorization", authz)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			panic(err)
+		}
+		var page struct {
+			Response struct {
+				AuthLogs []json.RawMessage `json:"authlogs"`
+				Metadata struct {
+					NextOffset   []string `json:"next_offset"`
+					TotalObjects int      `json:"total_objects"`
+				} `json:"metadata"`
+			} `json:"response"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if err != nil {
+			panic(err)
+		}
+		fmt.Printf("%d %d of %d\n", resp.StatusCode, len(page.Response.AuthLogs), page.Response.Metadata.TotalObjects)
+		if page.Response.Metadata.NextOffset == nil {
+			break
+		}
+		params.Set("next_offset", strings.Join(page.Response.Metadata.NextOffset, ","))
+	}
+	fmt.Println(srv.CountEvents(duoapi.Authentication, start, end.Add(time.Millisecond)), "events exist")
+	fmt.Println(srv.RequestCounts()[duosim.PathStatus{Path: duoapi.PathAuthenticationV2, Status: 200}], "requests")
+	// Output:
+	// 200 100 of 250
+	// 200 100 of 250
+	// 200 50 of 250
+	// 250 events exist
+	// 3 requests
+}
