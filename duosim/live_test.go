@@ -37,7 +37,9 @@ func TestRunLiveFollowsTheClock(t *testing.T) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error)
-	go func() { done <- s.RunLive(ctx, map[duoapi.LogType]float64{duoapi.Administrator: 2, duoapi.OfflineEnrollment: 0.5}) }()
+	go func() {
+		done <- s.RunLive(ctx, map[duoapi.LogType]float64{duoapi.Administrator: 2, duoapi.OfflineEnrollment: 0.5})
+	}()
 
 	time.Sleep(3 * LiveTick)
 	assert.Zero(t, s.CountEvents(duoapi.Administrator, epoch.Add(-time.Hour), epoch.Add(time.Hour)), "a stopped clock makes no events")
