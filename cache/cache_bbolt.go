@@ -32,7 +32,7 @@ func bboltCacheSpec() *service.ConfigSpec {
 		Description(`
 This is the cache to use for the `+"`checkpoint_cache`"+` of the `+"`duo_admin_logs`"+` input when duostream runs on a single node.
 
-Every `+"`set`, `add` and `delete`"+` is its own committed transaction that has been flushed to disk with fsync before the call returns, so a value that the cache acknowledged survives the process being killed or the machine losing power. The file format keeps two copies of its root page, so a write torn by a crash leaves the previous committed state readable: reopening the file never yields an empty or half-written value.
+Every `+"`set`, `add` and `delete`"+` is its own committed transaction that has been flushed to disk with fsync before the call returns, so a value that the cache acknowledged survives the process being killed and, as far as the disk honours fsync, a power loss. The file format keeps two copies of its root page, so a write torn by a crash leaves the previous committed state readable: reopening the file never yields an empty or half-written value.
 
 The file is locked while the cache is open. A second process (or a second cache resource in the same process) that opens the same file waits up to `+"`lock_timeout`"+` and then fails with an error naming the file, instead of corrupting it or hanging. To move a stream between machines, use the `+"`redis`"+` cache instead.
 
@@ -48,7 +48,8 @@ Values may carry a time to live. An expired value reads as missing at once, and 
 			service.NewDurationField(bcFieldDefaultTTL).
 				Description("The time to live of values written without an explicit TTL. When absent, values never expire, which is what a checkpoint needs.").
 				Example("24h").
-				Optional(),
+				Optional().
+				Advanced(),
 			service.NewDurationField(bcFieldLockTimeout).
 				Description("How long to wait for the file lock held by another process or cache resource before failing.").
 				Default("5s").
