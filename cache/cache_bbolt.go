@@ -14,6 +14,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 const (
@@ -153,7 +154,7 @@ func openBboltCache(path, bucket string, defaultTTL, lockTimeout, compaction tim
 		return nil, fmt.Errorf("create directory for bbolt cache %s: %w", path, err)
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout, FreelistType: bolt.FreelistMapType})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open bbolt cache %s: the file is locked by another process or cache resource (waited %s); only one may use a bbolt file at a time", path, lockTimeout)
 	}
 	if err != nil {
