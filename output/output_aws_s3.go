@@ -194,22 +194,7 @@ output:
 }
 
 func init() {
-	service.MustRegisterBatchOutput("aws_s3", awsS3OutputSpec(),
-		func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
-			w, err := newAWSS3Writer(conf, res)
-			if err != nil {
-				return nil, service.BatchPolicy{}, 0, err
-			}
-			maxInFlight, err := conf.FieldMaxInFlight()
-			if err != nil {
-				return nil, service.BatchPolicy{}, 0, err
-			}
-			policy, err := conf.FieldBatchPolicy(s3oFieldBatching)
-			if err != nil {
-				return nil, service.BatchPolicy{}, 0, err
-			}
-			return w, policy, maxInFlight, nil
-		})
+	service.MustRegisterBatchOutput("aws_s3", awsS3OutputSpec(), batchOutputConstructor(newAWSS3Writer))
 }
 
 // awsS3Writer is the aws_s3 output: a service.BatchOutput that uploads each

@@ -177,22 +177,7 @@ output:
 }
 
 func init() {
-	service.MustRegisterBatchOutput("kafka_franz", kafkaFranzOutputSpec(),
-		func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
-			w, err := newKafkaFranzWriter(conf, res)
-			if err != nil {
-				return nil, service.BatchPolicy{}, 0, err
-			}
-			maxInFlight, err := conf.FieldMaxInFlight()
-			if err != nil {
-				return nil, service.BatchPolicy{}, 0, err
-			}
-			policy, err := conf.FieldBatchPolicy(kfoFieldBatching)
-			if err != nil {
-				return nil, service.BatchPolicy{}, 0, err
-			}
-			return w, policy, maxInFlight, nil
-		})
+	service.MustRegisterBatchOutput("kafka_franz", kafkaFranzOutputSpec(), batchOutputConstructor(newKafkaFranzWriter))
 }
 
 // kafkaFranzWriter is the kafka_franz output: a service.BatchOutput that
