@@ -155,8 +155,8 @@ func messagesIn(logType string) func(events [][]byte) any {
 	}
 }
 
-// DuoNormalize is variant (a): the duo_normalize processor's Process,
-// called on each message as a pipeline thread calls it.
+// DuoNormalize is variant (a): the duo_normalize processor's ProcessBatch,
+// called on each batch as a pipeline thread calls it.
 func DuoNormalize(logType string) (Func, error) {
 	conf, err := processor.DuoNormalizeSpec().ParseYAML("{}", nil)
 	if err != nil {
@@ -170,12 +170,15 @@ func DuoNormalize(logType string) (Func, error) {
 	return Func{
 		Prepare: messagesIn(logType),
 		Run: func(in any, emit func([]byte)) error {
-			for _, m := range in.(service.MessageBatch) {
-				out, err := proc.Process(ctx, m)
-				if err != nil {
+			outs, err := proc.ProcessBatch(ctx, in.(service.MessageBatch))
+			if err != nil {
+				return err
+			}
+			for _, m := range outs[0] {
+				if err := m.GetError(); err != nil {
 					return err
 				}
-				b, err := out[0].AsBytes()
+				b, err := m.AsBytes()
 				if err != nil {
 					return err
 				}

@@ -6,7 +6,9 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
@@ -95,13 +97,13 @@ output:
 }
 
 func init() {
-	service.MustRegisterProcessor("duo_normalize", duoNormalizeSpec(), NewDuoNormalize)
+	service.MustRegisterBatchProcessor("duo_normalize", duoNormalizeSpec(), NewDuoNormalize)
 }
 
 // NewDuoNormalize builds a duo_normalize processor from a config parsed
 // with [DuoNormalizeSpec]. Pipelines get one through the registered name;
 // this is for code that drives the processor directly, such as benchmarks.
-func NewDuoNormalize(conf *service.ParsedConfig, res *service.Resources) (service.Processor, error) {
+func NewDuoNormalize(conf *service.ParsedConfig, res *service.Resources) (service.BatchProcessor, error) {
 	return newDuoNormalize(conf, res, schema.Options{})
 }
 
@@ -109,7 +111,7 @@ func NewDuoNormalize(conf *service.ParsedConfig, res *service.Resources) (servic
 func DuoNormalizeSpec() *service.ConfigSpec { return duoNormalizeSpec() }
 
 // duoNormalize is the duo_normalize processor. One instance serves every
-// pipeline thread: Process only reads shared state.
+// pipeline thread: ProcessBatch only reads shared state.
 type duoNormalize struct {
 	registry *schema.Registry
 	norm     *schema.Normalizer
@@ -120,6 +122,7 @@ type duoNormalize struct {
 	metaKey string
 	logType *service.InterpolatedString
 	invalid *service.MetricCounter
+	now     func() time.Time
 	bufs    sync.Pool
 }
 
@@ -170,15 +173,35 @@ func newDuoNormalize(conf *service.ParsedConfig, res *service.Resources, opts sc
 		return nil, err
 	}
 	opts.KeepUnknown = unknown == "keep"
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	p.now = opts.Now
 	p.norm = schema.NewNormalizer(opts)
 	p.invalid = res.Metrics().NewCounter("duo_normalize_invalid", "log_type")
 	p.bufs.New = func() any { return new([]byte) }
 	return p, nil
 }
 
-// Process normalizes one message. On failure it returns the message
-// unchanged with the error, which flags it as errored downstream.
-func (p *duoNormalize) Process(_ context.Context, m *service.Message) (service.MessageBatch, error) {
+// ProcessBatch normalizes each message of a batch in place. A message that
+// fails keeps its content and is flagged with the error; the others are
+// unaffected. The clock is read once per batch, so a batch shares its
+// p_parse_time.
+func (p *duoNormalize) ProcessBatch(_ context.Context, batch service.MessageBatch) ([]service.MessageBatch, error) {
+	now := p.now()
+	bp := p.bufs.Get().(*[]byte)
+	for _, m := range batch {
+		if err := p.normalize(m, bp, now); err != nil {
+			m.SetError(err)
+		}
+	}
+	p.bufs.Put(bp)
+	return []service.MessageBatch{slices.Clone(batch)}, nil
+}
+
+// normalize replaces the content of m with its normalized form, using
+// *scratch as scratch space. On error m is left unchanged.
+func (p *duoNormalize) normalize(m *service.Message, scratch *[]byte, now time.Time) error {
 	s := p.static
 	if s == nil {
 		var name string
@@ -187,31 +210,28 @@ func (p *duoNormalize) Process(_ context.Context, m *service.Message) (service.M
 		} else {
 			var err error
 			if name, err = p.logType.TryString(m); err != nil {
-				return nil, fmt.Errorf("resolve %s: %w", dnFieldLogType, err)
+				return fmt.Errorf("resolve %s: %w", dnFieldLogType, err)
 			}
 		}
 		if s = p.registry.Lookup(name); s == nil {
 			p.invalid.Incr(1, name)
-			return nil, p.registry.UnknownLogTypeError(name)
+			return p.registry.UnknownLogTypeError(name)
 		}
 	}
 	in, err := m.AsBytes()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	bp := p.bufs.Get().(*[]byte)
-	out, err := p.norm.Append((*bp)[:0], s, in)
+	out, err := p.norm.AppendAt((*scratch)[:0], s, in, now)
 	if err != nil {
-		p.bufs.Put(bp)
 		p.invalid.Incr(1, s.Name)
-		return nil, err
+		return err
 	}
 	// The message owns what it is given, so hand it an exact copy and keep
 	// the scratch buffer.
-	m.SetBytes(append([]byte(nil), out...))
-	*bp = out
-	p.bufs.Put(bp)
-	return service.MessageBatch{m}, nil
+	m.SetBytes(slices.Clone(out))
+	*scratch = out
+	return nil
 }
 
 // Close releases nothing: the processor holds no resources.

@@ -45,25 +45,26 @@ func newTestProc(t testing.TB, yaml string) *duoNormalize {
 }
 
 // normalize runs one event through p with duo_log_type set to logType, as
-// the duo_admin_logs input sets it. It returns the output, or the error.
+// the duo_admin_logs input sets it. It returns the output, or the error the
+// message was flagged with.
 func normalize(t testing.TB, p *duoNormalize, logType string, event []byte) ([]byte, error) {
 	t.Helper()
 	m := service.NewMessage(event)
 	m.MetaSetMut("duo_log_type", logType)
-	batch, err := p.Process(t.Context(), m)
-	if err != nil {
-		require.Nil(t, batch)
+	batches, err := p.ProcessBatch(t.Context(), service.MessageBatch{m})
+	require.NoError(t, err)
+	require.Len(t, batches, 1)
+	require.Len(t, batches[0], 1)
+	out := batches[0][0]
+	b, err := out.AsBytes()
+	require.NoError(t, err)
+	if err := out.GetError(); err != nil {
 		// The original message is untouched.
-		b, berr := m.AsBytes()
-		require.NoError(t, berr)
 		require.Equal(t, string(event), string(b), "an errored message must keep its original content")
 		return nil, err
 	}
-	require.Len(t, batch, 1)
-	out, err := batch[0].AsBytes()
-	require.NoError(t, err)
-	require.True(t, json.Valid(out), "output is not valid JSON: %s", out)
-	return out, nil
+	require.True(t, json.Valid(b), "output is not valid JSON: %s", b)
+	return b, nil
 }
 
 // TestPantherGolden checks the processor against Panther's own parser test

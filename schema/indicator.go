@@ -78,7 +78,9 @@ var pFieldKeys = [numPFields]string{
 
 // indValue is one collected indicator value, held in indicators.arena.
 type indValue struct {
-	field    pField
+	field pField
+	// plain values need no escaping in a JSON string.
+	plain    bool
 	off, end uint32
 }
 
@@ -93,14 +95,14 @@ func (c *indicators) reset() {
 	c.values = c.values[:0]
 }
 
-func (c *indicators) add(f pField, v []byte) {
+func (c *indicators) add(f pField, v []byte, plain bool) {
 	off := len(c.arena)
 	c.arena = append(c.arena, v...)
-	c.values = append(c.values, indValue{field: f, off: uint32(off), end: uint32(len(c.arena))})
+	c.values = append(c.values, indValue{field: f, plain: plain, off: uint32(off), end: uint32(len(c.arena))})
 }
 
-// addLower adds v lower-cased, for case-insensitive values such as domains
-// and hashes.
+// addLower adds v lower-cased, for case-insensitive values that were
+// checked to hold only plain ASCII, such as domains and hashes.
 func (c *indicators) addLower(f pField, v []byte) {
 	off := len(c.arena)
 	for _, b := range v {
@@ -109,12 +111,13 @@ func (c *indicators) addLower(f pField, v []byte) {
 		}
 		c.arena = append(c.arena, b)
 	}
-	c.values = append(c.values, indValue{field: f, off: uint32(off), end: uint32(len(c.arena))})
+	c.values = append(c.values, indValue{field: f, plain: true, off: uint32(off), end: uint32(len(c.arena))})
 }
 
 // scan runs indicator ind over the value v. Values that are not valid for
-// the indicator are skipped: a bad indicator never fails an event.
-func (c *indicators) scan(ind indicator, v []byte) {
+// the indicator are skipped: a bad indicator never fails an event. plain
+// tells that v needs no escaping in a JSON string.
+func (c *indicators) scan(ind indicator, v []byte, plain bool) {
 	v = bytes.TrimSpace(v)
 	if len(v) == 0 {
 		return
@@ -134,12 +137,12 @@ func (c *indicators) scan(ind indicator, v []byte) {
 		c.url(v)
 	case indEmail:
 		if isEmail(v) {
-			c.add(pEmails, v)
+			c.add(pEmails, v, plain)
 		}
 	case indUsername:
-		c.add(pUsernames, v)
+		c.add(pUsernames, v, plain)
 	case indTraceID:
-		c.add(pTraceIDs, v)
+		c.add(pTraceIDs, v, plain)
 	case indMD5:
 		if isHexLen(v, 32) {
 			c.addLower(pMD5Hashes, v)
@@ -154,18 +157,18 @@ func (c *indicators) scan(ind indicator, v []byte) {
 		}
 	case indAWSARN:
 		if bytes.HasPrefix(v, []byte("arn:")) && bytes.Count(v, []byte(":")) >= 5 {
-			c.add(pAWSARNs, v)
+			c.add(pAWSARNs, v, plain)
 		}
 	case indAWSAccountID:
 		if len(v) == 12 && allDigits(v) {
-			c.add(pAWSAccountIDs, v)
+			c.add(pAWSAccountIDs, v, true)
 		}
 	case indAWSInstanceID:
 		if bytes.HasPrefix(v, []byte("i-")) && (len(v) == 10 || len(v) == 19) && isHexLen(v[2:], len(v)-2) {
-			c.add(pAWSInstanceIDs, v)
+			c.add(pAWSInstanceIDs, v, true)
 		}
 	case indAWSTag:
-		c.add(pAWSTags, v)
+		c.add(pAWSTags, v, plain)
 	}
 }
 
@@ -212,6 +215,11 @@ func (c *indicators) ip(v []byte) bool {
 			return false
 		}
 	}
+	if n := ipv4Len(v); n > 0 {
+		// Plain dotted IPv4, perhaps with a port: already canonical.
+		c.add(pIPAddresses, v[:n], true)
+		return true
+	}
 	addr, err := netip.ParseAddr(bytesString(v))
 	if err != nil {
 		ap, perr := netip.ParseAddrPort(bytesString(v))
@@ -223,8 +231,38 @@ func (c *indicators) ip(v []byte) bool {
 	addr = addr.Unmap().WithZone("")
 	off := len(c.arena)
 	c.arena = addr.AppendTo(c.arena)
-	c.values = append(c.values, indValue{field: pIPAddresses, off: uint32(off), end: uint32(len(c.arena))})
+	c.values = append(c.values, indValue{field: pIPAddresses, plain: true, off: uint32(off), end: uint32(len(c.arena))})
 	return true
+}
+
+// ipv4Len returns the length of the canonical dotted IPv4 address v starts
+// with, when v is exactly that address or that address and ":port";
+// otherwise 0.
+func ipv4Len(v []byte) int {
+	i := 0
+	for part := 0; part < 4; part++ {
+		if part > 0 {
+			if i >= len(v) || v[i] != '.' {
+				return 0
+			}
+			i++
+		}
+		start, n := i, 0
+		for i < len(v) && isDigit(v[i]) && i-start < 3 {
+			n = n*10 + int(v[i]-'0')
+			i++
+		}
+		if i == start || n > 255 || (v[start] == '0' && i-start > 1) {
+			return 0
+		}
+	}
+	if i == len(v) {
+		return i
+	}
+	if v[i] == ':' && allDigits(v[i+1:]) && len(v)-i-1 <= 5 {
+		return i
+	}
+	return 0
 }
 
 // placeholders are values Duo and others write where a host name is
@@ -345,7 +383,13 @@ func (c *indicators) appendTo(dst []byte) []byte {
 			if !first {
 				dst = append(dst, ',')
 			}
-			dst = AppendQuoted(dst, v)
+			if vals[i].plain {
+				dst = append(dst, '"')
+				dst = append(dst, v...)
+				dst = append(dst, '"')
+			} else {
+				dst = AppendQuoted(dst, v)
+			}
 			prev = v
 			first = false
 		}

@@ -113,14 +113,18 @@ func newRowIDs() func(dst []byte) []byte {
 
 // state is the scratch space of one Append call.
 type state struct {
-	n        *Normalizer
-	doc      Doc
-	scratch  []byte
-	ind      indicators
-	keep     bool
-	collect  bool
-	event    time.Time
-	eventRnk int
+	n         *Normalizer
+	doc       Doc
+	scratch   []byte
+	ind       indicators
+	keep      bool
+	collect   bool
+	event     time.Time
+	eventRnk  int
+	parseTime time.Time
+	// parseText caches parseTime as written, for parseCached.
+	parseText   []byte
+	parseCached time.Time
 	// eventOut bounds the event time as written in the output, when it is
 	// already in UTC and p_event_time can copy it; eventOut[1] is 0
 	// otherwise.
@@ -131,7 +135,18 @@ type state struct {
 // normalized form to dst. On error dst is returned unchanged, apart from
 // bytes past its length, and the error is a *FieldError.
 func (n *Normalizer) Append(dst []byte, s *Schema, event []byte) ([]byte, error) {
+	var now time.Time
+	if n.opts.PantherFields {
+		now = n.opts.Now()
+	}
+	return n.AppendAt(dst, s, event, now)
+}
+
+// AppendAt is Append with p_parse_time given: a caller that normalizes a
+// batch reads the clock once for all of it.
+func (n *Normalizer) AppendAt(dst []byte, s *Schema, event []byte, parseTime time.Time) ([]byte, error) {
 	st := n.state.Get().(*state)
+	st.parseTime = parseTime
 	out, err := st.run(dst, s, event)
 	st.doc.src = nil
 	n.state.Put(st)
@@ -173,7 +188,10 @@ func (st *state) pantherFields(dst []byte, s *Schema, comma bool) []byte {
 	if comma {
 		dst = append(dst, ',')
 	}
-	parse := st.n.opts.Now()
+	if !st.parseTime.Equal(st.parseCached) || st.parseText == nil {
+		st.parseText = appendUTC(st.parseText[:0], st.parseTime)
+		st.parseCached = st.parseTime
+	}
 	dst = append(dst, `"p_log_type":`...)
 	dst = append(dst, s.quotedName...)
 	dst = append(dst, `,"p_row_id":"`...)
@@ -184,10 +202,10 @@ func (st *state) pantherFields(dst []byte, s *Schema, comma bool) []byte {
 	} else if st.eventRnk > 0 {
 		dst = appendUTC(dst, st.event)
 	} else {
-		dst = appendUTC(dst, parse)
+		dst = append(dst, st.parseText...)
 	}
 	dst = append(dst, `,"p_parse_time":`...)
-	dst = appendUTC(dst, parse)
+	dst = append(dst, st.parseText...)
 	return st.ind.appendTo(dst)
 }
 
@@ -351,12 +369,13 @@ func (st *state) value(dst []byte, p *valuePlan, i int) ([]byte, bool, error) {
 			return dst, false, problemf("expected a string, got %s", k)
 		}
 		if st.collect && len(p.indicators) > 0 {
-			v := d.Raw(i)
+			v, plain := d.Raw(i), true
 			if k == KindString {
 				v, st.scratch = d.Str(i, st.scratch[:0])
+				plain = d.nodes[i].flags == 0
 			}
 			for _, ind := range p.indicators {
-				st.ind.scan(ind, v)
+				st.ind.scan(ind, v, plain)
 			}
 		}
 		return dst, true, nil
@@ -496,7 +515,7 @@ func (st *state) scalar(dst []byte, p *valuePlan, i int, k Kind) ([]byte, bool, 
 	}
 	if st.collect && len(p.indicators) > 0 {
 		for _, ind := range p.indicators {
-			st.ind.scan(ind, dst[start:])
+			st.ind.scan(ind, dst[start:], true)
 		}
 	}
 	return dst, true, nil
