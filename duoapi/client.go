@@ -229,6 +229,11 @@ func (c *Client) get(ctx context.Context, path string, params url.Values) ([]byt
 	req.Header.Set("Authorization", auth)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "duostream")
+	// One call, one request: net/http silently sends a GET again when a
+	// reused keep-alive connection closes without a response, which would
+	// escape the request budget, the metrics and the backoff. A fresh
+	// connection per request is cheap at the rates Duo allows.
+	req.Close = true
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {

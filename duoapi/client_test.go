@@ -406,3 +406,33 @@ func (o *recordingObserver) requests() []string {
 	defer o.mu.Unlock()
 	return append([]string(nil), o.reqs...)
 }
+
+// TestClientDroppedConnectionIsOneRequest checks that a connection dropped
+// after the request was sent is not sent again behind the client's back:
+// net/http replays an idempotent request whose reused keep-alive
+// connection closes without a response, and such a replay would escape the
+// request budget and the metrics.
+func TestClientDroppedConnectionIsOneRequest(t *testing.T) {
+	var mu sync.Mutex
+	received := 0
+	c := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		received++
+		n := received
+		mu.Unlock()
+		if n == 1 {
+			reply(200, `{"stat":"OK","response":[]}`)(w, r)
+			return
+		}
+		conn, _, err := w.(http.Hijacker).Hijack()
+		require.NoError(t, err)
+		conn.Close()
+	}), nil)
+	_, err := c.Get(t.Context(), PathAdministratorV1, nil)
+	require.NoError(t, err)
+	_, err = c.Get(t.Context(), PathAdministratorV1, nil)
+	require.Error(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, 2, received, "two calls of Get reach the server as two requests")
+}
