@@ -211,6 +211,9 @@ func (c *indicators) ip(v []byte) bool {
 		return false
 	}
 	for _, b := range v {
+		if b == '%' {
+			break // a zone, such as %eth0, follows
+		}
 		if !ipChars[b] {
 			return false
 		}
