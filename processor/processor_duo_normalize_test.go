@@ -5,11 +5,14 @@ package processor
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -155,4 +158,293 @@ func writeGolden(t *testing.T, goldenPath, errPath string, out []byte, perr erro
 	require.NoError(t, json.Indent(&buf, out, "", "  "))
 	buf.WriteByte('\n')
 	require.NoError(t, os.WriteFile(goldenPath, buf.Bytes(), 0o644))
+}
+
+// pythonTime is how Panther's rule tests write timestamps.
+const pythonTime = "2006-01-02 15:04:05"
+
+// TestPantherRuleEvents feeds the events of Panther's Duo detection-rule
+// tests through the processor. Those events are what rules read after
+// Panther normalized them (timestamps rewritten, some required fields
+// left out), so:
+//   - as they are, each one must come out valid or flagged with an error
+//     naming its log type and a field: none vanish, none panic;
+//   - turned back into API records (timestamps in the API's notation,
+//     missing required fields filled), each must come out valid with every
+//     field and nesting a rule reads still in place, with the same value.
+func TestPantherRuleEvents(t *testing.T) {
+	p := newTestProc(t, `{}`)
+	files, err := filepath.Glob("testdata/panther/panther-analysis-duo-*.jsonl")
+	require.NoError(t, err)
+	require.Len(t, files, 2)
+	total, asIsErrors := 0, 0
+	for _, file := range files {
+		logType := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(file), "panther-analysis-duo-"), ".jsonl")
+		data, err := os.ReadFile(file)
+		require.NoError(t, err)
+		for i, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+			total++
+			name := fmt.Sprintf("%s/line%d", logType, i+1)
+			t.Run(name, func(t *testing.T) {
+				out, perr := normalize(t, p, logType, line)
+				if perr != nil {
+					asIsErrors++
+					var fe *schema.FieldError
+					require.ErrorAs(t, perr, &fe)
+					assert.Equal(t, logType, fe.LogType)
+					assert.NotEmpty(t, fe.Path, "error %q names no field", perr)
+				} else {
+					require.True(t, json.Valid(out))
+				}
+
+				var ruleView map[string]any
+				require.NoError(t, json.Unmarshal(line, &ruleView))
+				raw := toAPIRecord(t, logType, ruleView)
+				out, perr = normalize(t, p, logType, raw)
+				require.NoError(t, perr, "record %s", raw)
+				var got map[string]any
+				require.NoError(t, json.Unmarshal(out, &got))
+				assertSurvives(t, ruleView, got, "")
+			})
+		}
+	}
+	assert.Equal(t, 42, total)
+	// Their timestamps are in Python's notation, not the API's, so as they
+	// are they are flagged, not passed.
+	assert.Equal(t, 42, asIsErrors)
+}
+
+// toAPIRecord rewrites a rule-test event as the Duo API would send it.
+func toAPIRecord(t *testing.T, logType string, ev map[string]any) []byte {
+	t.Helper()
+	rec := map[string]any{}
+	for k, v := range ev {
+		rec[k] = v
+	}
+	when := time.Date(2022, 12, 14, 21, 17, 39, 0, time.UTC)
+	if s, ok := ev["isotimestamp"].(string); ok {
+		var err error
+		when, err = time.Parse(pythonTime, s)
+		require.NoError(t, err)
+	}
+	rec["isotimestamp"] = when.Format("2006-01-02T15:04:05+00:00")
+	rec["timestamp"] = when.Unix()
+	if logType == "Duo.Authentication" {
+		if _, ok := rec["txid"]; !ok {
+			rec["txid"] = "00000000-0000-4000-8000-000000000000"
+		}
+	}
+	b, err := json.Marshal(rec)
+	require.NoError(t, err)
+	return b
+}
+
+// assertSurvives checks that every field of want, at every depth, is in got
+// with the same value; timestamps only need to be there.
+func assertSurvives(t *testing.T, want, got map[string]any, path string) {
+	t.Helper()
+	for k, wv := range want {
+		p := strings.TrimPrefix(path+"."+k, ".")
+		gv, ok := got[k]
+		if !assert.True(t, ok, "field %s is missing from the output", p) {
+			continue
+		}
+		switch w := wv.(type) {
+		case map[string]any:
+			g, ok := gv.(map[string]any)
+			if assert.True(t, ok, "field %s is no longer an object: %v", p, gv) {
+				assertSurvives(t, w, g, p)
+			}
+		default:
+			if k == "isotimestamp" || k == "timestamp" {
+				continue
+			}
+			assert.Equal(t, wv, gv, "field %s", p)
+		}
+	}
+}
+
+func TestUnknownFieldsKeep(t *testing.T) {
+	in := []byte(`{"action":"a","isotimestamp":"2020-01-24T15:09:42+00:00","username":"admin","new_field":{"x":[1,null]},"object":null}`)
+	out, err := normalize(t, newTestProc(t, `unknown_fields: keep`), "Duo.Administrator", in)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"action":"a","isotimestamp":"2020-01-24T15:09:42Z","username":"admin","new_field":{"x":[1,null]},
+		"p_log_type":"Duo.Administrator","p_row_id":"0123456789abcdef0000000000000001","p_event_time":"2020-01-24T15:09:42Z",
+		"p_parse_time":"2026-01-02T03:04:05.6789Z","p_any_usernames":["admin"]}`, string(out))
+
+	out, err = normalize(t, newTestProc(t, `{}`), "Duo.Administrator", in)
+	require.NoError(t, err)
+	assert.NotContains(t, string(out), "new_field")
+}
+
+func TestPantherFieldsOff(t *testing.T) {
+	out, err := normalize(t, newTestProc(t, `panther_fields: false`), "Duo.Telephony",
+		[]byte(`{"context":"verify","credits":1,"phone":"+1","telephony_id":"x","ts":"2023-01-26T20:54:12.573580+00:00","txid":"y","type":"phone"}`))
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"context":"verify","credits":1,"phone":"+1","type":"phone","isotimestamp":"2023-01-26T20:54:12.57358Z","timestamp":1674766452.57358}`, string(out))
+}
+
+func TestLogTypeResolution(t *testing.T) {
+	event := []byte(`{"action":"a","isotimestamp":"2020-01-24T15:09:42+00:00","username":"admin"}`)
+
+	// A static log type needs no metadata.
+	p := newTestProc(t, `log_type: Duo.Administrator`)
+	m := service.NewMessage(event)
+	batches, err := p.ProcessBatch(t.Context(), service.MessageBatch{m})
+	require.NoError(t, err)
+	require.NoError(t, batches[0][0].GetError())
+
+	// Any interpolation works.
+	p = newTestProc(t, `log_type: 'Duo.${! meta("kind") }'`)
+	m = service.NewMessage(event)
+	m.MetaSetMut("kind", "Administrator")
+	batches, err = p.ProcessBatch(t.Context(), service.MessageBatch{m})
+	require.NoError(t, err)
+	require.NoError(t, batches[0][0].GetError())
+
+	// Missing metadata and unknown names flag the message.
+	p = newTestProc(t, `{}`)
+	batches, err = p.ProcessBatch(t.Context(), service.MessageBatch{service.NewMessage(event)})
+	require.NoError(t, err)
+	assert.EqualError(t, batches[0][0].GetError(), `(no log type): the event has no log type: set log_type, or the duo_log_type metadata`)
+	_, err = normalize(t, p, "Duo.Activity", event)
+	assert.EqualError(t, err, `Duo.Activity: unknown log type: loaded schemas are Duo.Administrator, Duo.Authentication, Duo.OfflineEnrollment, Duo.Telephony`)
+
+	// An unknown static log type stops start-up.
+	conf, err := duoNormalizeSpec().ParseYAML(`log_type: Duo.Nope`, nil)
+	require.NoError(t, err)
+	_, err = newDuoNormalize(conf, service.MockResources(), pinnedOptions())
+	assert.ErrorContains(t, err, "log_type: Duo.Nope: unknown log type")
+}
+
+func TestSchemaFiles(t *testing.T) {
+	dir := t.TempDir()
+	custom := filepath.Join(dir, "activity.yml")
+	require.NoError(t, os.WriteFile(custom, []byte(`
+schema: Duo.Activity
+fields:
+  - name: activity_id
+    type: string
+    required: true
+    indicators: [trace_id]
+  - name: ts
+    type: timestamp
+    timeFormat: rfc3339
+    isEventTime: true
+  - name: access_device
+    type: object
+    fields:
+      - name: ip
+        type: object
+        fields:
+          - name: address
+            type: string
+            indicators: [ip]
+`), 0o644))
+	p := newTestProc(t, fmt.Sprintf("schema_files: [%q]", custom))
+	out, err := normalize(t, p, "Duo.Activity", []byte(`{"activity_id":"720b8360","ts":"2023-03-21T15:51:22.591015+00:00","access_device":{"ip":{"address":"216.160.83.56"}},"akey":"x"}`))
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"activity_id":"720b8360","ts":"2023-03-21T15:51:22.591015Z","access_device":{"ip":{"address":"216.160.83.56"}},
+		"p_log_type":"Duo.Activity","p_row_id":"0123456789abcdef0000000000000001","p_event_time":"2023-03-21T15:51:22.591015Z",
+		"p_parse_time":"2026-01-02T03:04:05.6789Z","p_any_ip_addresses":["216.160.83.56"],"p_any_trace_ids":["720b8360"]}`, string(out))
+	// The built-in schemas are still there.
+	_, err = normalize(t, p, "Duo.Administrator", []byte(`{"action":"a","isotimestamp":"2020-01-24T15:09:42+00:00","username":"admin"}`))
+	require.NoError(t, err)
+
+	bad := filepath.Join(dir, "bad.yml")
+	require.NoError(t, os.WriteFile(bad, []byte("schema: Bad\nfields:\n  - name: a\n    type: strng\n"), 0o644))
+	for _, files := range []string{fmt.Sprintf("[%q]", bad), `["/does/not/exist.yml"]`} {
+		conf, err := duoNormalizeSpec().ParseYAML("schema_files: "+files, nil)
+		require.NoError(t, err)
+		_, err = newDuoNormalize(conf, service.MockResources(), pinnedOptions())
+		assert.Error(t, err, files)
+	}
+}
+
+// TestBatchKeepsFailuresApart checks that in a batch only the bad event is
+// flagged, with its content intact, and the others are normalized.
+func TestBatchKeepsFailuresApart(t *testing.T) {
+	p := newTestProc(t, `{}`)
+	good := `{"action":"a","isotimestamp":"2020-01-24T15:09:42+00:00","username":"admin"}`
+	bad := `{"action":"a","isotimestamp":"2021-07-20T11: 41: 31+00: 00","username":"admin"}`
+	var batch service.MessageBatch
+	for _, ev := range []string{good, bad, good} {
+		m := service.NewMessage([]byte(ev))
+		m.MetaSetMut("duo_log_type", "Duo.Administrator")
+		batch = append(batch, m)
+	}
+	out, err := p.ProcessBatch(t.Context(), batch)
+	require.NoError(t, err)
+	require.Len(t, out, 1)
+	require.Len(t, out[0], 3)
+	for i, m := range out[0] {
+		b, err := m.AsBytes()
+		require.NoError(t, err)
+		if i == 1 {
+			assert.EqualError(t, m.GetError(), `Duo.Administrator: field "isotimestamp": "2021-07-20T11: 41: 31+00: 00" is not an RFC 3339 timestamp`)
+			assert.Equal(t, bad, string(b))
+			continue
+		}
+		assert.NoError(t, m.GetError())
+		assert.Contains(t, string(b), `"p_log_type":"Duo.Administrator"`)
+	}
+}
+
+// TestConcurrentUse runs one processor from many goroutines, as pipeline
+// threads share it; run with -race.
+func TestConcurrentUse(t *testing.T) {
+	p := newTestProc(t, `{}`)
+	line, err := os.ReadFile("testdata/golden/Duo.Authentication/elastic-bool-health-fields.input.json")
+	require.NoError(t, err)
+	want, err := os.ReadFile("testdata/golden/Duo.Authentication/elastic-bool-health-fields.golden.json")
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 50 {
+				m := service.NewMessage(line)
+				m.MetaSetMut("duo_log_type", "Duo.Authentication")
+				out, err := p.ProcessBatch(t.Context(), service.MessageBatch{m})
+				if !assert.NoError(t, err) || !assert.NoError(t, out[0][0].GetError()) {
+					return
+				}
+				b, _ := out[0][0].AsBytes()
+				assert.JSONEq(t, string(want), string(b))
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// FuzzDuoNormalize feeds arbitrary messages to the processor: each comes
+// out either valid JSON or flagged and unchanged; nothing panics or
+// vanishes.
+func FuzzDuoNormalize(f *testing.F) {
+	inputs, _ := filepath.Glob("testdata/golden/*/*.input.json")
+	for _, in := range inputs {
+		b, err := os.ReadFile(in)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, filepath.Base(filepath.Dir(in)))
+	}
+	p := newTestProc(f, `unknown_fields: keep`)
+	f.Fuzz(func(t *testing.T, event []byte, logType string) {
+		m := service.NewMessage(event)
+		m.MetaSetMut("duo_log_type", logType)
+		out, err := p.ProcessBatch(context.Background(), service.MessageBatch{m})
+		if err != nil || len(out) != 1 || len(out[0]) != 1 {
+			t.Fatalf("ProcessBatch = %v, %v", out, err)
+		}
+		b, _ := out[0][0].AsBytes()
+		if perr := out[0][0].GetError(); perr != nil {
+			if !bytes.Equal(b, event) {
+				t.Fatalf("errored message changed: %q -> %q", event, b)
+			}
+			return
+		}
+		if !json.Valid(b) {
+			t.Fatalf("output %q is not valid JSON", b)
+		}
+	})
 }
