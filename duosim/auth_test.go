@@ -4,6 +4,7 @@ package duosim
 
 import (
 	"encoding/base64"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -129,6 +130,21 @@ func TestClockSkew(t *testing.T) {
 		status, _ = h.get(duoapi.PathAdministratorV1, query, withDate(duoapi.FormatDate(epoch.Add(5*time.Second))))
 		assert.Equal(t, 200, status)
 	})
+}
+
+// TestDateHeaderFollowsTheClock checks that responses are dated by the
+// simulator's clock, as Duo's are by Duo's: a client measures its clock
+// skew from the Date of a 40105 answer.
+func TestDateHeaderFollowsTheClock(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.clock.Advance(10 * time.Minute)
+	query := url.Values{"mintime": {sec(epoch.Add(-time.Hour))}}
+	for _, date := range []time.Time{epoch, h.clock.Now()} {
+		status, header, _ := h.do(h.newRequest(duoapi.PathAdministratorV1, query, withDate(duoapi.FormatDate(date))))
+		got, err := http.ParseTime(header.Get("Date"))
+		require.NoError(t, err, "status %d", status)
+		assert.Equal(t, h.clock.Now().Truncate(time.Second), got.UTC(), "the Date of a %d response", status)
+	}
 }
 
 func TestCustomCredentials(t *testing.T) {

@@ -374,6 +374,10 @@ func (s *Sim) write(w http.ResponseWriter, rec *RequestRecord, rep reply, trunca
 		h.Set("Content-Type", "application/json")
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
+	// Duo dates its answers by its own clock, which is how a client
+	// measures its clock skew; without this net/http would use the wall
+	// clock.
+	h.Set("Date", s.now().UTC().Format(http.TimeFormat))
 	w.WriteHeader(rep.status)
 	w.Write(body)
 }
