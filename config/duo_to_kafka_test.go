@@ -1,0 +1,162 @@
+// Copyright 2026 The duostream authors. Licensed under the MIT licence.
+
+package config
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/duostream/duostream/duoapi"
+)
+
+// TestDuoToKafka runs duo-to-kafka.yaml against the simulator and an
+// in-process Kafka cluster (kfake, over TCP on 127.0.0.1), then consumes
+// every topic back.
+func TestDuoToKafka(t *testing.T) {
+	f := newFixture(t, 11)
+
+	const deadTopic = "duostream.dead-letters"
+	logTopics := map[string]string{} // topic -> Panther log type
+	topics := []string{deadTopic}
+	for _, lt := range duoapi.AllLogTypes {
+		topic := "duo." + string(lt)
+		logTopics[topic] = lt.SchemaName()
+		topics = append(topics, topic)
+	}
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(2), kfake.SeedTopics(3, topics...))
+	require.NoError(t, err)
+	t.Cleanup(cluster.Close)
+	brokers := strings.Join(cluster.ListenAddrs(), ",")
+
+	env := f.env(t)
+	env["KAFKA_BROKERS"] = brokers
+	// KAFKA_TOPIC_PREFIX keeps its default, duo.
+	env["KAFKA_DEAD_LETTER_TOPIC"] = deadTopic
+	stop, done := runPipeline(t, "duo-to-kafka.yaml", env)
+
+	admin, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...))
+	require.NoError(t, err)
+	t.Cleanup(admin.Close)
+	adm := kadm.NewClient(admin)
+	endOffsets := func() (map[string]int64, error) {
+		ends, err := adm.ListEndOffsets(t.Context(), topics...)
+		if err != nil {
+			return nil, err
+		}
+		if err := ends.Error(); err != nil {
+			return nil, err
+		}
+		sums := map[string]int64{}
+		ends.Each(func(o kadm.ListedOffset) { sums[o.Topic] += o.Offset })
+		return sums, nil
+	}
+	want := map[string]int64{deadTopic: int64(len(f.dead))}
+	for topic, lt := range logTopics {
+		want[topic] = int64(len(f.normalized[lt]))
+	}
+	waitFor(t, done, "every record", func() (bool, string) {
+		got, err := endOffsets()
+		if err != nil {
+			return false, err.Error()
+		}
+		for topic, n := range want {
+			if got[topic] < n {
+				return false, fmt.Sprintf("records per topic %v, want %v", got, want)
+			}
+		}
+		return true, ""
+	})
+	stop()
+
+	ends, err := endOffsets()
+	require.NoError(t, err)
+	assert.Equal(t, want, ends, "no record is written twice")
+
+	d := newDelivery()
+	records := consumeAll(t, topics, cluster.ListenAddrs(), ends)
+	for _, r := range records {
+		headers := map[string]string{}
+		for _, h := range r.Headers {
+			headers[h.Key] = string(h.Value)
+		}
+		if r.Topic == deadTopic {
+			d.dead = append(d.dead, r.Value)
+			var dl struct {
+				LogType string `json:"duo_log_type"`
+			}
+			require.NoError(t, json.Unmarshal(r.Value, &dl))
+			assert.Equal(t, dl.LogType, headers["duo_log_type"], "dead letters keep their headers")
+			assert.Empty(t, r.Key, "dead letters have no key")
+			continue
+		}
+		lt := logTopics[r.Topic]
+		d.events[lt] = append(d.events[lt], r.Value)
+
+		assert.Equal(t, map[string]string{
+			"duo_log_type":     lt,
+			"duo_endpoint":     endpoints[duoapi.LogType(logSlug(lt))],
+			"duo_api_hostname": f.sim.APIHost(),
+		}, headers, "the duo_ metadata, and only it, travels as headers")
+
+		var ids struct {
+			TxID  string `json:"txid"`
+			RowID string `json:"p_row_id"`
+		}
+		require.NoError(t, json.Unmarshal(r.Value, &ids))
+		if lt == duoapi.Authentication.SchemaName() {
+			require.NotEmpty(t, ids.TxID)
+			assert.Equal(t, ids.TxID, string(r.Key), "authentication records are keyed by txid")
+		} else {
+			assert.Empty(t, ids.TxID)
+			assert.Equal(t, ids.RowID, string(r.Key), "records without a txid are keyed by p_row_id")
+		}
+	}
+	f.check(t, d)
+
+	// Keys spread the records of the busiest topic over its partitions.
+	partitions := map[int32]bool{}
+	for _, r := range records {
+		if r.Topic == "duo.authentication" {
+			partitions[r.Partition] = true
+		}
+	}
+	assert.Len(t, partitions, 3)
+}
+
+// consumeAll reads every record of topics, from the start to the given end
+// offsets.
+func consumeAll(t *testing.T, topics []string, brokers []string, ends map[string]int64) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(brokers...),
+		kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+	)
+	require.NoError(t, err)
+	defer cl.Close()
+
+	var want int64
+	for _, n := range ends {
+		want += n
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	var out []*kgo.Record
+	for int64(len(out)) < want {
+		fetches := cl.PollFetches(ctx)
+		require.NoError(t, ctx.Err(), "consumed %d of %d records", len(out), want)
+		fetches.EachError(func(_ string, _ int32, err error) { require.NoError(t, err) })
+		out = append(out, fetches.Records()...)
+	}
+	return out
+}
