@@ -1,0 +1,84 @@
+// Copyright 2026 The duostream authors. Licensed under the MIT licence.
+
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+)
+
+// connectOutputFields are the fields of Redpanda Connect's kafka_franz and
+// aws_s3 outputs, from Connect's v4 component documentation. An output block
+// of the example pipelines may use only these, so that it can be copied into
+// a Connect config unchanged.
+var connectOutputFields = map[string][]string{
+	"kafka_franz": {
+		"seed_brokers", "client_id", "tls", "sasl", "metadata_max_age", "request_timeout_overhead", "conn_idle_timeout", "tcp",
+		"topic", "key", "partition", "metadata", "timestamp_ms", "max_in_flight", "batching",
+		"partitioner", "idempotent_write", "acks", "compression", "allow_auto_topic_creation", "timeout",
+		"max_message_bytes", "broker_write_max_bytes", "max_buffered_records", "max_buffered_bytes",
+		"max_in_flight_requests", "record_retries", "record_delivery_timeout",
+	},
+	"aws_s3": {
+		"bucket", "path", "local_file_path", "tags", "content_type", "content_encoding", "cache_control",
+		"content_disposition", "content_language", "content_md5", "website_redirect_location", "metadata",
+		"storage_class", "kms_key_id", "checksum_algorithm", "server_side_encryption", "force_path_style_urls",
+		"max_in_flight", "timeout", "object_canned_acl", "batching", "region", "endpoint", "credentials",
+	},
+}
+
+// TestOutputBlocksMoveToConnect checks every kafka_franz and aws_s3 block of
+// the example pipelines against Connect's fields. The aws_s3 blocks must
+// spell out their path: Connect's default path is not duostream's.
+func TestOutputBlocksMoveToConnect(t *testing.T) {
+	files, err := filepath.Glob("duo-to-*.yaml")
+	require.NoError(t, err)
+	seen := map[string]int{}
+	for _, file := range files {
+		if strings.HasSuffix(file, "_benthos_test.yaml") {
+			continue
+		}
+		raw, err := os.ReadFile(file)
+		require.NoError(t, err)
+		var root yaml.Node
+		require.NoError(t, yaml.Unmarshal(raw, &root), file)
+		walkBlocks(&root, func(name string, block *yaml.Node) {
+			allowed, ok := connectOutputFields[name]
+			if !ok {
+				return
+			}
+			seen[name]++
+			var fields []string
+			for i := 0; i+1 < len(block.Content); i += 2 {
+				fields = append(fields, block.Content[i].Value)
+			}
+			for _, field := range fields {
+				assert.Contains(t, allowed, field, "%s line %d: %s.%s is not a field of Connect's %s output", file, block.Line, name, field, name)
+			}
+			if name == "aws_s3" {
+				assert.Contains(t, fields, "path", "%s line %d: aws_s3 must set path", file, block.Line)
+			}
+		})
+	}
+	assert.Equal(t, map[string]int{"kafka_franz": 2, "aws_s3": 2}, seen, "the output blocks of duo-to-kafka.yaml and duo-to-s3.yaml")
+}
+
+// walkBlocks calls fn for every mapping value held under a key.
+func walkBlocks(n *yaml.Node, fn func(key string, value *yaml.Node)) {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if v := n.Content[i+1]; v.Kind == yaml.MappingNode {
+				fn(n.Content[i].Value, v)
+			}
+		}
+	}
+	for _, c := range n.Content {
+		walkBlocks(c, fn)
+	}
+}
