@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -123,7 +122,6 @@ type duoNormalize struct {
 	logType *service.InterpolatedString
 	invalid *service.MetricCounter
 	now     func() time.Time
-	bufs    sync.Pool
 }
 
 // metaOnly matches an interpolation that is one metadata lookup:
@@ -179,7 +177,6 @@ func newDuoNormalize(conf *service.ParsedConfig, res *service.Resources, opts sc
 	p.now = opts.Now
 	p.norm = schema.NewNormalizer(opts)
 	p.invalid = res.Metrics().NewCounter("duo_normalize_invalid", "log_type")
-	p.bufs.New = func() any { return new([]byte) }
 	return p, nil
 }
 
@@ -187,21 +184,41 @@ func newDuoNormalize(conf *service.ParsedConfig, res *service.Resources, opts sc
 // fails keeps its content and is flagged with the error; the others are
 // unaffected. The clock is read once per batch, so a batch shares its
 // p_parse_time.
+//
+// The normalized events of a batch are written one after another into one
+// buffer, and each message gets its own capped slice of it: one allocation
+// per batch rather than one per event. The buffer lives as long as any of
+// the batch's messages.
 func (p *duoNormalize) ProcessBatch(_ context.Context, batch service.MessageBatch) ([]service.MessageBatch, error) {
 	now := p.now()
-	bp := p.bufs.Get().(*[]byte)
-	for _, m := range batch {
-		if err := p.normalize(m, bp, now); err != nil {
+	var arena []byte
+	for i, m := range batch {
+		if arena == nil || cap(arena)-len(arena) < 4096 {
+			arena = make([]byte, 0, p.arenaSize(batch[i:]))
+		}
+		var err error
+		if arena, err = p.normalize(m, arena, now); err != nil {
 			m.SetError(err)
 		}
 	}
-	p.bufs.Put(bp)
 	return []service.MessageBatch{slices.Clone(batch)}, nil
 }
 
-// normalize replaces the content of m with its normalized form, using
-// *scratch as scratch space. On error m is left unchanged.
-func (p *duoNormalize) normalize(m *service.Message, scratch *[]byte, now time.Time) error {
+// arenaSize estimates the bytes the normalized form of batch needs: about
+// its own size plus Panther's standard fields.
+func (p *duoNormalize) arenaSize(batch service.MessageBatch) int {
+	n := 0
+	for _, m := range batch {
+		if b, err := m.AsBytes(); err == nil {
+			n += len(b) + 512
+		}
+	}
+	return n
+}
+
+// normalize replaces the content of m with its normalized form, appended
+// to arena, and returns arena. On error m is left unchanged.
+func (p *duoNormalize) normalize(m *service.Message, arena []byte, now time.Time) ([]byte, error) {
 	s := p.static
 	if s == nil {
 		var name string
@@ -210,28 +227,28 @@ func (p *duoNormalize) normalize(m *service.Message, scratch *[]byte, now time.T
 		} else {
 			var err error
 			if name, err = p.logType.TryString(m); err != nil {
-				return fmt.Errorf("resolve %s: %w", dnFieldLogType, err)
+				return arena, fmt.Errorf("resolve %s: %w", dnFieldLogType, err)
 			}
 		}
 		if s = p.registry.Lookup(name); s == nil {
 			p.invalid.Incr(1, name)
-			return p.registry.UnknownLogTypeError(name)
+			return arena, p.registry.UnknownLogTypeError(name)
 		}
 	}
 	in, err := m.AsBytes()
 	if err != nil {
-		return err
+		return arena, err
 	}
-	out, err := p.norm.AppendAt((*scratch)[:0], s, in, now)
+	start := len(arena)
+	arena, err = p.norm.AppendAt(arena, s, in, now)
 	if err != nil {
 		p.invalid.Incr(1, s.Name)
-		return err
+		return arena, err
 	}
-	// The message owns what it is given, so hand it an exact copy and keep
-	// the scratch buffer.
-	m.SetBytes(slices.Clone(out))
-	*scratch = out
-	return nil
+	// Capped, so that an append to the message's bytes cannot reach the
+	// next message's.
+	m.SetBytes(arena[start:len(arena):len(arena)])
+	return arena, nil
 }
 
 // Close releases nothing: the processor holds no resources.

@@ -364,13 +364,18 @@ func (c *indicators) appendTo(dst []byte) []byte {
 	}
 	arena := c.arena
 	vals := c.values
-	if len(vals) > 1 {
-		slices.SortFunc(vals, func(a, b indValue) int {
-			if a.field != b.field {
-				return int(a.field) - int(b.field)
+	// Events hold a handful of indicators: insertion sort.
+	for i := 1; i < len(vals); i++ {
+		v := vals[i]
+		j := i
+		for ; j > 0; j-- {
+			p := vals[j-1]
+			if p.field < v.field || (p.field == v.field && bytes.Compare(arena[p.off:p.end], arena[v.off:v.end]) <= 0) {
+				break
 			}
-			return bytes.Compare(arena[a.off:a.end], arena[b.off:b.end])
-		})
+			vals[j] = p
+		}
+		vals[j] = v
 	}
 	for i := 0; i < len(vals); {
 		f := vals[i].field

@@ -27,8 +27,8 @@ type result struct {
 }
 
 func main() {
-	rounds := flag.Int("rounds", 9, "measurement rounds")
-	window := flag.Duration("window", 120*time.Millisecond, "time each variant runs per round")
+	rounds := flag.Int("rounds", 11, "measurement rounds")
+	window := flag.Duration("window", 150*time.Millisecond, "time each variant runs per round")
 	batch := flag.Int("batch", 100, "events per batch")
 	nEvents := flag.Int("events", 500, "distinct generated events per log type")
 	flag.Parse()
