@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Copyright 2026 The duostream authors. Licensed under the MIT licence.
 # Builds duobench once and runs every variant in one process, pinned to one
 # core: events per second per log type for duo_normalize, the equivalent
 # Bloblang mapping and the decode+encode floor, with medians and ratios.

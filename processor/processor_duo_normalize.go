@@ -40,7 +40,7 @@ It follows Panther's own Duo parser:
 - Fields the schema does not name are dropped, so the output matches the schema, unless `+"`unknown_fields: keep`"+`.
 - Records of the v2 telephony endpoint (`+"`ts`, `telephony_id`, `txid`"+`) become `+"`Duo.Telephony`"+` events: `+"`isotimestamp`"+` and `+"`timestamp`"+` are taken from `+"`ts`"+`.
 
-With `+"`panther_fields`"+` on, every event also gets `+"`p_log_type`, `p_row_id`, `p_event_time`"+` (the schema's event time in UTC, or the parse time when there is none), `+"`p_parse_time`"+`, and the indicator fields `+"`p_any_ip_addresses`, `p_any_domain_names`, `p_any_usernames`, `p_any_emails`, `p_any_trace_ids`"+` (and the other `+"`p_any_*`"+` fields a schema asks for), each sorted and without duplicates. Indicator values are taken only when valid: an IP address after stripping a port, a real host name (never a placeholder such as `+"`\"null\"`"+`). A bad indicator value never fails an event.
+With `+"`panther_fields`"+` on, every event also gets `+"`p_log_type`, `p_row_id`, `p_event_time`"+` (the schema's event time in UTC, or the parse time when there is none), `+"`p_parse_time`"+` (when the batch was processed), and the indicator fields `+"`p_any_ip_addresses`, `p_any_domain_names`, `p_any_usernames`, `p_any_emails`, `p_any_trace_ids`"+` (and the other `+"`p_any_*`"+` fields a schema asks for), each sorted and without duplicates. Indicator values are taken only when valid: an IP address after stripping a port, a real host name (never a placeholder such as `+"`\"null\"`"+`). A bad indicator value never fails an event.
 
 ### Events that break their schema
 

@@ -392,9 +392,6 @@ func (d *Doc) Raw(i int) []byte {
 	return d.src[n.start:n.end]
 }
 
-// Len returns the number of values in d.
-func (d *Doc) Len() int { return len(d.nodes) }
-
 // Str returns the decoded contents of string value i. When the string holds
 // no escapes it aliases the source; otherwise it is decoded into scratch,
 // which it returns grown as needed.

@@ -13,7 +13,6 @@ import (
 
 // timeFormat parses one timestamp notation and writes it back.
 type timeFormat struct {
-	name string // as written in the schema
 	kind timeKind
 	// layout is the Go layout of a custom (strftime) format.
 	layout string
@@ -40,21 +39,21 @@ var unixScale = map[timeKind]int64{timeUnix: 1e9, timeUnixMs: 1e6, timeUnixUs: 1
 func newTimeFormat(name string) (*timeFormat, error) {
 	switch name {
 	case "rfc3339":
-		return &timeFormat{name: name, kind: timeRFC3339, describe: "an RFC 3339 timestamp"}, nil
+		return &timeFormat{kind: timeRFC3339, describe: "an RFC 3339 timestamp"}, nil
 	case "unix":
-		return &timeFormat{name: name, kind: timeUnix, describe: "a unix timestamp in seconds"}, nil
+		return &timeFormat{kind: timeUnix, describe: "a unix timestamp in seconds"}, nil
 	case "unix_ms":
-		return &timeFormat{name: name, kind: timeUnixMs, describe: "a unix timestamp in milliseconds"}, nil
+		return &timeFormat{kind: timeUnixMs, describe: "a unix timestamp in milliseconds"}, nil
 	case "unix_us":
-		return &timeFormat{name: name, kind: timeUnixUs, describe: "a unix timestamp in microseconds"}, nil
+		return &timeFormat{kind: timeUnixUs, describe: "a unix timestamp in microseconds"}, nil
 	case "unix_ns":
-		return &timeFormat{name: name, kind: timeUnixNs, describe: "a unix timestamp in nanoseconds"}, nil
+		return &timeFormat{kind: timeUnixNs, describe: "a unix timestamp in nanoseconds"}, nil
 	}
 	layout, err := strftimeLayout(name)
 	if err != nil {
 		return nil, err
 	}
-	return &timeFormat{name: name, kind: timeCustom, layout: layout, describe: fmt.Sprintf("a timestamp in the format %q", name)}, nil
+	return &timeFormat{kind: timeCustom, layout: layout, describe: fmt.Sprintf("a timestamp in the format %q", name)}, nil
 }
 
 // strftimeDirectives maps strftime directives to Go layout elements.
