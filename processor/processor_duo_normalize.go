@@ -50,7 +50,7 @@ An event with a required field missing or null, a value that cannot become its f
 Duo.Administrator: field "isotimestamp": "2021-07-20T11: 41: 31+00: 00" is not an RFC 3339 timestamp
 `+"```"+`
 
-Nothing is dropped. Route flagged events to a dead-letter output with a `+"`switch`"+` on `+"`errored()`"+`, as in the example below; the message `+"`error()`"+` returns is the text above. The metric `+"`duo_normalize_invalid`"+` counts them by `+"`log_type`"+`.
+Nothing is dropped. Route flagged events to a dead-letter output with a `+"`switch`"+` on `+"`errored()`"+`, as in the example below; the message `+"`error()`"+` returns is the text above. The metric `+"`duo_normalize_invalid`"+` counts them by `+"`log_type`"+` (`+"`unknown`"+` for a log type with no schema).
 
 ### Schema files
 
@@ -193,7 +193,7 @@ func (p *duoNormalize) ProcessBatch(_ context.Context, batch service.MessageBatc
 	now := p.now()
 	var arena []byte
 	for i, m := range batch {
-		if arena == nil || cap(arena)-len(arena) < 4096 {
+		if in, err := m.AsBytes(); err == nil && cap(arena)-len(arena) < len(in)+512 {
 			arena = make([]byte, 0, p.arenaSize(batch[i:]))
 		}
 		var err error
@@ -231,7 +231,9 @@ func (p *duoNormalize) normalize(m *service.Message, arena []byte, now time.Time
 			}
 		}
 		if s = p.registry.Lookup(name); s == nil {
-			p.invalid.Incr(1, name)
+			// Not the name itself: it could be anything, and labels must
+			// stay few.
+			p.invalid.Incr(1, "unknown")
 			return arena, p.registry.UnknownLogTypeError(name)
 		}
 	}

@@ -275,6 +275,15 @@ func TestUnknownFieldsKeep(t *testing.T) {
 	out, err = normalize(t, newTestProc(t, `{}`), "Duo.Administrator", in)
 	require.NoError(t, err)
 	assert.NotContains(t, string(out), "new_field")
+
+	// A top-level p_* field in the event cannot clash with the standard
+	// fields.
+	out, err = normalize(t, newTestProc(t, `unknown_fields: keep`), "Duo.Administrator",
+		[]byte(`{"action":"a","isotimestamp":"2020-01-24T15:09:42+00:00","username":"admin","p_log_type":"forged","nested":{"p_x":1}}`))
+	require.NoError(t, err)
+	assert.Equal(t, 1, strings.Count(string(out), `"p_log_type"`), "output %s", out)
+	assert.Contains(t, string(out), `"p_log_type":"Duo.Administrator"`)
+	assert.Contains(t, string(out), `"nested":{"p_x":1}`)
 }
 
 func TestPantherFieldsOff(t *testing.T) {

@@ -3,6 +3,7 @@
 package schema
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -119,6 +120,7 @@ type state struct {
 	ind       indicators
 	keep      bool
 	collect   bool
+	root      *valuePlan
 	event     time.Time
 	eventRnk  int
 	parseTime time.Time
@@ -168,6 +170,7 @@ func (st *state) run(dst []byte, s *Schema, event []byte) ([]byte, error) {
 		return dst, errNotObject
 	}
 	st.keep = st.n.opts.KeepUnknown
+	st.root = &s.root
 	st.collect = st.n.opts.PantherFields
 	st.ind.reset()
 	st.eventRnk = 0
@@ -239,7 +242,9 @@ func (st *state) members(dst []byte, p *valuePlan, obj int) ([]byte, error) {
 			fi = i
 		}
 		if fi < 0 {
-			if st.keep {
+			if st.keep && !(st.collect && p == st.root && bytes.HasPrefix(key, []byte("p_"))) {
+				// Unknown fields are kept, except top-level p_* ones, which
+				// would clash with Panther's standard fields.
 				if len(dst) > begin {
 					dst = append(dst, ',')
 				}
