@@ -266,12 +266,21 @@ func (st *state) members(dst []byte, p *valuePlan, obj int) ([]byte, error) {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, f.key...)
-		if vn := &d.nodes[j+1]; f.typ == typeString && vn.kind == KindString && vn.flags&flagBadUTF8 == 0 && (!st.collect || len(f.indicators) == 0) {
+		if vn := &d.nodes[j+1]; f.typ == typeString && vn.kind == KindString && vn.flags&flagBadUTF8 == 0 {
 			// The common case, inline: a string where a string belongs.
+			v := d.src[vn.start:vn.end]
 			dst = append(dst, '"')
-			dst = append(dst, d.src[vn.start:vn.end]...)
+			dst = append(dst, v...)
 			dst = append(dst, '"')
 			wrote[w] |= bit
+			if st.collect && len(f.indicators) > 0 {
+				if vn.flags&flagEscaped != 0 {
+					v, st.scratch = d.Str(j+1, st.scratch[:0])
+				}
+				for _, ind := range f.indicators {
+					st.ind.scan(ind, v, vn.flags == 0)
+				}
+			}
 			continue
 		}
 		var ok bool
