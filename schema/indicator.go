@@ -118,9 +118,13 @@ func (c *indicators) addLower(f pField, v []byte) {
 // the indicator are skipped: a bad indicator never fails an event. plain
 // tells that v needs no escaping in a JSON string.
 func (c *indicators) scan(ind indicator, v []byte, plain bool) {
-	v = bytes.TrimSpace(v)
 	if len(v) == 0 {
 		return
+	}
+	if v[0] <= ' ' || v[len(v)-1] <= ' ' {
+		if v = bytes.TrimSpace(v); len(v) == 0 {
+			return
+		}
 	}
 	switch ind {
 	case indIP:

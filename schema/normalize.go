@@ -101,11 +101,12 @@ func NewNormalizer(opts Options) *Normalizer {
 // newRowIDs returns a generator of row IDs unique within the process and,
 // through a random prefix, across processes.
 func newRowIDs() func(dst []byte) []byte {
-	var prefix [8]byte
-	_, _ = rand.Read(prefix[:]) // crypto/rand.Read never fails
+	var random [8]byte
+	_, _ = rand.Read(random[:]) // crypto/rand.Read never fails
+	prefix := hex.EncodeToString(random[:])
 	var counter atomic.Uint64
 	return func(dst []byte) []byte {
-		dst = hex.AppendEncode(dst, prefix[:])
+		dst = append(dst, prefix...)
 		var c [8]byte
 		binary.BigEndian.PutUint64(c[:], counter.Add(1))
 		return hex.AppendEncode(dst, c[:])
