@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,17 +28,6 @@ const crashKills = 10
 // input's default).
 const crashCheckpointLimit = 5000
 
-// suiteSeed returns the seed of the random choices of a test, from
-// DUOSTREAM_RELIABILITY_SEED when set so that a run can be repeated.
-func suiteSeed(t *testing.T) uint64 {
-	if s := os.Getenv("DUOSTREAM_RELIABILITY_SEED"); s != "" {
-		seed, err := strconv.ParseUint(s, 10, 64)
-		require.NoError(t, err, "DUOSTREAM_RELIABILITY_SEED")
-		return seed
-	}
-	return uint64(time.Now().UnixNano())
-}
-
 // TestCrashRestart backfills 100,000 events of the four log types into a
 // file output and kills duostream with SIGKILL at ten random moments,
 // restarting it each time on the same bbolt checkpoint store. After each
@@ -49,9 +37,8 @@ func suiteSeed(t *testing.T) uint64 {
 // restart delivers again. In the end every event is delivered (lost = 0)
 // and the duplicates are at most the events in flight at the kills.
 func TestCrashRestart(t *testing.T) {
-	seed := suiteSeed(t)
-	rng := rand.New(rand.NewPCG(seed, 1))
-	sim := startSim(t, duosim.Config{Seed: seed})
+	rng := rand.New(rand.NewPCG(suiteSeed, 1))
+	sim := startSim(t, duosim.Config{Seed: suiteSeed})
 	now := time.Now()
 	from, to := now.Add(-7*24*time.Hour), now.Add(-10*time.Minute)
 	spread := map[duoapi.LogType]int{
@@ -108,7 +95,7 @@ func TestCrashRestart(t *testing.T) {
 		marks = append(marks, 0.03+0.92*rng.Float64())
 	}
 	slices.Sort(marks)
-	figure(t, "seed %d (DUOSTREAM_RELIABILITY_SEED repeats the run); %d events in the simulator (%.0f MB)", seed, l.total(), float64(l.bytes)/1e6)
+	figure(t, "%d events in the simulator (%.0f MB)", l.total(), float64(l.bytes)/1e6)
 
 	started := time.Now()
 	var inflightSum int

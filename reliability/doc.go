@@ -18,6 +18,6 @@
 // by DUOSTREAM_BINARY, or build one when it is unset. RELIABILITY.md at the
 // repository root lists each guarantee with the test that proves it.
 //
-// The untagged tests (bad events through duo_normalize, and the fuzz
-// target of the schema engine) run with every `go test ./...`.
+// The untagged test of bad events through duo_normalize runs with every
+// `go test ./...`.
 package reliability

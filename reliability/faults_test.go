@@ -30,8 +30,7 @@ const faultsBudget = 600
 // once, the process never exits, the metrics count each failure the
 // simulator injected, and requests never come faster than the budget.
 func TestAPIFaults(t *testing.T) {
-	seed := suiteSeed(t)
-	sim := startSim(t, duosim.Config{Seed: seed, Faults: duosim.Faults{
+	sim := startSim(t, duosim.Config{Seed: suiteSeed, Faults: duosim.Faults{
 		TooManyRequests: 0.30,
 		ServerError:     0.05,
 		Unavailable:     0.05,

@@ -44,11 +44,27 @@ var secretParts = []string{testSecret, testSecret[:20], testSecret[16:]}
 // binary is the duostream binary under test.
 var binary string
 
+// suiteSeed seeds every random choice of the suite: generated events,
+// injected faults, kill moments. DUOSTREAM_RELIABILITY_SEED sets it to
+// repeat a run; otherwise it changes every run and is printed.
+var suiteSeed uint64
+
 func TestMain(m *testing.M) {
 	os.Exit(runSuite(m))
 }
 
 func runSuite(m *testing.M) int {
+	suiteSeed = uint64(time.Now().UnixNano())
+	if s := os.Getenv("DUOSTREAM_RELIABILITY_SEED"); s != "" {
+		var err error
+		if suiteSeed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			fmt.Fprintf(os.Stderr, "DUOSTREAM_RELIABILITY_SEED: %v\n", err)
+			return 1
+		}
+	}
+	seedLine := fmt.Sprintf("seed %d (DUOSTREAM_RELIABILITY_SEED=%d repeats the run)", suiteSeed, suiteSeed)
+	fmt.Println("FIGURE " + seedLine)
+	appendFigure("suite: " + seedLine)
 	binary = os.Getenv("DUOSTREAM_BINARY")
 	if binary == "" {
 		dir, err := os.MkdirTemp("", "duostream-reliability-")
@@ -452,13 +468,31 @@ func tail(s string, n int) string {
 	return "..." + s[len(s)-n:]
 }
 
-// runCLI runs duostream with args and env (the secret key is always in
-// DUO_SECRET_KEY) and returns its combined output and exit code; the
-// output is searched for the secret.
+// runCLI runs duostream with args and returns its combined output and exit
+// code; the output is searched for the secret. The secret key is in
+// DUO_SECRET_KEY unless env says otherwise: each entry of env is NAME=value,
+// or a bare NAME to unset it.
 func runCLI(t testing.TB, env []string, args ...string) (string, int) {
 	t.Helper()
 	cmd := exec.CommandContext(t.Context(), binary, args...)
-	cmd.Env = append(append(os.Environ(), "DUO_SECRET_KEY="+testSecret), env...)
+	vars := map[string]string{"DUO_SECRET_KEY": testSecret}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			if _, set := vars[k]; !set {
+				vars[k] = v
+			}
+		}
+	}
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		} else {
+			delete(vars, kv)
+		}
+	}
+	for k, v := range vars {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
 	out, err := cmd.CombinedOutput()
 	code := 0
 	var exitErr *exec.ExitError

@@ -119,8 +119,7 @@ func readFileCursors(dir, prefix string) (map[duoapi.LogType]string, error) {
 // stops once checkpoint_limit events are in flight, and memory stays
 // bounded; once it is back every event arrives, once.
 func TestOutputOutage(t *testing.T) {
-	seed := suiteSeed(t)
-	sim := startSim(t, duosim.Config{Seed: seed})
+	sim := startSim(t, duosim.Config{Seed: suiteSeed})
 	now := time.Now()
 	from, to := now.Add(-24*time.Hour), now.Add(-5*time.Minute)
 	for lt, n := range map[duoapi.LogType]int{
