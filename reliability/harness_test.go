@@ -323,26 +323,6 @@ func (p *proc) logs() string {
 	return string(out) + string(errs)
 }
 
-// waitReady waits until the process answers on its HTTP server.
-func (p *proc) waitReady(within time.Duration) {
-	p.t.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		if p.exited() {
-			p.t.Fatalf("%s exited (%v) before it was ready; logs:\n%s", p.name, p.err, tail(p.logs(), 4000))
-		}
-		resp, err := http.Get("http://" + p.addr + "/ping")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	p.t.Fatalf("%s not ready within %s; logs:\n%s", p.name, within, tail(p.logs(), 4000))
-}
-
 // procStatus returns a field of /proc/<pid>/status in bytes (VmHWM is the
 // peak resident set size, VmRSS the current one).
 func (p *proc) procStatus(field string) (int64, error) {
