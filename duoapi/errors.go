@@ -107,7 +107,7 @@ func (e *APIError) Hint() string {
 	case CodeMissingTimestamp:
 		return "the request reached Duo without its Date header: check that no proxy between here and Duo strips it"
 	case CodeBadTimestamp:
-		if e.ClockSkew != 0 {
+		if e.ClockSkew >= 30*time.Second || e.ClockSkew <= -30*time.Second {
 			secs := int64(math.Round(math.Abs(e.ClockSkew.Seconds())))
 			dir := "behind"
 			if e.ClockSkew < 0 {
@@ -115,7 +115,7 @@ func (e *APIError) Hint() string {
 			}
 			return fmt.Sprintf("this machine's clock is %d seconds %s Duo's; Duo allows about 60 seconds: synchronise it with NTP", secs, dir)
 		}
-		return "this machine's clock is too far from Duo's (Duo allows about 60 seconds): synchronise it with NTP"
+		return "this machine's clock is too far from Duo's (Duo allows about 60 seconds): synchronise it with NTP, and check that no proxy rewrites the Date header"
 	case CodeAccessForbidden:
 		return `the Admin API application lacks the "Grant read log" permission, or this host's IP address is not in the application's "Networks for API Access": fix it in the Duo Admin Panel`
 	}
