@@ -124,26 +124,6 @@ credentials:
 `, fakeBucket, f.url)
 }
 
-// s3Stream runs a stream whose output is the given aws_s3 YAML and returns
-// its input.
-func s3Stream(t *testing.T, outputYAML string) service.MessageBatchHandlerFunc {
-	t.Helper()
-	b := service.NewStreamBuilder()
-	require.NoError(t, b.SetLoggerYAML("level: off"))
-	send, err := b.AddBatchProducerFunc()
-	require.NoError(t, err)
-	require.NoError(t, b.AddOutputYAML(outputYAML))
-	strm, err := b.Build()
-	require.NoError(t, err)
-	runErr := make(chan error, 1)
-	go func() { runErr <- strm.Run(context.Background()) }()
-	t.Cleanup(func() {
-		assert.NoError(t, strm.StopWithin(10*time.Second))
-		<-runErr
-	})
-	return send
-}
-
 func indent(s, prefix string) string {
 	return prefix + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+prefix) + "\n"
 }
@@ -230,7 +210,7 @@ func assertHourPartition(t *testing.T, key string, around ...time.Time) string {
 // and batch under the default path.
 func TestAWSS3ArchiveGzipLayout(t *testing.T) {
 	f := newFakeS3(t)
-	send := s3Stream(t, "aws_s3:\n"+indent(f.outputYAML()+`content_type: application/gzip
+	send := outputStream(t, "aws_s3:\n"+indent(f.outputYAML()+`content_type: application/gzip
 batching:
   count: 30
   period: 2s
@@ -278,7 +258,7 @@ batching:
 
 func TestAWSS3ObjectPerMessage(t *testing.T) {
 	f := newFakeS3(t)
-	send := s3Stream(t, "aws_s3:\n"+indent(f.outputYAML()+`path: 'raw/${! meta("duo_log_type") }/${! json("txid") }.json'
+	send := outputStream(t, "aws_s3:\n"+indent(f.outputYAML()+`path: 'raw/${! meta("duo_log_type") }/${! json("txid") }.json'
 content_type: '${! meta("ctype") }'
 content_encoding: identity
 tags:
@@ -500,7 +480,7 @@ credentials:
 	}
 
 	t.Run("archive and gzip batches", func(t *testing.T) {
-		send := s3Stream(t, "aws_s3:\n"+indent(connYAML(secretKey)+`path: '`+prefix+`/duo/${! meta("duo_log_type") }/${! now().ts_format("year=2006/month=01/day=02/hour=15", "UTC") }/${! uuid_v4() }.json.gz'
+		send := outputStream(t, "aws_s3:\n"+indent(connYAML(secretKey)+`path: '`+prefix+`/duo/${! meta("duo_log_type") }/${! now().ts_format("year=2006/month=01/day=02/hour=15", "UTC") }/${! uuid_v4() }.json.gz'
 content_type: application/gzip
 tags:
   source: duostream

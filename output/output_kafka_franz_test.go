@@ -35,28 +35,6 @@ func newKfake(t *testing.T, opts ...kfake.Opt) *kfake.Cluster {
 	return c
 }
 
-// kafkaStream runs a stream whose input is the returned send function and
-// whose output is the given kafka_franz YAML. send blocks until the batch is
-// acknowledged by the output and returns the output's error, if any.
-func kafkaStream(t *testing.T, outputYAML string) (send service.MessageBatchHandlerFunc) {
-	t.Helper()
-	b := service.NewStreamBuilder()
-	require.NoError(t, b.SetLoggerYAML("level: off"))
-	send, err := b.AddBatchProducerFunc()
-	require.NoError(t, err)
-	require.NoError(t, b.AddOutputYAML(outputYAML))
-	strm, err := b.Build()
-	require.NoError(t, err)
-
-	runErr := make(chan error, 1)
-	go func() { runErr <- strm.Run(context.Background()) }()
-	t.Cleanup(func() {
-		assert.NoError(t, strm.StopWithin(10*time.Second))
-		<-runErr
-	})
-	return send
-}
-
 // consumed is one record read back from the cluster.
 type consumed struct {
 	partition int32
@@ -120,7 +98,7 @@ func TestKafkaFranzRoundTrip(t *testing.T) {
 	require.Len(t, addrs, 2)
 
 	// Both brokers in one comma-separated entry, as Connect accepts.
-	send := kafkaStream(t, fmt.Sprintf(`
+	send := outputStream(t, fmt.Sprintf(`
 kafka_franz:
   seed_brokers: [ %q ]
   topic: 'duo-${! meta("duo_log_type") }'
@@ -219,7 +197,7 @@ func TestKafkaFranzPartitioners(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newKfake(t, kfake.SeedTopics(4, "duo"))
-			send := kafkaStream(t, fmt.Sprintf("kafka_franz:\n  seed_brokers: [ %q ]\n  topic: duo\n  %s\n",
+			send := outputStream(t, fmt.Sprintf("kafka_franz:\n  seed_brokers: [ %q ]\n  topic: duo\n  %s\n",
 				c.ListenAddrs()[0], strings.ReplaceAll(tt.yaml, "\n", "\n  ")))
 			require.NoError(t, send(t.Context(), duoBatch("p", 40)))
 			got := consumeTopic(t, t.Context(), "duo", kgo.SeedBrokers(c.ListenAddrs()...))
@@ -233,7 +211,7 @@ func TestKafkaFranzCompression(t *testing.T) {
 	for _, codec := range []string{"lz4", "snappy", "gzip", "none", "zstd"} {
 		t.Run(codec, func(t *testing.T) {
 			c := newKfake(t, kfake.SeedTopics(1, "duo"))
-			send := kafkaStream(t, fmt.Sprintf("kafka_franz:\n  seed_brokers: [ %q ]\n  topic: duo\n  compression: %s\n", c.ListenAddrs()[0], codec))
+			send := outputStream(t, fmt.Sprintf("kafka_franz:\n  seed_brokers: [ %q ]\n  topic: duo\n  compression: %s\n", c.ListenAddrs()[0], codec))
 			batch := duoBatch(codec, 20)
 			require.NoError(t, send(t.Context(), batch))
 			got := consumeTopic(t, t.Context(), "duo", kgo.SeedBrokers(c.ListenAddrs()...))
@@ -277,7 +255,7 @@ func TestKafkaFranzSASL(t *testing.T) {
 `, addr, tt.mechanism, user, password)
 			}
 
-			send := kafkaStream(t, saslYAML(pass))
+			send := outputStream(t, saslYAML(pass))
 			require.NoError(t, send(t.Context(), duoBatch("sasl", 10)))
 			got := consumeTopic(t, t.Context(), "duo", kgo.SeedBrokers(addr),
 				kgo.SASL(scram.Auth{User: "reader", Pass: "reader-pass"}.AsSha256Mechanism()))
@@ -320,7 +298,7 @@ func TestKafkaFranzRetriedAppendsAreNotDuplicated(t *testing.T) {
 			c := newKfake(t, kfake.SeedTopics(2, "duo"))
 			faults := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "duo", Err: kerr.RequestTimedOut, Count: 5})
 
-			send := kafkaStream(t, fmt.Sprintf("kafka_franz:\n  seed_brokers: [ %q ]\n  topic: duo\n  timeout: 30s\n  %s\n",
+			send := outputStream(t, fmt.Sprintf("kafka_franz:\n  seed_brokers: [ %q ]\n  topic: duo\n  timeout: 30s\n  %s\n",
 				c.ListenAddrs()[0], tt.setting))
 			const batches, perBatch = 10, 20
 			for b := range batches {
@@ -399,7 +377,7 @@ func TestKafkaFranzBrokerOutage(t *testing.T) {
 		return nil, nil, false
 	})
 
-	send := kafkaStream(t, fmt.Sprintf("kafka_franz:\n  seed_brokers: [ %q ]\n  topic: duo\n  timeout: 30s\n  max_in_flight: 4\n", c.ListenAddrs()[0]))
+	send := outputStream(t, fmt.Sprintf("kafka_franz:\n  seed_brokers: [ %q ]\n  topic: duo\n  timeout: 30s\n  max_in_flight: 4\n", c.ListenAddrs()[0]))
 
 	const nBatches, perBatch = 40, 25
 	batches := make([]service.MessageBatch, nBatches)
@@ -452,7 +430,7 @@ func TestKafkaFranzClusterRestart(t *testing.T) {
 		current.Close()
 	})
 
-	send := kafkaStream(t, fmt.Sprintf("kafka_franz:\n  seed_brokers: [ %q ]\n  topic: duo\n  timeout: 30s\n  max_in_flight: 2\n", addr))
+	send := outputStream(t, fmt.Sprintf("kafka_franz:\n  seed_brokers: [ %q ]\n  topic: duo\n  timeout: 30s\n  max_in_flight: 2\n", addr))
 
 	const nBatches, perBatch = 30, 20
 	batches := make([]service.MessageBatch, nBatches)
