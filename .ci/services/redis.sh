@@ -30,42 +30,23 @@ mkdir -p "$state_dir"
 log="$state_dir/redis.log"
 pidfile="$DUOSTREAM_CI_TMP/redis.pid"
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# shellcheck source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
 
-started=""
-for _ in 1 2 3 4 5 6 7 8 9 10; do
-	port=$((20000 + RANDOM % 40000))
-	if port_in_use "$port"; then
-		continue
-	fi
-	nohup redis-server --bind 127.0.0.1 --port "$port" --protected-mode yes \
+start_redis() {
+	nohup redis-server --bind 127.0.0.1 --port "$1" --protected-mode yes \
 		--save "" --appendonly no --dir "$state_dir" --daemonize no \
 		--logfile "$log" </dev/null >/dev/null 2>&1 &
 	pid=$!
-	for _ in $(seq 1 100); do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			break
-		fi
-		if [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = "PONG" ]; then
-			started="$port"
-			break
-		fi
-		sleep 0.1
-	done
-	if [ -n "$started" ]; then
-		break
-	fi
-	# Lost a race for the port, or failed to start: try another port.
-	kill "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-done
+}
+redis_ready() { [ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = "PONG" ]; }
 
-if [ -z "$started" ]; then
+if ! start_on_free_port start_redis redis_ready; then
 	echo "redis.sh: redis-server did not start; last log lines:" >&2
 	tail -n 20 "$log" >&2 || true
 	exit 1
 fi
 
 echo "$pid" >"$pidfile"
-echo "redis.sh: redis-server $(redis-server --version | awk '{print $3}') pid $pid on 127.0.0.1:$started" >&2
-echo "export DUOSTREAM_TEST_REDIS_URL=redis://127.0.0.1:$started/0"
+echo "redis.sh: redis-server $(redis-server --version | awk '{print $3}') pid $pid on 127.0.0.1:$port" >&2
+echo "export DUOSTREAM_TEST_REDIS_URL=redis://127.0.0.1:$port/0"

@@ -42,38 +42,19 @@ access_key="duostream$(rand_hex 6)"
 secret_key="$(rand_hex 20)"
 bucket="duostream-test"
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# shellcheck source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
 
-started=""
-for _ in 1 2 3 4 5 6 7 8 9 10; do
-	port=$((20000 + RANDOM % 40000))
-	if port_in_use "$port"; then
-		continue
-	fi
+start_versitygw() {
 	# The credentials go through the environment, not argv, so they do not
 	# show up in ps output.
 	ROOT_ACCESS_KEY="$access_key" ROOT_SECRET_KEY="$secret_key" \
-		nohup "$bin" --port "127.0.0.1:$port" --region us-east-1 --quiet \
+		nohup "$bin" --port "127.0.0.1:$1" --region us-east-1 --quiet \
 		posix --sidecar "$state_dir/sidecar" "$state_dir/data" >"$log" 2>&1 </dev/null &
 	pid=$!
-	for _ in $(seq 1 100); do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			break
-		fi
-		if port_in_use "$port"; then
-			started=1
-			break
-		fi
-		sleep 0.1
-	done
-	if [ -n "$started" ]; then
-		break
-	fi
-	kill "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-done
+}
 
-if [ -z "$started" ]; then
+if ! start_on_free_port start_versitygw port_in_use; then
 	echo "versitygw.sh: versitygw did not start; log follows" >&2
 	cat "$log" >&2 || true
 	exit 1
