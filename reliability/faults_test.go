@@ -39,15 +39,9 @@ func TestAPIFaults(t *testing.T) {
 		Slow:            0.10,
 		SlowDelay:       1500 * time.Millisecond,
 	}})
-	now := time.Now()
-	from, to := now.Add(-24*time.Hour), now.Add(-5*time.Minute)
-	for lt, n := range map[duoapi.LogType]int{
+	l := backfill(t, sim, map[duoapi.LogType]int{
 		duoapi.Authentication: 24000, duoapi.Telephony: 8000, duoapi.Administrator: 8000, duoapi.OfflineEnrollment: 3000,
-	} {
-		require.NoError(t, sim.Generate(lt, n, from, to))
-	}
-	l, err := newLedger(sim)
-	require.NoError(t, err)
+	})
 
 	dir := t.TempDir()
 	outDir := filepath.Join(dir, "out")
@@ -65,11 +59,7 @@ func TestAPIFaults(t *testing.T) {
 		"output":          fileOutputByType(outDir),
 	})
 	started := time.Now()
-	waitFor(t, p, 4*time.Minute, 500*time.Millisecond, "every event delivered through the faults", func() bool {
-		got, err := readDelivered(outDir)
-		require.NoError(t, err)
-		return l.complete(got)
-	})
+	l.waitDeliveredTo(t, p, outDir, 4*time.Minute, 500*time.Millisecond, "every event delivered through the faults")
 	elapsed := time.Since(started)
 	// Let requests that are still under way (slow ones) finish, so that
 	// the simulator and the metrics count the same attempts.

@@ -16,10 +16,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/stretchr/testify/require"
 
 	_ "github.com/duostream/duostream/cache"
 	"github.com/duostream/duostream/duoapi"
@@ -74,6 +76,31 @@ type ledger struct {
 	events map[duoapi.LogType][]simEvent
 	want   map[duoapi.LogType]counts
 	bytes  int64 // the size of every event, one per line
+}
+
+// backfill fills sim with n[t] generated events of each log type t, spread
+// over the day before Duo's availability lag, and returns their ledger.
+func backfill(t testing.TB, sim *duosim.Server, n map[duoapi.LogType]int) *ledger {
+	t.Helper()
+	now := time.Now()
+	from, to := now.Add(-24*time.Hour), now.Add(-5*time.Minute)
+	for lt, count := range n {
+		require.NoError(t, sim.Generate(lt, count, from, to))
+	}
+	l, err := newLedger(sim)
+	require.NoError(t, err)
+	return l
+}
+
+// waitDeliveredTo waits until every event of l is in the file outputs under
+// outDir, failing t after within or when p exits.
+func (l *ledger) waitDeliveredTo(t testing.TB, p *proc, outDir string, within, interval time.Duration, what string) {
+	t.Helper()
+	waitFor(t, p, within, interval, what, func() bool {
+		got, err := readDelivered(outDir)
+		require.NoError(t, err)
+		return l.complete(got)
+	})
 }
 
 // newLedger records every event sim holds.

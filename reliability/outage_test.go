@@ -120,15 +120,9 @@ func readFileCursors(dir, prefix string) (map[duoapi.LogType]string, error) {
 // bounded; once it is back every event arrives, once.
 func TestOutputOutage(t *testing.T) {
 	sim := startSim(t, duosim.Config{Seed: suiteSeed})
-	now := time.Now()
-	from, to := now.Add(-24*time.Hour), now.Add(-5*time.Minute)
-	for lt, n := range map[duoapi.LogType]int{
+	l := backfill(t, sim, map[duoapi.LogType]int{
 		duoapi.Authentication: 20000, duoapi.Telephony: 3000, duoapi.Administrator: 4000, duoapi.OfflineEnrollment: 1000,
-	} {
-		require.NoError(t, sim.Generate(lt, n, from, to))
-	}
-	l, err := newLedger(sim)
-	require.NoError(t, err)
+	})
 
 	sk := &sink{got: map[duoapi.LogType]counts{}}
 	for _, lt := range duoapi.AllLogTypes {

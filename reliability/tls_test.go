@@ -94,15 +94,9 @@ func (l *flakyListener) Accept() (net.Conn, error) {
 // exiting.
 func TestTransientTLSErrors(t *testing.T) {
 	sim := startSim(t, duosim.Config{Seed: suiteSeed})
-	now := time.Now()
-	from, to := now.Add(-24*time.Hour), now.Add(-5*time.Minute)
-	for lt, n := range map[duoapi.LogType]int{
+	l := backfill(t, sim, map[duoapi.LogType]int{
 		duoapi.Authentication: 12000, duoapi.Telephony: 3000, duoapi.Administrator: 4000, duoapi.OfflineEnrollment: 1000,
-	} {
-		require.NoError(t, sim.Generate(lt, n, from, to))
-	}
-	l, err := newLedger(sim)
-	require.NoError(t, err)
+	})
 
 	cert, certPEM := selfSignedCert(t)
 	dir := t.TempDir()
@@ -131,11 +125,7 @@ func TestTransientTLSErrors(t *testing.T) {
 		"output":          fileOutputByType(outDir),
 	})
 	started := time.Now()
-	waitFor(t, p, 3*time.Minute, 300*time.Millisecond, "every event delivered through broken TLS connections", func() bool {
-		got, err := readDelivered(outDir)
-		require.NoError(t, err)
-		return l.complete(got)
-	})
+	l.waitDeliveredTo(t, p, outDir, 3*time.Minute, 300*time.Millisecond, "every event delivered through broken TLS connections")
 	elapsed := time.Since(started)
 	time.Sleep(2 * time.Second) // let hanging handshakes time out
 	require.False(t, p.exited(), "duostream exited: %v", p.err)
