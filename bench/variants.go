@@ -121,15 +121,8 @@ func processorFunc(yamlConf, logType string) (Func, error) {
 			n := 0
 			for _, out := range outs {
 				for _, m := range out {
-					if err := m.GetError(); err != nil {
+					if err := emitMessage(m, emit); err != nil {
 						return err
-					}
-					b, err := m.AsBytes()
-					if err != nil {
-						return err
-					}
-					if emit != nil {
-						emit(b)
 					}
 					n++
 				}
@@ -140,6 +133,22 @@ func processorFunc(yamlConf, logType string) (Func, error) {
 			return nil
 		},
 	}, nil
+}
+
+// emitMessage hands the content of a processed message to emit (when not
+// nil), failing on a message the processor flagged.
+func emitMessage(m *service.Message, emit func([]byte)) error {
+	if err := m.GetError(); err != nil {
+		return err
+	}
+	b, err := m.AsBytes()
+	if err != nil {
+		return err
+	}
+	if emit != nil {
+		emit(b)
+	}
+	return nil
 }
 
 // messagesIn turns events into messages carrying the duo_log_type
@@ -175,15 +184,8 @@ func DuoNormalize(logType string) (Func, error) {
 				return err
 			}
 			for _, m := range outs[0] {
-				if err := m.GetError(); err != nil {
+				if err := emitMessage(m, emit); err != nil {
 					return err
-				}
-				b, err := m.AsBytes()
-				if err != nil {
-					return err
-				}
-				if emit != nil {
-					emit(b)
 				}
 			}
 			return nil
@@ -218,12 +220,8 @@ func Bloblang(logType string) (Func, error) {
 				if err != nil {
 					return err
 				}
-				b, err := out.AsBytes()
-				if err != nil {
+				if err := emitMessage(out, emit); err != nil {
 					return err
-				}
-				if emit != nil {
-					emit(b)
 				}
 			}
 			return nil
