@@ -179,16 +179,6 @@ func NewPuller(client *Client, cfg PullerConfig, start map[LogType]Cursor) (*Pul
 	return p, nil
 }
 
-// Endpoint returns the path t is pulled from.
-func (p *Puller) Endpoint(t LogType) string {
-	for _, s := range p.streams {
-		if s.logType == t {
-			return s.path
-		}
-	}
-	return ""
-}
-
 // Next fetches the next page of the next log type that is due, waiting when
 // every type has caught up or is backing off. Failed requests are retried
 // with backoff and reported to the Observer; Next returns an error only

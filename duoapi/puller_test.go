@@ -444,7 +444,7 @@ func TestPullerSwitchingTelephonyVersionKeepsPlace(t *testing.T) {
 	_, _ = p.Next(ctx)
 	require.Len(t, s.queries(), 1)
 	assert.Equal(t, strconv.FormatInt(T.Unix(), 10), s.queries()[0].Get("mintime"))
-	assert.Equal(t, PathTelephonyV1, p.Endpoint(Telephony))
+	assert.Equal(t, PathTelephonyV1, s.requests[0].URL.Path)
 }
 
 func TestNewPullerValidation(t *testing.T) {

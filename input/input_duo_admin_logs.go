@@ -200,7 +200,7 @@ type duoAdminLogsInput struct {
 	dropOff   time.Duration
 	now       func() time.Time
 
-	clientCfg duoapi.ClientConfig
+	client    *duoapi.Client
 	pullerCfg duoapi.PullerConfig
 	puller    *duoapi.Puller // set by Connect, used only by ReadBatch
 	metrics   *inputMetrics
@@ -211,10 +211,10 @@ type duoAdminLogsInput struct {
 	persistMu sync.Mutex
 	persisted map[duoapi.LogType]uint64
 
-	alarm       *dropOffAlarm
-	stopAlarm   context.CancelFunc
-	alarmDone   chan struct{}
-	connectOnce sync.Mutex
+	alarm     *dropOffAlarm
+	stopAlarm context.CancelFunc
+	alarmDone chan struct{}
+	connectMu sync.Mutex // guards puller and the alarm's lifecycle
 }
 
 // position is a cursor with its place in the read order of its log type.
@@ -362,7 +362,7 @@ func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*
 	obs := in.observer()
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = tlsConf
-	in.clientCfg = duoapi.ClientConfig{
+	in.client, err = duoapi.NewClient(duoapi.ClientConfig{
 		APIHostname:       host,
 		IntegrationKey:    ikey,
 		SecretKey:         skey,
@@ -371,6 +371,9 @@ func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*
 		HTTPClient:        &http.Client{Timeout: timeout, Transport: transport},
 		RequestsPerMinute: rpm,
 		Observer:          obs,
+	})
+	if err != nil {
+		return nil, err
 	}
 	in.pullerCfg = duoapi.PullerConfig{
 		LogTypes:         logTypes,
@@ -384,10 +387,6 @@ func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*
 	}
 	for _, t := range logTypes {
 		in.checkpoints[t] = checkpoint.NewCapped[position](int64(limit))
-	}
-	// Fail now, not at Connect, on what the client and puller reject.
-	if _, err := duoapi.NewClient(in.clientCfg); err != nil {
-		return nil, err
 	}
 	return in, nil
 }
@@ -443,8 +442,8 @@ func (in *duoAdminLogsInput) key(t duoapi.LogType) string {
 // Connect reads the stored positions once and builds the puller. Later calls
 // (after a lost connection) keep the in-memory read positions.
 func (in *duoAdminLogsInput) Connect(ctx context.Context) error {
-	in.connectOnce.Lock()
-	defer in.connectOnce.Unlock()
+	in.connectMu.Lock()
+	defer in.connectMu.Unlock()
 	if in.puller != nil {
 		return nil
 	}
@@ -456,11 +455,7 @@ func (in *duoAdminLogsInput) Connect(ctx context.Context) error {
 		}
 		start[t] = c
 	}
-	client, err := duoapi.NewClient(in.clientCfg)
-	if err != nil {
-		return err
-	}
-	puller, err := duoapi.NewPuller(client, in.pullerCfg, start)
+	puller, err := duoapi.NewPuller(in.client, in.pullerCfg, start)
 	if err != nil {
 		return err
 	}
@@ -587,9 +582,9 @@ func (in *duoAdminLogsInput) persist(ctx context.Context, t duoapi.LogType, p po
 // Close stops the drop-off alarm. Pending acknowledgements still store
 // their positions.
 func (in *duoAdminLogsInput) Close(ctx context.Context) error {
-	in.connectOnce.Lock()
+	in.connectMu.Lock()
 	stop, done := in.stopAlarm, in.alarmDone
-	in.connectOnce.Unlock()
+	in.connectMu.Unlock()
 	if stop != nil {
 		stop()
 		select {
