@@ -4,6 +4,7 @@ package duoapi
 
 import (
 	"context"
+	"fmt"
 	"errors"
 	"net"
 	"net/http"
@@ -347,10 +348,11 @@ func TestNewClientValidation(t *testing.T) {
 	require.NoError(t, err)
 }
 
-func TestIsRetryable(t *testing.T) {
-	assert.True(t, IsRetryable(&APIError{HTTPStatus: 503}))
-	assert.False(t, IsRetryable(&APIError{HTTPStatus: 401, Code: 40103}))
-	assert.False(t, IsRetryable(errors.New("plain")))
+func TestClassify(t *testing.T) {
+	assert.Equal(t, FailureTransient, Classify(&APIError{HTTPStatus: 503}))
+	assert.Equal(t, FailureRateLimited, Classify(fmt.Errorf("fetch: %w", &APIError{HTTPStatus: 429, Code: 42901})))
+	assert.Equal(t, FailureNeedsAction, Classify(&APIError{HTTPStatus: 401, Code: 40103}))
+	assert.Equal(t, FailureTransient, Classify(errors.New("plain")))
 	assert.True(t, strings.HasPrefix((&APIError{Endpoint: "/x", HTTPStatus: 404}).Error(), "GET /x: HTTP 404"))
 }
 

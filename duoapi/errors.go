@@ -128,12 +128,33 @@ func (e *APIError) Hint() string {
 	return ""
 }
 
-// IsRetryable reports whether err is an *APIError that may succeed when
-// retried, or a failure that carries no API verdict at all.
-func IsRetryable(err error) bool {
+// Failure is the class of a failed request, which decides how long to wait
+// before trying again.
+type Failure string
+
+// The classes of failure.
+const (
+	// FailureTransient may pass by itself soon: a 5xx, a timeout, a
+	// dropped connection, a truncated body.
+	FailureTransient Failure = "transient"
+	// FailureRateLimited is Duo's 429.
+	FailureRateLimited Failure = "rate_limited"
+	// FailureNeedsAction needs the user to change something: credentials,
+	// permissions, the clock.
+	FailureNeedsAction Failure = "needs_action"
+)
+
+// Classify returns the class of a failed request's error. An error that is
+// not an *APIError is transient.
+func Classify(err error) Failure {
 	var apiErr *APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.Retryable()
+	switch {
+	case !errors.As(err, &apiErr):
+		return FailureTransient
+	case apiErr.RateLimited():
+		return FailureRateLimited
+	case !apiErr.Retryable():
+		return FailureNeedsAction
 	}
-	return false
+	return FailureTransient
 }

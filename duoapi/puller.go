@@ -221,11 +221,10 @@ func (p *Puller) Next(ctx context.Context) (Batch, error) {
 }
 
 func (p *Puller) backoffFor(err error) Backoff {
-	var apiErr *APIError
-	switch {
-	case errors.As(err, &apiErr) && apiErr.RateLimited():
+	switch Classify(err) {
+	case FailureRateLimited:
 		return p.cfg.RateLimitBackoff
-	case errors.As(err, &apiErr) && !apiErr.Retryable():
+	case FailureNeedsAction:
 		return p.cfg.ConfigErrorBackoff
 	}
 	return p.cfg.ErrorBackoff

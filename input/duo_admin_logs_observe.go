@@ -4,7 +4,6 @@ package input
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
@@ -66,19 +65,10 @@ func (o *observer) Request(endpoint, outcome string, elapsed time.Duration) {
 }
 
 func (o *observer) Retry(t duoapi.LogType, err error, wait time.Duration) {
-	reason := "transient"
-	var apiErr *duoapi.APIError
-	if errors.As(err, &apiErr) {
-		switch {
-		case apiErr.RateLimited():
-			reason = "rate_limited"
-		case !apiErr.Retryable():
-			reason = "needs_action"
-		}
-	}
-	o.metrics.retries.Incr(1, string(t), reason)
+	reason := duoapi.Classify(err)
+	o.metrics.retries.Incr(1, string(t), string(reason))
 	wait = wait.Round(time.Millisecond)
-	if reason == "needs_action" {
+	if reason == duoapi.FailureNeedsAction {
 		o.log.Errorf("Cannot pull Duo %s logs, retrying in %s: %v", t, wait, err)
 		return
 	}
