@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -90,12 +92,16 @@ func TestDuoToKafka(t *testing.T) {
 			headers[h.Key] = string(h.Value)
 		}
 		if r.Topic == deadTopic {
-			d.dead = append(d.dead, r.Value)
-			var dl struct {
-				LogType string `json:"duo_log_type"`
-			}
-			require.NoError(t, json.Unmarshal(r.Value, &dl))
-			assert.Equal(t, dl.LogType, headers["duo_log_type"], "dead letters keep their headers")
+			// The value is the original event, byte for byte; the reason
+			// and the duo_ metadata are headers.
+			d.deadRecords = append(d.deadRecords, deadLetter{
+				logType:  headers["duo_log_type"],
+				endpoint: headers["duo_endpoint"],
+				reason:   headers["dead_letter_reason"],
+				event:    string(r.Value),
+			})
+			assert.ElementsMatch(t, []string{"dead_letter_reason", "duo_log_type", "duo_endpoint", "duo_api_hostname"}, slices.Collect(maps.Keys(headers)), "the headers of a dead letter")
+			assert.Equal(t, f.sim.APIHost(), headers["duo_api_hostname"])
 			assert.Empty(t, r.Key, "dead letters have no key")
 			continue
 		}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"sort"
@@ -52,20 +53,33 @@ var endpoints = map[duoapi.LogType]string{
 	duoapi.OfflineEnrollment: duoapi.PathOfflineEnrollmentV1,
 }
 
-// plantedEvents returns one event per log type that the simulator accepts
-// but that breaks its Panther schema, all at time at.
-func plantedEvents(at time.Time) map[duoapi.LogType]string {
+// plantedEvents returns, per log type, events that the simulator accepts
+// but that break their Panther schema, all at time at. They are compact, as
+// the simulator stores them, and some hold what a re-encoding would change:
+// a duplicate key, unsorted keys, escapes.
+func plantedEvents(at time.Time) map[duoapi.LogType][]string {
 	sec := at.Unix()
 	micros := at.UTC().Format("2006-01-02T15:04:05.000000+00:00")
-	return map[duoapi.LogType]string{
-		// timestamp must be a unix time.
-		duoapi.Authentication: fmt.Sprintf(`{"txid":"0bad0a17-0000-4000-8000-000000000001","isotimestamp":%q,"timestamp":"yesterday","result":"success","factor":"duo_push","user":{"name":"narroway"}}`, micros),
-		// Duo's own malformed isotimestamp (elastic/integrations mock data).
-		duoapi.Administrator: fmt.Sprintf(`{"action":"activation_begin","description":"Starting activation process","isotimestamp":"2021-07-20T11: 41: 31+00: 00","object":null,"timestamp":%d,"username":"narroway"}`, sec),
+	return map[duoapi.LogType][]string{
+		duoapi.Authentication: {
+			// timestamp must be a unix time.
+			fmt.Sprintf(`{"txid":"0bad0a17-0000-4000-8000-000000000001","isotimestamp":%q,"timestamp":"yesterday","result":"success","factor":"duo_push","user":{"name":"narroway"}}`, micros),
+			// result appears twice: a re-encoding would keep one of them.
+			fmt.Sprintf(`{"txid":"0bad0a17-0000-4000-8000-000000000004","isotimestamp":%q,"timestamp":%d,"result":"success","factor":"duo_push","result":"fraud","user":{"name":"narroway"}}`, micros, sec),
+		},
+		// Duo's own malformed isotimestamp (elastic/integrations mock data),
+		// with the keys unsorted and escapes a re-encoding would decode.
+		duoapi.Administrator: {
+			fmt.Sprintf(`{"username":"narroway","timestamp":%d,"object":null,"isotimestamp":"2021-07-20T11: 41: 31+00: 00","description":"Starting \u0061ctivation \"process\" \/ caf\u00e9 \ud83d\ude00 <b>&","action":"activation_begin"}`, sec),
+		},
 		// phone is required.
-		duoapi.Telephony: fmt.Sprintf(`{"context":"authentication","credits":0,"telephony_id":"0bad0a17-0000-4000-8000-000000000002","ts":%q,"txid":"0bad0a17-0000-4000-8000-000000000003","type":"phone"}`, micros),
+		duoapi.Telephony: {
+			fmt.Sprintf(`{"context":"authentication","credits":0,"telephony_id":"0bad0a17-0000-4000-8000-000000000002","ts":%q,"txid":"0bad0a17-0000-4000-8000-000000000003","type":"phone"}`, micros),
+		},
 		// object is required.
-		duoapi.OfflineEnrollment: fmt.Sprintf(`{"action":"o2fa_user_deprovisioned","isotimestamp":%q,"timestamp":%d,"username":"jdoe"}`, at.UTC().Format(time.RFC3339), sec),
+		duoapi.OfflineEnrollment: {
+			fmt.Sprintf(`{"action":"o2fa_user_deprovisioned","isotimestamp":%q,"timestamp":%d,"username":"jdoe"}`, at.UTC().Format(time.RFC3339), sec),
+		},
 	}
 }
 
@@ -75,7 +89,7 @@ type deadLetter struct {
 	logType  string // Panther name, such as Duo.Telephony
 	endpoint string
 	reason   string
-	event    string // canonical JSON of the original record
+	event    string // the original record, byte for byte
 }
 
 // fixture is a simulator holding events of every log type, planted bad ones
@@ -112,21 +126,23 @@ func newFixture(t *testing.T, seed uint64) *fixture {
 		require.NoError(t, sim.Generate(lt, backfill[lt], f.from, f.to))
 	}
 	planted := plantedEvents(now.Add(-time.Hour).Truncate(time.Second))
-	for lt, raw := range planted {
-		require.NoError(t, sim.AddEvents(lt, json.RawMessage(raw)), "the simulator must accept the planted %s event", lt)
+	plantedBodies := map[string]bool{}
+	nPlanted := 0
+	for lt, raws := range planted {
+		for _, raw := range raws {
+			require.NoError(t, sim.AddEvents(lt, json.RawMessage(raw)), "the simulator must accept the planted %s event %s", lt, raw)
+			plantedBodies[raw] = true
+			nPlanted++
+		}
 	}
 
 	conf, err := processor.DuoNormalizeSpec().ParseYAML("{}", nil)
 	require.NoError(t, err)
 	norm, err := processor.NewDuoNormalize(conf, service.MockResources())
 	require.NoError(t, err)
-	plantedBodies := map[string]bool{}
-	for _, raw := range planted {
-		plantedBodies[canonical(t, []byte(raw))] = true
-	}
 	for _, lt := range duoapi.AllLogTypes {
 		evs := sim.Events(lt, f.from, f.to)
-		require.Len(t, evs, backfill[lt]+1)
+		require.Len(t, evs, backfill[lt]+len(planted[lt]))
 		batch := make(service.MessageBatch, len(evs))
 		for i, ev := range evs {
 			batch[i] = service.NewMessage(ev.Body)
@@ -138,8 +154,13 @@ func newFixture(t *testing.T, seed uint64) *fixture {
 		require.Len(t, out[0], len(evs))
 		for i, msg := range out[0] {
 			if perr := msg.GetError(); perr != nil {
-				body := canonical(t, evs[i].Body)
-				require.True(t, plantedBodies[body], "a generated %s event fails normalization: %v\n%s", lt, perr, evs[i].Body)
+				// The simulator serves the planted bytes as they were
+				// given, so these are what Duo would have sent.
+				body := string(evs[i].Body)
+				require.True(t, plantedBodies[body], "a generated %s event fails normalization, or the simulator changed a planted one: %v\n%s", lt, perr, body)
+				kept, err := msg.AsBytes()
+				require.NoError(t, err)
+				require.Equal(t, body, string(kept), "duo_normalize leaves a flagged event's content untouched")
 				f.dead = append(f.dead, deadLetter{logType: lt.SchemaName(), endpoint: endpoints[lt], reason: perr.Error(), event: body})
 				continue
 			}
@@ -149,7 +170,7 @@ func newFixture(t *testing.T, seed uint64) *fixture {
 		}
 		slices.Sort(f.normalized[lt.SchemaName()])
 	}
-	require.Len(t, f.dead, len(planted), "every planted event, and only those, fails normalization")
+	require.Len(t, f.dead, nPlanted, "every planted event, and only those, fails normalization")
 	return f
 }
 
@@ -167,16 +188,6 @@ func (f *fixture) env(t *testing.T) map[string]string {
 		"DUOSTREAM_STATE_DIR":     t.TempDir(),
 		"DUOSTREAM_LOG_LEVEL":     "error",
 	}
-}
-
-// canonical re-encodes a JSON document with sorted keys and numbers as
-// written.
-func canonical(t *testing.T, doc []byte) string {
-	t.Helper()
-	v := decode(t, doc)
-	b, err := json.Marshal(v)
-	require.NoError(t, err)
-	return string(b)
 }
 
 func decode(t *testing.T, doc []byte) any {
@@ -205,7 +216,13 @@ func withoutVolatile(t *testing.T, doc []byte) string {
 type delivery struct {
 	mu     sync.Mutex
 	events map[string][]json.RawMessage // Panther log type -> normalized events
-	dead   []json.RawMessage
+	// dead are the dead letters of a line sink, one JSON line each:
+	// {"dead_letter_reason", "duo_log_type", "duo_endpoint", "event"}, with
+	// event the original record as a JSON string.
+	dead []json.RawMessage
+	// deadRecords are dead letters that came apart, as Kafka records do:
+	// the original record as the value, the rest in headers.
+	deadRecords []deadLetter
 }
 
 func newDelivery() *delivery { return &delivery{events: map[string][]json.RawMessage{}} }
@@ -258,17 +275,22 @@ func (f *fixture) check(t *testing.T, d *delivery) {
 		assert.Equal(t, f.normalized[name], got, "%s: every simulator event arrives once, normalized", name)
 	}
 
-	var gotDead []deadLetter
+	gotDead := slices.Clone(d.deadRecords)
 	for _, raw := range d.dead {
+		var fields map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(raw, &fields), "dead letter %s", raw)
+		assert.ElementsMatch(t, []string{"dead_letter_reason", "duo_log_type", "duo_endpoint", "event"}, slices.Collect(maps.Keys(fields)), "the fields of dead letter %s", raw)
 		var dl struct {
-			Reason   string          `json:"dead_letter_reason"`
-			LogType  string          `json:"duo_log_type"`
-			Endpoint string          `json:"duo_endpoint"`
-			Event    json.RawMessage `json:"event"`
+			Reason   string `json:"dead_letter_reason"`
+			LogType  string `json:"duo_log_type"`
+			Endpoint string `json:"duo_endpoint"`
+			Event    string `json:"event"`
 		}
-		require.NoError(t, json.Unmarshal(raw, &dl), "dead letter %s", raw)
-		gotDead = append(gotDead, deadLetter{logType: dl.LogType, endpoint: dl.Endpoint, reason: dl.Reason, event: canonical(t, dl.Event)})
+		require.NoError(t, json.Unmarshal(raw, &dl), "dead letter %s: event must be the original record as a JSON string", raw)
+		gotDead = append(gotDead, deadLetter{logType: dl.LogType, endpoint: dl.Endpoint, reason: dl.Reason, event: dl.Event})
 	}
+	// The events compare as strings: each must be the original, byte for
+	// byte, duplicate keys, key order and escapes included.
 	assert.ElementsMatch(t, f.dead, gotDead, "dead letters")
 	for _, dl := range gotDead {
 		assert.Contains(t, dl.reason, dl.logType, "the reason names the log type")
