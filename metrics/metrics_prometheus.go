@@ -32,7 +32,7 @@ func prometheusMetricsSpec() *service.ConfigSpec {
 		Beta().
 		Summary("Serves metrics for Prometheus to scrape at `/metrics` (and `/stats`) on the service's HTTP server.").
 		Description(`
-This is duostream's default metrics exporter: a config without a `+"`metrics`"+` section uses it, so every running duostream serves its metrics at `+"`http://<http.address>/metrics`"+` (by default `+"`0.0.0.0:4195`"+`). Set `+"`metrics: {none: {}}`"+` to turn metrics off, or `+"`http.enabled: false`"+` to close the HTTP server.
+This is duostream's default metrics exporter: a config without a `+"`metrics`"+` section uses it, so every running duostream serves its metrics at `+"`http://<http.address>/metrics`"+` (by default `+"`127.0.0.1:4195`"+`, loopback only; set `+"`http.address`"+` to serve other interfaces). Set `+"`metrics: {none: {}}`"+` to turn metrics off, or `+"`http.enabled: false`"+` to close the HTTP server.
 
 Each Benthos counter, gauge and timer becomes a Prometheus metric of the same name and labels (for example `+"`input_received{label=\"duo\",path=\"root.input\"}`"+`), so the fields and metric names match Redpanda Connect's `+"`prometheus`"+` exporter. Characters that Prometheus does not allow in a name (anything but letters, digits, `+"`_`"+` and `+"`:`"+`) become `+"`_`"+`, and a name starting with a digit gets a leading `+"`_`"+`. Rename or drop metrics with the `+"`metrics.mapping`"+` field.
 
@@ -77,7 +77,7 @@ Timers are summaries of nanoseconds by default; with `+"`use_histogram_timing`"+
 		).
 		Example(
 			"Scrape duostream",
-			"Serve metrics on port 4195 with histogram timers and runtime metrics, then point a Prometheus scrape job at `http://<host>:4195/metrics`.",
+			"Serve metrics on port 4195 of every interface (duostream serves loopback only unless `http.address` says otherwise) with histogram timers and runtime metrics, then point a Prometheus scrape job at `http://<host>:4195/metrics`.",
 			`
 http:
   address: 0.0.0.0:4195
