@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -38,8 +39,17 @@ type Observer interface {
 	// 179 days Duo still serves and the puller had to skip to from.
 	WindowClamped(t LogType, stored, from time.Time)
 	// CursorReset is called when Duo rejected t's paging offset and the
-	// puller restarts its current window from the beginning.
-	CursorReset(t LogType, err error)
+	// puller reads on from resume without it; skipped as for OffsetStalled.
+	CursorReset(t LogType, err error, resume time.Time, skipped bool)
+	// OffsetStalled is called when a page of t came back with a next_offset
+	// that does not move forward (sent, then got), and the puller reads on
+	// from resume instead of following it. skipped is true when the
+	// millisecond before resume could not be read to its end.
+	OffsetStalled(t LogType, sent, got string, resume time.Time, skipped bool)
+	// ClockSkew is called after every response that carried a Date header,
+	// with how far Duo's clock is ahead of this machine's (negative when it
+	// is behind), to the second.
+	ClockSkew(skew time.Duration)
 }
 
 // NopObserver is an Observer that ignores everything.
@@ -61,7 +71,13 @@ func (NopObserver) SecondOverflow(LogType, time.Time) {}
 func (NopObserver) WindowClamped(LogType, time.Time, time.Time) {}
 
 // CursorReset implements Observer.
-func (NopObserver) CursorReset(LogType, error) {}
+func (NopObserver) CursorReset(LogType, error, time.Time, bool) {}
+
+// OffsetStalled implements Observer.
+func (NopObserver) OffsetStalled(LogType, string, string, time.Time, bool) {}
+
+// ClockSkew implements Observer.
+func (NopObserver) ClockSkew(time.Duration) {}
 
 // ClientConfig configures a Client.
 type ClientConfig struct {
@@ -100,6 +116,11 @@ type Client struct {
 	http    *http.Client
 	now     func() time.Time
 	maxBody int64
+
+	// skewNanos is the last clock skew measured from a Date header
+	// (Duo's clock minus ours), valid once skewKnown is set.
+	skewNanos atomic.Int64
+	skewKnown atomic.Bool
 }
 
 // NewClient checks cfg and returns a Client.
@@ -242,6 +263,7 @@ func (c *Client) get(ctx context.Context, path string, params url.Values) ([]byt
 		return nil, apiErr(0, scrubURLError(err))
 	}
 	defer resp.Body.Close()
+	skew, skewOK := c.measureSkew(resp.Header.Get("Date"))
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -267,12 +289,39 @@ func (c *Client) get(ctx context.Context, path string, params url.Values) ([]byt
 		// "stat": "FAIL" under a 200: the code carries the real status.
 		e.HTTPStatus = e.Code / 100
 	}
-	if e.Code == CodeBadTimestamp {
-		if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
-			e.ClockSkew = d.Sub(c.now()).Round(time.Second)
-		}
+	if e.Code == CodeBadTimestamp && skewOK {
+		e.ClockSkew = skew.Round(time.Second)
 	}
 	return nil, e
+}
+
+// measureSkew reads Duo's clock from a response's Date header and keeps how
+// far it is ahead of this machine's. Date has whole seconds and is stamped
+// before the response arrives, so the measure errs on the side of Duo's clock
+// being behind: windows reckoned from it never reach past what Duo serves.
+func (c *Client) measureSkew(date string) (time.Duration, bool) {
+	if date == "" {
+		return 0, false
+	}
+	d, err := http.ParseTime(date)
+	if err != nil {
+		return 0, false
+	}
+	skew := d.Sub(c.now())
+	c.skewNanos.Store(int64(skew))
+	c.skewKnown.Store(true)
+	c.obs.ClockSkew(skew.Round(time.Second))
+	return skew, true
+}
+
+// ClockSkew returns how far Duo's clock was ahead of this machine's (negative
+// when behind) at the last response that carried a Date header, and false
+// before any did.
+func (c *Client) ClockSkew() (time.Duration, bool) {
+	if !c.skewKnown.Load() {
+		return 0, false
+	}
+	return time.Duration(c.skewNanos.Load()), true
 }
 
 // scrubURLError keeps the cause of a transport error but drops the URL it

@@ -365,6 +365,15 @@ type recordingObserver struct {
 	overflow []time.Time
 	clamped  int
 	resets   int
+	stalls   []stallReport
+	skews    []time.Duration
+}
+
+// stallReport is one OffsetStalled call.
+type stallReport struct {
+	sent, got string
+	resume    time.Time
+	skipped   bool
 }
 
 func (o *recordingObserver) Request(endpoint, outcome string, _ time.Duration) {
@@ -397,10 +406,22 @@ func (o *recordingObserver) WindowClamped(LogType, time.Time, time.Time) {
 	o.clamped++
 }
 
-func (o *recordingObserver) CursorReset(LogType, error) {
+func (o *recordingObserver) CursorReset(LogType, error, time.Time, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.resets++
+}
+
+func (o *recordingObserver) OffsetStalled(_ LogType, sent, got string, resume time.Time, skipped bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.stalls = append(o.stalls, stallReport{sent, got, resume, skipped})
+}
+
+func (o *recordingObserver) ClockSkew(skew time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.skews = append(o.skews, skew)
 }
 
 func (o *recordingObserver) requests() []string {

@@ -16,9 +16,33 @@ import (
 	"time"
 )
 
-// MaxLookback is how far back the puller ever asks for: Duo serves 180 days
-// and rejects a mintime even slightly past that, so keep a day in hand.
+// MaxLookback is the longest initial lookback: Duo serves 180 days and
+// rejects a mintime even slightly past that, so a first window keeps a day
+// in hand for the time its paging takes.
 const MaxLookback = 179 * 24 * time.Hour
+
+// Retention is how far back Duo serves logs.
+const Retention = 180 * 24 * time.Hour
+
+// retentionSlack is kept between the oldest time the puller asks for and the
+// edge of Duo's retention, for the time a request takes to reach Duo.
+const retentionSlack = 10 * time.Minute
+
+// ClockMargin is kept between the newest time the puller asks for and Duo's
+// clock, read from the Date header of its last response, minus the
+// availability lag: it covers the clocks drifting between two responses.
+const ClockMargin = 5 * time.Second
+
+// UnknownClockMargin replaces ClockMargin until a response has told Duo's
+// time: Duo accepts requests dated up to about a minute off, so its clock
+// is at most that far behind this machine's.
+const UnknownClockMargin = 60 * time.Second
+
+// maxTrustedLead caps how far ahead of this machine Duo's clock is taken to
+// be: a Date header further ahead than Duo's own tolerance for request dates
+// is more likely a proxy's than Duo's, and believing it could ask for events
+// Duo does not show yet.
+const maxTrustedLead = 60 * time.Second
 
 // PageLimit is the most records a Duo log endpoint returns per request.
 const PageLimit = 1000
@@ -136,6 +160,13 @@ type stream struct {
 	cursor   Cursor
 	due      time.Time
 	failures int
+
+	// v2 paging progress: the offsets already followed in the millisecond
+	// of the last offset, and the millisecond the window was last resumed
+	// from after an offset could not be followed.
+	offsetMs    int64
+	offsetsSeen map[string]bool
+	resumedFrom int64
 }
 
 func (s *stream) v2() bool { return s.itemsKey != "" }
@@ -274,13 +305,31 @@ func (p *Puller) caughtUpUntil(s *stream) time.Time {
 	next := now.Add(p.cfg.PollInterval)
 	if s.v2() && s.cursor.WindowMax == 0 && s.cursor.WindowMin != 0 {
 		// The next window starts at WindowMin; it is worth a request once
-		// it reaches PollInterval past the availability lag.
-		at := time.UnixMilli(s.cursor.WindowMin).Add(p.cfg.AvailabilityLag + p.cfg.PollInterval)
+		// it reaches PollInterval past the availability lag on Duo's clock.
+		at := time.UnixMilli(s.cursor.WindowMin).Add(p.cfg.AvailabilityLag + p.cfg.PollInterval - p.duoOffset())
 		if at.Before(next) {
 			return at
 		}
 	}
 	return next
+}
+
+// duoOffset is what to add to this machine's clock to get the latest time
+// Duo's clock can safely be taken to show: the skew measured from Duo's Date
+// header less ClockMargin, or less UnknownClockMargin before any response.
+func (p *Puller) duoOffset() time.Duration {
+	skew, ok := p.client.ClockSkew()
+	if !ok {
+		return -UnknownClockMargin
+	}
+	return min(skew, maxTrustedLead) - ClockMargin
+}
+
+// duoNow is Duo's clock, reckoned safely (see duoOffset). Every window and
+// the retention edge are worked out in Duo's time, so a clock here that is
+// fast asks for nothing Duo does not show yet.
+func (p *Puller) duoNow() time.Time {
+	return p.cfg.Now().Add(p.duoOffset())
 }
 
 func (p *Puller) fetch(ctx context.Context, s *stream) (Batch, bool, error) {
@@ -291,22 +340,32 @@ func (p *Puller) fetch(ctx context.Context, s *stream) (Batch, bool, error) {
 }
 
 func (p *Puller) fetchV2(ctx context.Context, s *stream) (Batch, bool, error) {
-	now := p.cfg.Now()
-	earliest := now.Add(-MaxLookback).UnixMilli()
+	now := p.duoNow()
+	oldest := now.Add(-Retention + retentionSlack).UnixMilli()
 	latest := now.Add(-p.cfg.AvailabilityLag).UnixMilli()
 	cur := s.cursor
 	if cur.WindowMin == 0 && cur.MinTime != 0 {
 		// A cursor stored while this type was pulled from a v1 endpoint.
 		cur = Cursor{WindowMin: cur.MinTime * 1000}
 	}
-	if cur.WindowMin != 0 && cur.WindowMin < earliest {
-		p.cfg.Observer.WindowClamped(s.logType, time.UnixMilli(cur.WindowMin), time.UnixMilli(earliest))
-		cur = Cursor{WindowMin: earliest}
+	if cur.WindowMax != 0 && cur.WindowMin < oldest {
+		// Paging has taken so long that Duo will soon not serve the
+		// window's start: read on from where the offset stands.
+		read := cur.Position().UnixMilli()
+		from := max(read, oldest)
+		if from > read {
+			p.cfg.Observer.WindowClamped(s.logType, time.UnixMilli(read), time.UnixMilli(from))
+		}
+		cur = Cursor{WindowMin: from}
 	}
 	if cur.WindowMax == 0 {
 		start := cur.WindowMin
 		if start == 0 {
 			start = now.Add(-p.cfg.InitialLookback).UnixMilli()
+		}
+		if start < oldest {
+			p.cfg.Observer.WindowClamped(s.logType, time.UnixMilli(start), time.UnixMilli(oldest))
+			start = oldest
 		}
 		if latest-start < minWindow.Milliseconds() {
 			return Batch{LogType: s.logType, Endpoint: s.path, Cursor: Cursor{WindowMin: start}}, false, nil
@@ -326,10 +385,11 @@ func (p *Puller) fetchV2(ctx context.Context, s *stream) (Batch, bool, error) {
 	if err != nil {
 		var apiErr *APIError
 		if cur.NextOffset != "" && errors.As(err, &apiErr) && apiErr.Code == CodeInvalidParams {
-			// Duo no longer accepts the offset: read the window again from
-			// its start rather than skip what is left of it.
-			p.cfg.Observer.CursorReset(s.logType, err)
-			cur.NextOffset = ""
+			// Duo no longer accepts the offset: read the rest of the
+			// window from the offset's millisecond rather than skip it.
+			var skipped bool
+			cur, skipped = s.resumeWithoutOffset(cur, cur.Position().UnixMilli())
+			p.cfg.Observer.CursorReset(s.logType, err, time.UnixMilli(cur.WindowMin), skipped)
 		}
 		s.cursor = cur
 		return Batch{}, false, fmt.Errorf("fetch %s page: %w", s.logType, err)
@@ -341,6 +401,18 @@ func (p *Puller) fetchV2(ctx context.Context, s *stream) (Batch, bool, error) {
 	}
 	batch := Batch{LogType: s.logType, Endpoint: s.path, Events: page.Events}
 	if page.NextOffset != "" && len(page.Events) > 0 {
+		if !s.offsetAdvances(cur, page.NextOffset) {
+			// Following an offset that does not move forward would read
+			// the same page forever.
+			from := cur.Position().UnixMilli()
+			if ms, ok := offsetMillis(page.NextOffset); ok {
+				from = max(from, ms)
+			}
+			next, skipped := s.resumeWithoutOffset(cur, from)
+			p.cfg.Observer.OffsetStalled(s.logType, cur.NextOffset, page.NextOffset, time.UnixMilli(next.WindowMin), skipped)
+			batch.Cursor = next
+			return batch, next.WindowMax != 0, nil
+		}
 		batch.Cursor = Cursor{WindowMin: cur.WindowMin, WindowMax: cur.WindowMax, NextOffset: page.NextOffset}
 		return batch, true, nil
 	}
@@ -348,9 +420,57 @@ func (p *Puller) fetchV2(ctx context.Context, s *stream) (Batch, bool, error) {
 	return batch, false, nil
 }
 
+// offsetAdvances reports whether got, the next_offset of a page fetched at
+// cur, moves paging forward: to a later millisecond than cur's offset (or
+// window start), or to an offset not yet followed in the same millisecond.
+// Offsets whose millisecond cannot be read only have to differ from every
+// offset already followed at cur's position.
+func (s *stream) offsetAdvances(cur Cursor, got string) bool {
+	at := cur.Position().UnixMilli()
+	gotMs, ok := offsetMillis(got)
+	if !ok {
+		gotMs = at
+	}
+	if s.offsetMs != at {
+		s.offsetMs, s.offsetsSeen = at, map[string]bool{}
+	}
+	if cur.NextOffset != "" {
+		s.offsetsSeen[cur.NextOffset] = true
+	}
+	switch {
+	case gotMs < at:
+		return false
+	case gotMs == at && s.offsetsSeen[got]:
+		return false
+	}
+	return true
+}
+
+// resumeWithoutOffset returns the cursor that reads the rest of cur's window
+// from millisecond ms on, without an offset: the events of that millisecond
+// already delivered are delivered again. When the window was already resumed
+// from that millisecond (or a later one) and still could not move on, it
+// resumes one millisecond later so that the pull always moves forward, and
+// reports skipped: events of the millisecond beyond those delivered may be
+// missed.
+func (s *stream) resumeWithoutOffset(cur Cursor, ms int64) (Cursor, bool) {
+	from := max(ms, cur.WindowMin)
+	skipped := false
+	if s.resumedFrom != 0 && from <= s.resumedFrom {
+		from = s.resumedFrom + 1
+		skipped = true
+	}
+	s.resumedFrom = from
+	s.offsetMs, s.offsetsSeen = 0, nil
+	if from > cur.WindowMax {
+		return Cursor{WindowMin: from}, skipped
+	}
+	return Cursor{WindowMin: from, WindowMax: cur.WindowMax}, skipped
+}
+
 func (p *Puller) fetchV1(ctx context.Context, s *stream) (Batch, bool, error) {
-	now := p.cfg.Now()
-	earliest := now.Add(-MaxLookback).Unix()
+	now := p.duoNow()
+	oldest := now.Add(-Retention + retentionSlack).Unix()
 	available := now.Add(-p.cfg.AvailabilityLag).Unix()
 	cur := s.cursor
 	if cur.MinTime == 0 && cur.WindowMin != 0 {
@@ -360,9 +480,9 @@ func (p *Puller) fetchV1(ctx context.Context, s *stream) (Batch, bool, error) {
 	if cur.MinTime == 0 {
 		cur.MinTime = now.Add(-p.cfg.InitialLookback).Unix()
 	}
-	if cur.MinTime < earliest {
-		p.cfg.Observer.WindowClamped(s.logType, time.Unix(cur.MinTime, 0), time.Unix(earliest, 0))
-		cur = Cursor{MinTime: earliest}
+	if cur.MinTime < oldest {
+		p.cfg.Observer.WindowClamped(s.logType, time.Unix(cur.MinTime, 0), time.Unix(oldest, 0))
+		cur = Cursor{MinTime: oldest}
 	}
 	body, err := p.client.Get(ctx, s.path, url.Values{"mintime": {strconv.FormatInt(cur.MinTime, 10)}})
 	if err != nil {
@@ -379,11 +499,17 @@ func (p *Puller) fetchV1(ctx context.Context, s *stream) (Batch, bool, error) {
 		p.cfg.Observer.BoundaryDuplicates(s.logType, dups)
 	}
 	full := len(events) >= PageLimit
-	if full && next.MinTime == cur.MinTime && !withheld {
+	switch {
+	case full && next.MinTime == cur.MinTime && !withheld:
 		// The whole page is one second: Duo cannot page inside a second,
 		// so move on past it.
 		p.cfg.Observer.SecondOverflow(s.logType, time.Unix(cur.MinTime, 0))
 		next = Cursor{MinTime: cur.MinTime + 1}
+	case !full && next.MinTime < available:
+		// The page held everything Duo has from cur.MinTime on, and
+		// nothing between its last event and available: move on to
+		// available, so that a quiet log's position keeps up with time.
+		next = Cursor{MinTime: available}
 	}
 	return Batch{LogType: s.logType, Endpoint: s.path, Events: out, Cursor: next}, full && !withheld, nil
 }

@@ -79,8 +79,10 @@ func newTestPuller(t *testing.T, s *scripted, types []LogType, start map[LogType
 func eventCount(b Batch) int { return len(b.Events) }
 
 func TestPullerV2Paging(t *testing.T) {
-	windowMin := testNow.Add(-24 * time.Hour).UnixMilli()
-	windowMax := testNow.Add(-2 * time.Minute).UnixMilli()
+	// The first window is reckoned on Duo's clock, which is not known
+	// before the first response: UnknownClockMargin behind this one.
+	windowMin := testNow.Add(-24*time.Hour - UnknownClockMargin).UnixMilli()
+	windowMax := testNow.Add(-2*time.Minute - UnknownClockMargin).UnixMilli()
 	ms := windowMin + 5000
 	tests := []struct {
 		name        string
@@ -190,6 +192,12 @@ func assertCursorNear(t *testing.T, want, got Cursor, msg string, args ...any) {
 
 func TestPullerV1Paging(t *testing.T) {
 	T := testNow.Add(-time.Hour).Unix()
+	// A page that is not full holds everything Duo has from its mintime
+	// on, so the cursor moves on to the availability edge: the lag before
+	// Duo's clock, less UnknownClockMargin before the first response told
+	// Duo's time and ClockMargin after.
+	edgeFirst := testNow.Add(-2*time.Minute - UnknownClockMargin).Unix()
+	edgeLater := testNow.Add(-2*time.Minute - ClockMargin).Unix()
 	tests := []struct {
 		name         string
 		start        Cursor
@@ -202,19 +210,21 @@ func TestPullerV1Paging(t *testing.T) {
 		wantOverflow int
 	}{
 		{
-			name:         "empty page",
+			name:         "empty page moves on to the availability edge",
 			start:        Cursor{MinTime: T},
 			steps:        []http.HandlerFunc{reply(200, v1Body())},
-			wantCounts:   nil, // nothing changes: Next keeps waiting
+			wantCounts:   []int{0},
+			wantMinTimes: []int64{edgeFirst},
+			wantSeen:     []int{0},
 			wantRequests: []int64{T},
 		},
 		{
-			name:         "fewer than 1000: caught up at the last second",
+			name:         "fewer than 1000: caught up to the availability edge",
 			start:        Cursor{MinTime: T},
 			steps:        []http.HandlerFunc{reply(200, v1Body(adminEvents(3, T, "a"), adminEvents(2, T+7, "b")))},
 			wantCounts:   []int{5},
-			wantMinTimes: []int64{T + 7},
-			wantSeen:     []int{2},
+			wantMinTimes: []int64{edgeFirst},
+			wantSeen:     []int{0},
 			wantRequests: []int64{T},
 		},
 		{
@@ -226,8 +236,8 @@ func TestPullerV1Paging(t *testing.T) {
 				reply(200, v1Body(adminEvents(10, T+1, "b"), adminEvents(15, T+1, "c")[10:], adminEvents(4, T+2, "d"))),
 			},
 			wantCounts:   []int{1000, 9},
-			wantMinTimes: []int64{T + 1, T + 2},
-			wantSeen:     []int{10, 4},
+			wantMinTimes: []int64{T + 1, edgeLater},
+			wantSeen:     []int{10, 0},
 			wantRequests: []int64{T, T + 1},
 			wantDups:     10,
 		},
@@ -238,9 +248,9 @@ func TestPullerV1Paging(t *testing.T) {
 				reply(200, v1Body(adminEvents(500, T, "a"), adminEvents(500, T+1, "b"))),
 				reply(200, v1Body(adminEvents(500, T+1, "b"))),
 			},
-			wantCounts:   []int{1000},
-			wantMinTimes: []int64{T + 1},
-			wantSeen:     []int{500},
+			wantCounts:   []int{1000, 0},
+			wantMinTimes: []int64{T + 1, edgeLater},
+			wantSeen:     []int{500, 0},
 			wantRequests: []int64{T, T + 1},
 			wantDups:     500,
 		},
@@ -252,8 +262,8 @@ func TestPullerV1Paging(t *testing.T) {
 				reply(200, v1Body(adminEvents(1, T+1, "b"))),
 			},
 			wantCounts:   []int{1000, 1},
-			wantMinTimes: []int64{T + 1, T + 1},
-			wantSeen:     []int{0, 1},
+			wantMinTimes: []int64{T + 1, edgeLater},
+			wantSeen:     []int{0, 0},
 			wantRequests: []int64{T, T + 1},
 			wantOverflow: 1,
 		},
@@ -264,8 +274,8 @@ func TestPullerV1Paging(t *testing.T) {
 				reply(200, v1Body(adminEvents(3, T, "a"))),
 			},
 			wantCounts:   []int{1},
-			wantMinTimes: []int64{T},
-			wantSeen:     []int{3},
+			wantMinTimes: []int64{edgeFirst},
+			wantSeen:     []int{0},
 			wantRequests: []int64{T},
 			wantDups:     2,
 		},
@@ -276,8 +286,8 @@ func TestPullerV1Paging(t *testing.T) {
 				reply(200, v1Body(adminEvents(1, T, "twin"), adminEvents(1, T, "twin"), adminEvents(1, T, "twin"), adminEvents(1, T+1, "b"))),
 			},
 			wantCounts:   []int{4},
-			wantMinTimes: []int64{T + 1},
-			wantSeen:     []int{1},
+			wantMinTimes: []int64{edgeFirst},
+			wantSeen:     []int{0},
 			wantRequests: []int64{T},
 		},
 		{
@@ -288,8 +298,8 @@ func TestPullerV1Paging(t *testing.T) {
 				reply(200, v1Body(adminEvents(1, T+1, "twin"), adminEvents(1, T+1, "twin"), adminEvents(1, T+1, "twin"))),
 			},
 			wantCounts:   []int{1000, 1},
-			wantMinTimes: []int64{T + 1, T + 1},
-			wantSeen:     []int{2, 3},
+			wantMinTimes: []int64{T + 1, edgeLater},
+			wantSeen:     []int{2, 0},
 			wantRequests: []int64{T, T + 1},
 			wantDups:     2,
 		},
@@ -300,8 +310,8 @@ func TestPullerV1Paging(t *testing.T) {
 				reply(200, v1Body(adminEvents(2, T, "a"), adminEvents(2, testNow.Add(-30*time.Second).Unix(), "new"))),
 			},
 			wantCounts:   []int{2},
-			wantMinTimes: []int64{T},
-			wantSeen:     []int{2},
+			wantMinTimes: []int64{edgeFirst},
+			wantSeen:     []int{0},
 			wantRequests: []int64{T},
 		},
 	}
@@ -317,7 +327,9 @@ func TestPullerV1Paging(t *testing.T) {
 				b, err := p.Next(t.Context())
 				require.NoError(t, err)
 				assert.Equal(t, tt.wantCounts[i], eventCount(b), "events of batch %d", i)
-				assert.Equal(t, tt.wantMinTimes[i], b.Cursor.MinTime, "MinTime after batch %d", i)
+				// The edge follows the test's moving clock: allow a few
+				// seconds of runtime and Date's whole seconds.
+				assert.InDelta(t, tt.wantMinTimes[i], b.Cursor.MinTime, 3, "MinTime after batch %d", i)
 				assert.Len(t, b.Cursor.Seen, tt.wantSeen[i], "Seen after batch %d", i)
 			}
 			// Let any remaining scripted step run, then stop waiting.
@@ -378,8 +390,9 @@ func TestPullerResetsRejectedOffset(t *testing.T) {
 	assert.Equal(t, 1, obs.resets)
 	qs := s.queries()
 	require.Len(t, qs, 3)
-	assert.Empty(t, qs[2].Get("next_offset"), "the window is read again from its start")
-	assert.Equal(t, qs[0].Get("mintime"), qs[2].Get("mintime"))
+	assert.Empty(t, qs[2].Get("next_offset"), "the window is read on without the offset")
+	assert.Equal(t, strconv.FormatInt(ms, 10), qs[2].Get("mintime"), "from the offset's millisecond, not the window's start")
+	assert.Equal(t, qs[0].Get("maxtime"), qs[2].Get("maxtime"), "in the same window")
 }
 
 func TestPullerTakesTurns(t *testing.T) {
@@ -428,7 +441,7 @@ func TestPullerClampsOldCursor(t *testing.T) {
 		if len(q.Get("mintime")) == 13 {
 			mt /= 1000
 		}
-		assert.GreaterOrEqual(t, mt, testNow.Add(-MaxLookback).Unix())
+		assert.Greater(t, mt, testNow.Add(-Retention).Unix(), "within Duo's retention")
 		assert.Empty(t, q.Get("next_offset"))
 	}
 }
@@ -505,4 +518,266 @@ func TestParseLogType(t *testing.T) {
 
 func contextWithTimeout(t *testing.T, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(t.Context(), d)
+}
+
+// datedReply is reply with a Date header skew ahead of this machine's clock
+// (behind when negative), as Duo's would be on a clock that differs.
+func datedReply(skew time.Duration, status int, body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Date", time.Now().Add(skew).UTC().Format(http.TimeFormat))
+		reply(status, body)(w, r)
+	}
+}
+
+// TestPullerReckonsDuoClock checks that windows end the availability lag
+// before Duo's clock, as read from its Date header, not this machine's: a
+// machine whose clock is fast must not ask for events Duo does not show yet,
+// which it would then never ask for again.
+func TestPullerReckonsDuoClock(t *testing.T) {
+	tests := []struct {
+		name string
+		skew time.Duration // Duo's clock ahead of this machine's
+		// wantLead is how far the second window's end is from this
+		// machine's now minus the lag.
+		wantLead time.Duration
+	}{
+		{"this machine 20s fast", -20 * time.Second, -20*time.Second - ClockMargin},
+		{"this machine 50s fast", -50 * time.Second, -50*time.Second - ClockMargin},
+		{"clocks agree", 0, -ClockMargin},
+		{"this machine 20s slow", 20 * time.Second, 20*time.Second - ClockMargin},
+		{"a Date far ahead is not believed", 10 * time.Minute, maxTrustedLead - ClockMargin},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &scripted{t: t, steps: []http.HandlerFunc{
+				datedReply(tt.skew, 200, v2Body("authlogs", nil, "null")),
+				datedReply(tt.skew, 200, v2Body("authlogs", nil, "null")),
+			}}
+			clock := movingClock()
+			p, obs := newTestPuller(t, s, []LogType{Authentication}, nil, func(c *PullerConfig) {
+				c.Now = clock
+				c.PollInterval = time.Second
+			})
+			for range 2 {
+				_, err := p.Next(t.Context())
+				require.NoError(t, err)
+			}
+			qs := s.queries()
+			require.Len(t, qs, 2)
+			first, err := strconv.ParseInt(qs[0].Get("maxtime"), 10, 64)
+			require.NoError(t, err)
+			second, err := strconv.ParseInt(qs[1].Get("maxtime"), 10, 64)
+			require.NoError(t, err)
+			edge := clock().Add(-2 * time.Minute)
+			assert.InDelta(t, edge.Add(-UnknownClockMargin).UnixMilli(), first, 3000,
+				"before any response the window keeps UnknownClockMargin in hand")
+			assert.InDelta(t, edge.Add(tt.wantLead).UnixMilli(), second, 3000,
+				"the window after a response ends the lag before Duo's clock")
+			mintime, err := strconv.ParseInt(qs[1].Get("mintime"), 10, 64)
+			require.NoError(t, err)
+			assert.Equal(t, first+1, mintime, "windows follow each other without a gap")
+			require.NotEmpty(t, obs.skews)
+			assert.InDelta(t, tt.skew.Seconds(), obs.skews[0].Seconds(), 1.5, "the skew is reported")
+		})
+	}
+}
+
+// TestPullerRefusesOffsetsThatDoNotAdvance checks that a next_offset that
+// repeats, goes backwards or cycles, or one Duo keeps rejecting, is not
+// followed forever: the puller reads on from the offset's millisecond once,
+// then moves past it, so a broken page never repeats endlessly.
+func TestPullerRefusesOffsetsThatDoNotAdvance(t *testing.T) {
+	ms := testNow.Add(-time.Hour).UnixMilli()
+	off := func(ms int64, id string) string { return fmt.Sprintf(`["%d","%s"]`, ms, id) }
+	page := func(n int, ms int64, next string) http.HandlerFunc {
+		return reply(200, v2Body("authlogs", authEvents(n, ms), next))
+	}
+	rejected := reply(400, `{"code":40002,"message":"Invalid request parameters","message_detail":"next_offset","stat":"FAIL"}`)
+	last := page(3, ms+5, "null")
+	tests := []struct {
+		name        string
+		steps       []http.HandlerFunc
+		wantStalls  int // OffsetStalled reports
+		wantResets  int // CursorReset reports
+		wantSkipped bool
+		// wantMintimes are the requests' mintime offsets from ms (-1: the
+		// window's start); wantOffsets their next_offset.
+		wantMintimes []int64
+		wantOffsets  []string
+	}{
+		{
+			name: "a repeated offset",
+			steps: []http.HandlerFunc{
+				page(1000, ms, off(ms, "x")),
+				page(1000, ms, off(ms, "x")), // stalled: read on from ms
+				page(1000, ms, off(ms, "x")), // a new window: followed once
+				page(1000, ms, off(ms, "x")), // stalled again: past ms
+				last,
+			},
+			wantStalls: 2, wantSkipped: true,
+			wantMintimes: []int64{-1, -1, 0, 0, 1},
+			wantOffsets:  []string{"", fmt.Sprintf("%d,x", ms), "", fmt.Sprintf("%d,x", ms), ""},
+		},
+		{
+			name: "an offset going backwards",
+			steps: []http.HandlerFunc{
+				page(1000, ms, off(ms, "x")),
+				page(1000, ms, off(ms-10, "y")), // stalled: read on from ms
+				last,
+			},
+			wantStalls:   1,
+			wantMintimes: []int64{-1, -1, 0},
+			wantOffsets:  []string{"", fmt.Sprintf("%d,x", ms), ""},
+		},
+		{
+			name: "offsets cycling in one millisecond",
+			steps: []http.HandlerFunc{
+				page(1000, ms, off(ms, "a")),
+				page(1000, ms, off(ms, "b")), // a new offset in ms: followed
+				page(1000, ms, off(ms, "a")), // back to a: stalled
+				last,
+			},
+			wantStalls:   1,
+			wantMintimes: []int64{-1, -1, -1, 0},
+			wantOffsets:  []string{"", fmt.Sprintf("%d,a", ms), fmt.Sprintf("%d,b", ms), ""},
+		},
+		{
+			name: "an offset Duo keeps rejecting",
+			steps: []http.HandlerFunc{
+				page(1000, ms, off(ms, "x")),
+				rejected,                     // read on from ms without it
+				page(1000, ms, off(ms, "x")), // the same offset again
+				rejected,                     // rejected again: past ms
+				last,
+			},
+			wantResets: 2, wantSkipped: true,
+			wantMintimes: []int64{-1, -1, 0, 0, 1},
+			wantOffsets:  []string{"", fmt.Sprintf("%d,x", ms), "", fmt.Sprintf("%d,x", ms), ""},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &scripted{t: t, steps: tt.steps}
+			p, obs := newTestPuller(t, s, []LogType{Authentication}, nil, nil)
+			ctx, cancel := contextWithTimeout(t, 5*time.Second)
+			defer cancel()
+			for {
+				b, err := p.Next(ctx)
+				require.NoError(t, err)
+				if len(b.Events) == 3 {
+					break // the last page
+				}
+			}
+			qs := s.queries()
+			require.Len(t, qs, len(tt.wantMintimes), "requests")
+			windowStart := qs[0].Get("mintime")
+			for i, q := range qs {
+				want := windowStart
+				if tt.wantMintimes[i] >= 0 {
+					want = strconv.FormatInt(ms+tt.wantMintimes[i], 10)
+				}
+				assert.Equal(t, want, q.Get("mintime"), "mintime of request %d", i)
+				assert.Equal(t, tt.wantOffsets[i], q.Get("next_offset"), "next_offset of request %d", i)
+				assert.Equal(t, qs[0].Get("maxtime"), q.Get("maxtime"), "request %d stays in the window", i)
+			}
+			assert.Len(t, obs.stalls, tt.wantStalls, "offset stalls reported")
+			assert.Equal(t, tt.wantResets, obs.resets, "rejected offsets reported")
+			if tt.wantStalls > 0 {
+				last := obs.stalls[len(obs.stalls)-1]
+				assert.Equal(t, tt.wantSkipped, last.skipped)
+				assert.NotEmpty(t, last.got, "the report says what was seen")
+			}
+		})
+	}
+}
+
+// TestPullerLongLookbackKeepsItsWindow checks that a first window reaching
+// back the longest initial lookback (179 days) is paged to its end: its start
+// is not moved again on every request, which would drop next_offset and read
+// the first page forever.
+func TestPullerLongLookbackKeepsItsWindow(t *testing.T) {
+	ms := testNow.Add(-170 * 24 * time.Hour).UnixMilli()
+	s := &scripted{t: t, steps: []http.HandlerFunc{
+		reply(200, v2Body("authlogs", authEvents(1000, ms), fmt.Sprintf(`["%d","a"]`, ms))),
+		reply(200, v2Body("authlogs", authEvents(1000, ms+1), fmt.Sprintf(`["%d","b"]`, ms+1))),
+		reply(200, v2Body("authlogs", authEvents(10, ms+2), "null")),
+	}}
+	p, obs := newTestPuller(t, s, []LogType{Authentication}, nil, func(c *PullerConfig) {
+		c.InitialLookback = MaxLookback
+	})
+	ctx, cancel := contextWithTimeout(t, 5*time.Second)
+	defer cancel()
+	total := 0
+	for total < 2010 {
+		b, err := p.Next(ctx)
+		require.NoError(t, err)
+		total += len(b.Events)
+	}
+	qs := s.queries()
+	require.Len(t, qs, 3)
+	for i, q := range qs {
+		assert.Equal(t, qs[0].Get("mintime"), q.Get("mintime"), "request %d keeps the window's start", i)
+	}
+	assert.Equal(t, fmt.Sprintf("%d,a", ms), qs[1].Get("next_offset"))
+	assert.Equal(t, fmt.Sprintf("%d,b", ms+1), qs[2].Get("next_offset"))
+	assert.Zero(t, obs.clamped, "nothing older than Duo's retention was asked for, so nothing is reported lost")
+}
+
+// TestPullerWindowOutlivingRetention checks a window whose paging took so
+// long that its start is about to leave Duo's 180 days: the puller reads on
+// from where the offset stands, reporting lost events only when the offset
+// itself is past the edge.
+func TestPullerWindowOutlivingRetention(t *testing.T) {
+	edge := testNow.Add(-Retention)
+	tests := []struct {
+		name        string
+		read        time.Time // where the offset stands
+		wantClamped int
+	}{
+		{"the offset is well inside", edge.Add(12 * time.Hour), 0},
+		{"the offset is past the edge too", edge.Add(-time.Hour), 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := edge.Add(-2 * time.Hour)
+			s := &scripted{t: t, steps: []http.HandlerFunc{reply(200, v2Body("authlogs", authEvents(2, tt.read.UnixMilli()+5), "null"))}}
+			p, obs := newTestPuller(t, s, []LogType{Authentication}, map[LogType]Cursor{Authentication: {
+				WindowMin: start.UnixMilli(), WindowMax: testNow.Add(-time.Hour).UnixMilli(),
+				NextOffset: fmt.Sprintf("%d,x", tt.read.UnixMilli()),
+			}}, nil)
+			_, err := p.Next(t.Context())
+			require.NoError(t, err)
+			qs := s.queries()
+			require.Len(t, qs, 1)
+			mintime, err := strconv.ParseInt(qs[0].Get("mintime"), 10, 64)
+			require.NoError(t, err)
+			assert.Greater(t, mintime, edge.UnixMilli(), "within Duo's retention")
+			assert.GreaterOrEqual(t, mintime, min(tt.read.UnixMilli(), mintime), "nothing unread before the offset is asked for again")
+			if tt.wantClamped == 0 {
+				assert.Equal(t, tt.read.UnixMilli(), mintime, "from the offset's millisecond")
+			}
+			assert.Empty(t, qs[0].Get("next_offset"))
+			assert.Equal(t, tt.wantClamped, obs.clamped)
+		})
+	}
+}
+
+// TestPullerQuietV1LogNearRetention checks that an empty administrator log
+// whose start is 179 days back is not reported as losing events on every
+// poll: its position moves on to the availability edge instead.
+func TestPullerQuietV1LogNearRetention(t *testing.T) {
+	s := &scripted{t: t, steps: []http.HandlerFunc{reply(200, v1Body()), reply(200, v1Body()), reply(200, v1Body())}}
+	p, obs := newTestPuller(t, s, []LogType{Administrator}, nil, func(c *PullerConfig) {
+		c.InitialLookback = MaxLookback
+		c.PollInterval = time.Second
+	})
+	var positions []time.Time
+	for range 3 {
+		b, err := p.Next(t.Context())
+		require.NoError(t, err)
+		positions = append(positions, b.Cursor.Position())
+	}
+	assert.Zero(t, obs.clamped, "no loss reported")
+	assert.WithinDuration(t, testNow.Add(-2*time.Minute-UnknownClockMargin), positions[0], 3*time.Second)
+	assert.True(t, positions[2].After(positions[0]), "the position keeps up with time")
 }

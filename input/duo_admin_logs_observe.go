@@ -23,6 +23,10 @@ type inputMetrics struct {
 	boundaryDups      *service.MetricCounter
 	secondOverflow    *service.MetricCounter
 	checkpointErrors  *service.MetricCounter
+	offsetResets      *service.MetricCounter
+	nackedEvents      *service.MetricCounter
+	clockSkew         *service.MetricGauge
+	unackedSeconds    *service.MetricGauge
 	cursorLag         *service.MetricGauge
 	sinceLastEvent    *service.MetricGauge
 	dropOffAlarmGauge *service.MetricGauge
@@ -39,6 +43,10 @@ func newInputMetrics(m *service.Metrics) *inputMetrics {
 		boundaryDups:      m.NewCounter("duo_boundary_duplicates_total", "log_type"),
 		secondOverflow:    m.NewCounter("duo_second_overflow_total", "log_type"),
 		checkpointErrors:  m.NewCounter("duo_checkpoint_errors_total", "log_type", "operation"),
+		offsetResets:      m.NewCounter("duo_offset_resets_total", "log_type", "reason"),
+		nackedEvents:      m.NewCounter("duo_nacked_events_total", "log_type"),
+		clockSkew:         m.NewGauge("duo_clock_skew_seconds"),
+		unackedSeconds:    m.NewGauge("duo_unacked_seconds", "log_type"),
 		cursorLag:         m.NewGauge("duo_cursor_lag_seconds", "log_type"),
 		sinceLastEvent:    m.NewGauge("duo_seconds_since_last_event", "log_type"),
 		dropOffAlarmGauge: m.NewGauge("duo_drop_off_alarm", "log_type"),
@@ -50,10 +58,44 @@ func newInputMetrics(m *service.Metrics) *inputMetrics {
 type observer struct {
 	log     *service.Logger
 	metrics *inputMetrics
+	skew    skewWarning
 }
 
 func (in *duoAdminLogsInput) observer() *observer {
 	return &observer{log: in.log, metrics: in.metrics}
+}
+
+// Clock skews from skewWarnAt on are logged, at most every skewWarnEvery.
+const (
+	skewWarnAt    = 10 * time.Second
+	skewWarnEvery = 10 * time.Minute
+)
+
+// skewWarning logs when Duo's clock is far from this machine's: at WARN when
+// the skew reaches skewWarnAt, again every skewWarnEvery while it lasts, and
+// at INFO once it is back under.
+type skewWarning struct {
+	mu       sync.Mutex
+	warnedAt time.Time
+}
+
+func (w *skewWarning) observe(skew time.Duration, now time.Time, log *service.Logger) {
+	large := skew >= skewWarnAt || skew <= -skewWarnAt
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case large && (w.warnedAt.IsZero() || now.Sub(w.warnedAt) >= skewWarnEvery):
+		w.warnedAt = now
+		dir, by := "ahead of", -skew
+		if skew > 0 {
+			dir, by = "behind", skew
+		}
+		log.Warnf("This machine's clock is %s %s Duo's (read from Duo's Date header): windows are reckoned on Duo's clock, so no event is missed, but synchronise this clock with NTP: Duo refuses requests dated more than about 60s off",
+			by.Round(time.Second), dir)
+	case !large && !w.warnedAt.IsZero():
+		w.warnedAt = time.Time{}
+		log.Infof("This machine's clock is within %s of Duo's again", skewWarnAt)
+	}
 }
 
 func (o *observer) Request(endpoint, outcome string, elapsed time.Duration) {
@@ -91,8 +133,34 @@ func (o *observer) WindowClamped(t duoapi.LogType, stored, from time.Time) {
 		t, stored.UTC().Format(time.RFC3339), from.UTC().Format(time.RFC3339))
 }
 
-func (o *observer) CursorReset(t duoapi.LogType, err error) {
-	o.log.Warnf("Duo rejected the paging offset of %s logs (%v): reading the current window again from its start; some events may be delivered twice", t, err)
+func (o *observer) CursorReset(t duoapi.LogType, err error, resume time.Time, skipped bool) {
+	o.metrics.offsetResets.Incr(1, string(t), "rejected")
+	if skipped {
+		o.log.Errorf("Duo rejected the paging offset of %s logs again (%v), after reading on from the same millisecond once: moving on from %s; events of the millisecond before it beyond those delivered may be missed",
+			t, err, resume.UTC().Format(time.RFC3339Nano))
+		return
+	}
+	o.log.Warnf("Duo rejected the paging offset of %s logs (%v): reading on from %s without it; events of that millisecond may be delivered twice",
+		t, err, resume.UTC().Format(time.RFC3339Nano))
+}
+
+func (o *observer) OffsetStalled(t duoapi.LogType, sent, got string, resume time.Time, skipped bool) {
+	o.metrics.offsetResets.Incr(1, string(t), "stalled")
+	if sent == "" {
+		sent = "(none: the window's first page)"
+	}
+	if skipped {
+		o.log.Errorf("Duo sent a next_offset for %s logs that does not move forward again (sent %q, got %q), after reading on from the same millisecond once: moving on from %s; events of the millisecond before it beyond those delivered may be missed",
+			t, sent, got, resume.UTC().Format(time.RFC3339Nano))
+		return
+	}
+	o.log.Warnf("Duo sent a next_offset for %s logs that does not move forward (sent %q, got %q): not following it, reading on from %s; events of that millisecond may be delivered twice",
+		t, sent, got, resume.UTC().Format(time.RFC3339Nano))
+}
+
+func (o *observer) ClockSkew(skew time.Duration) {
+	o.metrics.clockSkew.SetFloat64(skew.Seconds())
+	o.skew.observe(skew, time.Now(), o.log)
 }
 
 // dropOffAlarm watches for log types that stopped receiving events, the way
