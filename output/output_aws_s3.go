@@ -61,18 +61,17 @@ func awsS3OutputSpec() *service.ConfigSpec {
 The field names and shapes follow the `+"`aws_s3`"+` output of Redpanda Connect, so an existing
 `+"`aws_s3`"+` block carries over as long as it uses the fields documented here.
 
-### One object per message, one message per batch
+### One object per message
 
 Every message that reaches this output becomes one object (one PutObject request) at the key
-given by `+"`path`"+`. To write a batch of events as one object, collapse the batch into a single
-message with batching processors: `+"`archive`"+` with `+"`format: lines`"+` joins the events into
-newline-delimited JSON and `+"`compress`"+` with `+"`algorithm: gzip`"+` compresses the result. The
+given by `+"`path`"+`. To write many events as one object, collapse them into a single message
+first: `+"`archive`"+` with `+"`format: lines`"+` joins the events into newline-delimited JSON and
+`+"`compress`"+` with `+"`algorithm: gzip`"+` compresses the result. Put them in the output's
+`+"`processors`"+` to make one object of each batch the input produced (for `+"`duo_admin_logs`"+`,
+one Duo page), or in `+"`batching.processors`"+` to gather several input batches first. The
 `+"`path`"+` (and every other interpolation) is then resolved against the collapsed message, whose
-metadata is that of the first event of the batch.
-
-When one stream carries several Duo log types, put a `+"`group_by_value`"+` processor on
-`+"`${! meta(\"duo_log_type\") }`"+` before `+"`archive`"+`: the batch is split per log type and
-each log type gets an object of its own under its own prefix. The worked example below does this.
+metadata is that of its first event and whose content is the compressed archive: take the parts
+of the key from metadata, not from the content.
 
 ### Default path
 
@@ -85,14 +84,48 @@ duo/<duo_log_type>/year=YYYY/month=MM/day=DD/hour=HH/<uuid>.json.gz
 
 The log type comes from the `+"`duo_log_type`"+` metadata the Duo input sets (`+"`unknown`"+` when
 absent) and the hour is the time the object is written, not the time of its events. The
-`+"`.json.gz`"+` suffix assumes the archive plus gzip batching described above.
+`+"`.json.gz`"+` suffix assumes the archive plus gzip layout described above. A fresh UUID per
+object means a retried object is written again under a new name (see below): set a stable
+`+"`path`"+` where a replay must not add events.
 
-### Delivery
+### Delivery and replays
 
-A batch is acknowledged once every object of it was stored. A failed upload nacks only the
-failed messages, and each upload may take at most `+"`timeout`"+`, retries by the AWS SDK
-included. Authentication errors name the credential fields to check; secrets never appear in
-errors or logs.
+A batch is acknowledged once every object of it was stored. The uploads of a batch run side by
+side and independently: one that fails cancels none of the others. When some objects of a batch
+fail and others are stored, the output names exactly the failed messages, so only those are
+retried; when every object fails (always the case for a batch collapsed into one object), the
+whole batch is retried. Each upload may take at most `+"`timeout`"+`, retries by the AWS SDK
+included. Each error names the bucket, the key and the cause, and for an authentication or
+permission error what to check; secrets never appear in errors or logs.
+
+A retry, or a replay of unacknowledged events after a crash, uploads the object again. An upload
+can also be stored by S3 and still fail (an answer that arrives after `+"`timeout`"+`, a dropped
+connection), so a retry may write an object that already exists. Whether that duplicates events
+depends on `+"`path`"+` only:
+
+- **Stable keys: a replay overwrites.** When the key is derived from what the object holds, the
+  retry writes the same key and S3 keeps one copy. With the `+"`duo_admin_logs`"+` input, leave
+  out output-level `+"`batching`"+` (each input batch is one Duo page of one log type), collapse
+  the page into one object with output `+"`processors`"+` (`+"`archive`"+` then `+"`compress`"+`)
+  and build the key from the page's `+"`duo_page_id`"+` metadata (the same whenever Duo returns
+  that page again) and a partition taken from the events' own time, as the worked example below
+  does. Every part of the key must be stable: `+"`now()`"+`, `+"`timestamp_unix()`"+`,
+  `+"`uuid_v4()`"+` or a counter make each retry a new object.
+- **Random keys: a replay adds.** With `+"`uuid_v4()`"+` or the write time in the key (the default
+  `+"`path`"+` has both), every retry of an object writes the same events again under a new key.
+- **Where the guarantee stops.** Output-level `+"`batching`"+` gathers events of several pages
+  into one object, so no key can name the events it holds, and Benthos cannot tell which pages
+  an object came from: when one object of such a batch fails, every page of the batch is retried
+  and rewritten, and with random keys their events are duplicated. Use batching across pages only
+  when the consumer removes duplicates (Panther's `+"`p_row_id`"+` is fresh on every
+  normalization, so it does not). Do not split a page into several objects with
+  `+"`group_by_value`"+` in output `+"`processors`"+` either: Benthos then ties a failed object to
+  its first event only, so that its other events can be taken as delivered.
+- **Under a `+"`switch`"+`** (events and dead letters of one page in two cases), set
+  `+"`retry_until_success: true`"+` on the switch, so that a failed case is retried by the switch
+  with the same events until it is stored. Otherwise the failed part of the page goes back to the
+  input alone, and Benthos v4.60 maps a second failure of such a part to the wrong events of it:
+  some are then taken as delivered and never written.
 
 ### Credentials
 
@@ -103,8 +136,9 @@ variables, the shared config and credentials files, web identity, ECS and EC2 in
 			service.NewStringField(s3oFieldBucket).
 				Description("The bucket to write objects to."),
 			service.NewInterpolatedStringField(s3oFieldPath).
-				Description("The object key, resolved for each message.").
+				Description("The object key, resolved for each message. For a retry or a replay to overwrite rather than add, build it only from what the object holds, such as the `duo_page_id` and event-time metadata: never from `uuid_v4()`, `now()` or a counter (see Delivery and replays above).").
 				Default(s3oDefaultPath).
+				Example(`duo/${! @duo_log_type }/${! @duo_hour }/${! @duo_page_id.not_null() }.json.gz`).
 				Example(`duo/${! meta("duo_log_type") }/${! timestamp_unix_nano() }.ndjson`).
 				Example(`${! meta("duo_log_type") }/${! now().ts_format("2006/01/02", "UTC") }/${! uuid_v4() }.json.gz`),
 			service.NewInterpolatedStringMapField(s3oFieldTags).
@@ -131,7 +165,7 @@ variables, the shared config and credentials files, web identity, ECS and EC2 in
 				Description("The maximum number of batches being written in parallel.").
 				Default(64),
 			service.NewDurationField(s3oFieldTimeout).
-				Description("How long one object upload may take, SDK retries included, before it fails and its message is retried.").
+				Description("How long one object upload may take, SDK retries included, before it fails and its message is retried. The store may have kept an object whose answer came too late: with a stable `path` the retry overwrites it.").
 				Default("5s").
 				Advanced(),
 			service.NewBatchPolicyField(s3oFieldBatching),
@@ -172,8 +206,24 @@ variables, the shared config and credentials files, web identity, ECS and EC2 in
 				Description("How to authenticate. Leave every field empty to use the AWS SDK default credential chain.").
 				Advanced(),
 		).
-		Example("Hourly gzip NDJSON objects per Duo log type",
-			"Collapses each batch of normalised Duo events into one gzip-compressed NDJSON object per log type, under the default `duo/<log type>/year=/month=/day=/hour=` layout. A batch closes at 5000 events or after a minute.",
+		Example("One gzip NDJSON object per Duo page, replay-safe",
+			"Writes each page of normalised Duo events as one gzip-compressed NDJSON object, keyed by the page's identity under an hour partition taken from the time of its first event. A retry or a replay after a crash writes the same key again, so S3 holds every event once. There is no output-level `batching`: the batch the output receives is the page.",
+			`
+output:
+  aws_s3:
+    bucket: acme-panther-duo
+    region: us-east-1
+    path: 'duo/${! @duo_log_type }/${! @duo_hour }/${! @duo_page_id.not_null() }.json.gz'
+    content_type: application/gzip
+  processors:
+    - mutation: 'meta duo_hour = this.p_event_time.ts_format("year=2006/month=01/day=02/hour=15", "UTC")'
+    - archive:
+        format: lines
+    - compress:
+        algorithm: gzip
+`).
+		Example("Larger objects across pages (a replay can duplicate)",
+			"Gathers up to 5000 events or a minute of them, splits them by log type and writes one gzip NDJSON object per log type under the default layout. Objects are fewer and larger, but their keys are random: when one object of a batch fails, every page of the batch is written again under new keys.",
 			`
 output:
   aws_s3:
@@ -383,8 +433,16 @@ func (w *awsS3Writer) Connect(ctx context.Context) error {
 	return nil
 }
 
-// WriteBatch uploads each message of the batch as one object and reports the
-// failed ones in a *service.BatchError by index.
+// s3oMaxParallelPuts bounds the uploads of one batch that run at once.
+const s3oMaxParallelPuts = 8
+
+// WriteBatch uploads each message of the batch as one object, several at a
+// time and independently: a failed upload cancels none of the others. When
+// only some fail, it returns a *service.BatchError naming exactly those, so
+// only they are retried. When all fail it returns a plain error, so the
+// whole batch is retried: a batch error would name only the first event of
+// a message that archive collapsed from many, and upstream would take the
+// others as delivered.
 func (w *awsS3Writer) WriteBatch(ctx context.Context, batch service.MessageBatch) error {
 	w.mu.RLock()
 	client := w.client
@@ -394,24 +452,44 @@ func (w *awsS3Writer) WriteBatch(ctx context.Context, batch service.MessageBatch
 	}
 
 	start := time.Now()
-	var batchErr *service.BatchError
-	var bytesWritten int
+	errs := make([]error, len(batch))
+	sizes := make([]int, len(batch))
+	sem := make(chan struct{}, s3oMaxParallelPuts)
+	var wg sync.WaitGroup
 	for i, msg := range batch {
-		n, err := w.put(ctx, client, batch, i, msg)
-		if err != nil {
-			if batchErr == nil {
-				batchErr = service.NewBatchError(batch, err)
-			}
-			batchErr.Failed(i, err)
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			sizes[i], errs[i] = w.put(ctx, client, batch, i, msg)
+		})
+	}
+	wg.Wait()
+
+	var batchErr *service.BatchError
+	var failed []error
+	bytesWritten := 0
+	for i, err := range errs {
+		if err == nil {
+			bytesWritten += sizes[i]
 			continue
 		}
-		bytesWritten += n
+		if batchErr == nil {
+			batchErr = service.NewBatchError(batch, err)
+		}
+		batchErr.Failed(i, err)
+		failed = append(failed, err)
 	}
-	if batchErr != nil {
+	switch {
+	case len(failed) == 0:
+		w.log.Debugf("Wrote %d objects (%d bytes) to s3://%s in %v", len(batch), bytesWritten, w.bucket, time.Since(start).Round(time.Millisecond))
+		return nil
+	case len(failed) < len(batch):
+		w.log.Debugf("Wrote %d of %d objects (%d bytes) to s3://%s in %v; %d will be retried", len(batch)-len(failed), len(batch), bytesWritten, w.bucket, time.Since(start).Round(time.Millisecond), len(failed))
 		return batchErr
+	case len(failed) == 1:
+		return failed[0]
 	}
-	w.log.Debugf("Wrote %d objects (%d bytes) to s3://%s in %v", len(batch), bytesWritten, w.bucket, time.Since(start).Round(time.Millisecond))
-	return nil
+	return fmt.Errorf("all %d objects failed: %w", len(failed), errors.Join(failed...))
 }
 
 // put uploads message i of batch and returns the number of bytes written.
@@ -468,13 +546,17 @@ func (w *awsS3Writer) put(ctx context.Context, client *s3.Client, batch service.
 	ctx, cancel := context.WithTimeout(ctx, w.timeout)
 	defer cancel()
 	if _, err := client.PutObject(ctx, in); err != nil {
-		return 0, fmt.Errorf("put s3://%s/%s: %w%s", w.bucket, key, err, s3ErrorHint(err, w.bucket))
+		return 0, fmt.Errorf("put s3://%s/%s: %w%s", w.bucket, key, err, s3ErrorHint(err, w.bucket, w.timeout))
 	}
 	return len(body), nil
 }
 
-// s3ErrorHint returns advice for the S3 errors a configuration change fixes.
-func s3ErrorHint(err error, bucket string) string {
+// s3ErrorHint returns advice for the S3 errors a configuration change
+// fixes, and says what a timeout means for the object.
+func s3ErrorHint(err error, bucket string, timeout time.Duration) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Sprintf(" (no answer within %s %s: the store may have kept the object anyway; it is retried, and only a stable %s makes the retry overwrite it)", s3oFieldTimeout, timeout, s3oFieldPath)
+	}
 	var apiErr smithy.APIError
 	if !errors.As(err, &apiErr) {
 		return ""
@@ -483,9 +565,13 @@ func s3ErrorHint(err error, bucket string) string {
 	case "SignatureDoesNotMatch", "InvalidAccessKeyId", "InvalidToken", "ExpiredToken", "InvalidClientTokenId", "AuthorizationHeaderMalformed":
 		return fmt.Sprintf(" (the store rejected the credentials: check %[1]s.id, %[1]s.secret and %[1]s.token, or the profile, role or default-chain credentials they resolve to, and the region)", s3oFieldCredentials)
 	case "AccessDenied", "Forbidden":
-		return fmt.Sprintf(" (the credentials lack s3:PutObject, and s3:PutObjectTagging when tags are set, on bucket %q)", bucket)
+		return fmt.Sprintf(" (permission denied: check that the credentials' IAM policy allows s3:PutObject on bucket %[1]q and this key, and s3:PutObjectTagging when tags are set; that the bucket policy, an SCP or a VPC endpoint policy does not deny it; and, for a bucket encrypted with a KMS key, that the key policy allows kms:GenerateDataKey; it is retried until then)", bucket)
+	case "KMS.AccessDeniedException", "KMS.DisabledException", "KMS.NotFoundException", "KMS.KMSInvalidStateException":
+		return fmt.Sprintf(" (the bucket's KMS key refused: check that its key policy allows kms:GenerateDataKey to the credentials and that the key is enabled; bucket %q)", bucket)
 	case "NoSuchBucket":
 		return fmt.Sprintf(" (bucket %q does not exist in this region or endpoint)", bucket)
+	case "SlowDown", "ServiceUnavailable", "InternalError":
+		return " (the store is overloaded or failing; it is retried; lower max_in_flight if it persists)"
 	}
 	return ""
 }

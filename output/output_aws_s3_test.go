@@ -7,9 +7,12 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -59,6 +62,10 @@ type fakeS3 struct {
 	mu     sync.Mutex
 	puts   []putRecord
 	refuse func(key string) (status int, code string)
+	// late, when it returns more than zero, makes the store keep the
+	// object and answer only after that long (or once the client hangs
+	// up).
+	late func(key string) time.Duration
 }
 
 const fakeBucket = "duo-bucket"
@@ -75,12 +82,27 @@ func newFakeS3(t *testing.T) *fakeS3 {
 			key := strings.TrimPrefix(r.URL.Path, "/"+fakeBucket+"/")
 			f.mu.Lock()
 			f.puts = append(f.puts, putRecord{key: key, header: r.Header.Clone()})
-			refuse := f.refuse
+			refuse, late := f.refuse, f.late
 			f.mu.Unlock()
 			if refuse != nil {
 				if status, code := refuse(key); status != 0 {
 					w.WriteHeader(status)
 					fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>refused by test</Message></Error>`, code)
+					return
+				}
+			}
+			if late != nil {
+				if d := late(key); d > 0 {
+					rec := httptest.NewRecorder()
+					faker.ServeHTTP(rec, r)
+					select {
+					case <-time.After(d):
+					case <-r.Context().Done():
+						return
+					}
+					maps.Copy(w.Header(), rec.Header())
+					w.WriteHeader(rec.Code)
+					_, _ = w.Write(rec.Body.Bytes())
 					return
 				}
 			}
@@ -567,6 +589,284 @@ func TestSpecExamplesParse(t *testing.T) {
 		require.NotEmpty(t, examples, "output %s has a worked example", name)
 		for _, ex := range examples {
 			require.NoError(t, service.NewStreamBuilder().SetYAML(ex), "example of %s:\n%s", name, ex)
+		}
+	}
+}
+
+func TestAWSS3AllFailedIsOnePlainError(t *testing.T) {
+	f := newFakeS3(t)
+	f.refuse = func(string) (int, string) { return http.StatusForbidden, "AccessDenied" }
+	conf, err := awsS3OutputSpec().ParseYAML(f.outputYAML()+"path: 'denied/${! json(\"txid\") }'\n", nil)
+	require.NoError(t, err)
+	w, err := newAWSS3Writer(conf, service.MockResources())
+	require.NoError(t, err)
+	require.NoError(t, w.Connect(t.Context()))
+	t.Cleanup(func() { assert.NoError(t, w.Close(context.Background())) })
+
+	// One message, which may be a whole page collapsed by archive: a batch
+	// error would name only the page's first event upstream.
+	err = w.WriteBatch(t.Context(), duoEvents("one", 1, "administrator"))
+	require.Error(t, err)
+	var batchErr *service.BatchError
+	assert.False(t, errors.As(err, &batchErr), "a batch that failed whole returns a plain error, got %T", err)
+	msg := err.Error()
+	for _, want := range []string{"s3://duo-bucket/denied/one-0", "AccessDenied", "s3:PutObject", "bucket policy", "kms:GenerateDataKey"} {
+		assert.Contains(t, msg, want)
+	}
+	assert.NotContains(t, msg, "fake-secret")
+
+	err = w.WriteBatch(t.Context(), duoEvents("two", 2, "administrator"))
+	require.Error(t, err)
+	assert.False(t, errors.As(err, &batchErr), "got %T", err)
+	assert.Contains(t, err.Error(), "all 2 objects failed")
+	assert.Contains(t, err.Error(), "denied/two-0")
+	assert.Contains(t, err.Error(), "denied/two-1")
+}
+
+// TestAWSS3UploadsAreIndependent checks that the uploads of a batch run side
+// by side and that one that times out neither delays nor cancels the others.
+func TestAWSS3UploadsAreIndependent(t *testing.T) {
+	f := newFakeS3(t)
+	f.late = func(key string) time.Duration {
+		if key == "obj/slow-1" {
+			return 3 * time.Second
+		}
+		return 0
+	}
+	conf, err := awsS3OutputSpec().ParseYAML(f.outputYAML()+"path: 'obj/${! json(\"txid\") }'\ntimeout: 700ms\n", nil)
+	require.NoError(t, err)
+	w, err := newAWSS3Writer(conf, service.MockResources())
+	require.NoError(t, err)
+	require.NoError(t, w.Connect(t.Context()))
+	t.Cleanup(func() { assert.NoError(t, w.Close(context.Background())) })
+
+	batch := duoEvents("slow", 6, "authentication")
+	indexer := batch.Index()
+	start := time.Now()
+	err = w.WriteBatch(t.Context(), batch)
+	elapsed := time.Since(start)
+	var batchErr *service.BatchError
+	require.ErrorAs(t, err, &batchErr)
+	failed := map[int]string{}
+	batchErr.WalkMessagesIndexedBy(indexer, func(i int, _ *service.Message, err error) bool {
+		if err != nil {
+			failed[i] = err.Error()
+		}
+		return true
+	})
+	require.Len(t, failed, 1, "only the late upload fails: %v", failed)
+	assert.Contains(t, failed[1], "s3://duo-bucket/obj/slow-1")
+	assert.Contains(t, failed[1], "timeout 700ms")
+	assert.Contains(t, failed[1], "may have kept the object")
+	assert.Less(t, elapsed, 2*time.Second, "the late upload must not hold up the others for long")
+
+	keys := listObjects(t, t.Context(), f.client(), fakeBucket, "obj/")
+	// The late object was stored although its answer came too late.
+	assert.Equal(t, []string{"obj/slow-0", "obj/slow-1", "obj/slow-2", "obj/slow-3", "obj/slow-4", "obj/slow-5"}, keys)
+}
+
+// pagesInput is a batch input for tests that emits pages as duo_admin_logs
+// does: one batch per page, with the duo_log_type and duo_page_id metadata.
+// It is wrapped with service.AutoRetryNacksBatched, as the Duo input is, so
+// that Benthos retries exactly what the output reports as failed.
+type pagesInput struct {
+	mu    sync.Mutex
+	pages []service.MessageBatch
+}
+
+func (p *pagesInput) Connect(context.Context) error { return nil }
+
+func (p *pagesInput) ReadBatch(context.Context) (service.MessageBatch, service.AckFunc, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.pages) == 0 {
+		return nil, nil, service.ErrEndOfInput
+	}
+	b := p.pages[0]
+	p.pages = p.pages[1:]
+	return b, func(context.Context, error) error { return nil }, nil
+}
+
+func (p *pagesInput) Close(context.Context) error { return nil }
+
+// duoPages returns n pages of each log type, each of size events, where
+// every fifth event is marked dead (metadata dead: yes). The page ID is the
+// hash of the page's events, as duo_admin_logs computes it.
+func duoPages(n, size int, logTypes ...string) []service.MessageBatch {
+	var pages []service.MessageBatch
+	for _, lt := range logTypes {
+		for p := range n {
+			page := make(service.MessageBatch, size)
+			h := sha256.New()
+			for i := range page {
+				body := fmt.Appendf(nil, `{"txid":"%s-%d-%d","log_type":%q}`, lt, p, i, lt)
+				h.Write(body)
+				page[i] = service.NewMessage(body)
+				page[i].MetaSetMut("duo_log_type", lt)
+				if i%5 == 4 {
+					page[i].MetaSetMut("dead", "yes")
+				}
+			}
+			id := hex.EncodeToString(h.Sum(nil))[:32]
+			for _, m := range page {
+				m.MetaSetMut("duo_page_id", id)
+			}
+			pages = append(pages, page)
+		}
+	}
+	return pages
+}
+
+// runPages runs pages through a stream with the given output (the
+// pipeline's shape: a switch of events and dead letters, one object per
+// page and case) until every page is acknowledged.
+func runPages(t *testing.T, f *fakeS3, pages []service.MessageBatch, timeout string) {
+	t.Helper()
+	env := service.GlobalEnvironment().Clone()
+	in := &pagesInput{pages: pages}
+	require.NoError(t, env.RegisterBatchInput("test_duo_pages", service.NewConfigSpec(), func(*service.ParsedConfig, *service.Resources) (service.BatchInput, error) {
+		return service.AutoRetryNacksBatched(in), nil
+	}))
+	object := func(prefix string) string {
+		return indent("aws_s3:\n"+indent(f.outputYAML()+`path: '`+prefix+`/${! @duo_log_type }/${! @duo_page_id.not_null() }.json.gz'
+content_type: application/gzip
+timeout: `+timeout+`
+`, "  ")+`processors:
+  - archive:
+      format: lines
+  - compress:
+      algorithm: gzip
+`, "          ")
+	}
+	b := env.NewStreamBuilder()
+	require.NoError(t, b.SetLoggerYAML("level: off"))
+	require.NoError(t, b.SetYAML(`
+input:
+  test_duo_pages: {}
+output:
+  switch:
+    retry_until_success: true
+    cases:
+      - check: '@dead == "yes"'
+        output:
+`+object("dead")+`      - output:
+`+object("pages")))
+	strm, err := b.Build()
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	require.NoError(t, strm.Run(ctx))
+}
+
+// checkPagesOnce reads every object back and checks that each event of
+// pages is in it exactly once, under its case's prefix, and returns the
+// PutObject requests per key.
+func checkPagesOnce(t *testing.T, f *fakeS3, pages []service.MessageBatch) map[string]int {
+	t.Helper()
+	want := map[string]string{}
+	for _, page := range pages {
+		for _, m := range page {
+			b, err := m.AsBytes()
+			require.NoError(t, err)
+			prefix := "pages/"
+			if d, _ := m.MetaGet("dead"); d == "yes" {
+				prefix = "dead/"
+			}
+			lt, _ := m.MetaGet("duo_log_type")
+			id, _ := m.MetaGet("duo_page_id")
+			want[string(b)] = prefix + lt + "/" + id + ".json.gz"
+		}
+	}
+	client := f.client()
+	got := map[string][]string{}
+	keys := listObjects(t, t.Context(), client, fakeBucket, "")
+	for _, key := range keys {
+		lines, _ := gunzipLines(t, t.Context(), client, fakeBucket, key)
+		for _, l := range lines {
+			got[l] = append(got[l], key)
+		}
+	}
+	for ev, key := range want {
+		assert.Equal(t, []string{key}, got[ev], "event %s is stored once, in its page's object", ev)
+	}
+	assert.Len(t, got, len(want), "no event that was not sent")
+	assert.Len(t, keys, 2*len(pages), "one object per page and case")
+	puts := map[string]int{}
+	for _, p := range f.recorded() {
+		puts[p.key]++
+	}
+	return puts
+}
+
+// TestAWSS3PagesRetryOnlyTheFailedObject runs pages through the pipeline's
+// shape while the store refuses the first two uploads of every object under
+// one prefix (403) and of every dead-letter object of another log type
+// (503): every event ends up stored once, and only the refused objects were
+// written more than once.
+func TestAWSS3PagesRetryOnlyTheFailedObject(t *testing.T) {
+	f := newFakeS3(t)
+	var mu sync.Mutex
+	refusals := map[string]int{}
+	f.refuse = func(key string) (int, string) {
+		status, code := 0, ""
+		switch {
+		case strings.HasPrefix(key, "pages/administrator/"):
+			status, code = http.StatusForbidden, "AccessDenied"
+		case strings.HasPrefix(key, "dead/telephony/"):
+			status, code = http.StatusServiceUnavailable, "SlowDown"
+		default:
+			return 0, ""
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if refusals[key] >= 2 {
+			return 0, ""
+		}
+		refusals[key]++
+		return status, code
+	}
+	pages := duoPages(3, 20, "authentication", "administrator", "telephony")
+	runPages(t, f, pages, "2s")
+	puts := checkPagesOnce(t, f, pages)
+
+	mu.Lock()
+	defer mu.Unlock()
+	var retried, once int
+	for key, n := range puts {
+		if refusals[key] > 0 {
+			assert.Equal(t, refusals[key]+1, n, "%s was refused %d times, then written once", key, refusals[key])
+			retried++
+			continue
+		}
+		assert.Equal(t, 1, n, "%s was never refused: written once", key)
+		once++
+	}
+	assert.Equal(t, 6, retried, "3 administrator pages and 3 telephony dead-letter objects were refused")
+	t.Logf("%d objects written once, %d refused and rewritten at the same key (%d PUTs in all)", once, retried, len(f.recorded()))
+}
+
+// TestAWSS3PagesLateAnswerOverwrites has the store keep an object and answer
+// only after the output's timeout: the retry writes the same key again, so
+// the events are stored once.
+func TestAWSS3PagesLateAnswerOverwrites(t *testing.T) {
+	f := newFakeS3(t)
+	pages := duoPages(2, 30, "authentication", "administrator")
+	id, _ := pages[1][0].MetaGet("duo_page_id")
+	lateKey := "pages/authentication/" + id + ".json.gz"
+	var answeredLate sync.Once
+	f.late = func(key string) time.Duration {
+		d := time.Duration(0)
+		if key == lateKey {
+			answeredLate.Do(func() { d = 3 * time.Second })
+		}
+		return d
+	}
+	runPages(t, f, pages, "500ms")
+	puts := checkPagesOnce(t, f, pages)
+	assert.Equal(t, 2, puts[lateKey], "the late object was written twice, at one key")
+	for key, n := range puts {
+		if key != lateKey {
+			assert.Equal(t, 1, n, key)
 		}
 	}
 }
