@@ -175,7 +175,10 @@ type dropOffAlarm struct {
 	lastAlarm map[duoapi.LogType]time.Time // zero while not alarmed
 }
 
-func newDropOffAlarm(types []duoapi.LogType, after time.Duration, now time.Time, log *service.Logger, m *inputMetrics) *dropOffAlarm {
+// newDropOffAlarm returns the alarm of types, each of which last saw events
+// at the time stored with its position (from an earlier run), or, when none
+// is stored, now.
+func newDropOffAlarm(types []duoapi.LogType, after time.Duration, now time.Time, stored map[duoapi.LogType]time.Time, log *service.Logger, m *inputMetrics) *dropOffAlarm {
 	a := &dropOffAlarm{
 		after: after, log: log, metrics: m,
 		lastEvent: map[duoapi.LogType]time.Time{},
@@ -183,9 +186,19 @@ func newDropOffAlarm(types []duoapi.LogType, after time.Duration, now time.Time,
 	}
 	for _, t := range types {
 		a.lastEvent[t] = now
+		if last := stored[t]; !last.IsZero() && last.Before(now) {
+			a.lastEvent[t] = last
+		}
 		m.dropOffAlarmGauge.Set(0, string(t))
 	}
 	return a
+}
+
+// last returns when events of t last arrived, or when counting began.
+func (a *dropOffAlarm) last(t duoapi.LogType) time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.lastEvent[t]
 }
 
 // sawEvents records that new events of t arrived, clearing its alarm.
@@ -221,10 +234,12 @@ func (a *dropOffAlarm) check(now time.Time) {
 	}
 }
 
-func (a *dropOffAlarm) run(ctx context.Context, now func() time.Time) {
+// watch checks the drop-off alarm and the unacknowledged batches until ctx
+// ends.
+func (in *duoAdminLogsInput) watch(ctx context.Context) {
 	every := 30 * time.Second
-	if a.after > 0 {
-		every = min(max(a.after/20, 50*time.Millisecond), every)
+	if in.dropOff > 0 {
+		every = min(max(in.dropOff/20, 50*time.Millisecond), every)
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
@@ -233,7 +248,73 @@ func (a *dropOffAlarm) run(ctx context.Context, now func() time.Time) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			a.check(now())
+			now := in.now()
+			in.alarm.check(now)
+			in.unacked.check(now, in.pullerCfg.LogTypes, in.log, in.metrics)
+		}
+	}
+}
+
+// unackedWarnAfter is how long a batch may wait for its acknowledgement
+// before the wait is logged.
+const unackedWarnAfter = 5 * time.Minute
+
+// unackedBatches tracks when each batch still awaiting its acknowledgement
+// was read, per log type, so that an output that stops acknowledging one log
+// type is seen for what it is.
+type unackedBatches struct {
+	mu     sync.Mutex
+	readAt map[duoapi.LogType]map[uint64]time.Time
+	warned map[duoapi.LogType]time.Time
+}
+
+func newUnackedBatches() *unackedBatches {
+	return &unackedBatches{readAt: map[duoapi.LogType]map[uint64]time.Time{}, warned: map[duoapi.LogType]time.Time{}}
+}
+
+// add records that batch seq of t was read at.
+func (u *unackedBatches) add(t duoapi.LogType, seq uint64, at time.Time) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.readAt[t] == nil {
+		u.readAt[t] = map[uint64]time.Time{}
+	}
+	u.readAt[t][seq] = at
+}
+
+// done records that batch seq of t was acknowledged.
+func (u *unackedBatches) done(t duoapi.LogType, seq uint64) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	delete(u.readAt[t], seq)
+}
+
+// check sets the duo_unacked_seconds gauge of every log type to the age of
+// its oldest unacknowledged batch, and logs log types whose output has held
+// a batch for unackedWarnAfter, again every unackedWarnAfter while it lasts.
+func (u *unackedBatches) check(now time.Time, types []duoapi.LogType, log *service.Logger, m *inputMetrics) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, t := range types {
+		var oldest time.Time
+		for _, at := range u.readAt[t] {
+			if oldest.IsZero() || at.Before(oldest) {
+				oldest = at
+			}
+		}
+		age := time.Duration(0)
+		if !oldest.IsZero() {
+			age = now.Sub(oldest)
+		}
+		m.unackedSeconds.SetFloat64(age.Seconds(), string(t))
+		switch warned := u.warned[t]; {
+		case age >= unackedWarnAfter && (warned.IsZero() || now.Sub(warned) >= unackedWarnAfter):
+			u.warned[t] = now
+			log.Warnf("Duo %s events read %s ago are still not acknowledged by the output (%d batches waiting): their position cannot move, and once checkpoint_limit events wait, reading stops for every log type; the output's error log lines and output_error metric name the output block that fails",
+				t, age.Round(time.Second), len(u.readAt[t]))
+		case age < unackedWarnAfter && !warned.IsZero():
+			delete(u.warned, t)
+			log.Infof("The output acknowledges Duo %s events again", t)
 		}
 	}
 }

@@ -39,7 +39,7 @@ func TestDropOffAlarm(t *testing.T) {
 	logger := service.NewLoggerFromSlog(slog.New(slog.NewTextHandler(&logs, nil)))
 	m := newInputMetrics(service.MockResources().Metrics())
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	a := newDropOffAlarm([]duoapi.LogType{duoapi.Authentication, duoapi.Telephony}, time.Hour, start, logger, m)
+	a := newDropOffAlarm([]duoapi.LogType{duoapi.Authentication, duoapi.Telephony}, time.Hour, start, nil, logger, m)
 
 	a.check(start.Add(59 * time.Minute))
 	assert.Zero(t, logs.lines("Drop-off alarm"), "silent for less than the interval")
@@ -66,7 +66,7 @@ func TestDropOffAlarmDisabled(t *testing.T) {
 	logger := service.NewLoggerFromSlog(slog.New(slog.NewTextHandler(&logs, nil)))
 	m := newInputMetrics(service.MockResources().Metrics())
 	start := time.Now()
-	a := newDropOffAlarm([]duoapi.LogType{duoapi.Administrator}, 0, start, logger, m)
+	a := newDropOffAlarm([]duoapi.LogType{duoapi.Administrator}, 0, start, nil, logger, m)
 	a.check(start.Add(1000 * time.Hour))
 	assert.Zero(t, logs.lines("Drop-off alarm"))
 }

@@ -4,17 +4,27 @@ package input
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/Jeffail/checkpoint"
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	// The fields' lint rules use Bloblang methods of the pure set, such as
+	// parse_duration: a rule is compiled when its spec is built, at init,
+	// so the set must be registered first.
+	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 
 	"github.com/duostream/duostream/duoapi"
 )
@@ -48,13 +58,66 @@ const (
 	MetaLogType     = "duo_log_type"
 	MetaAPIHostname = "duo_api_hostname"
 	MetaEndpoint    = "duo_endpoint"
+	// MetaPageID identifies the Duo page a message came from, the same
+	// when the same page is read again after a replay: a key for output
+	// objects that a replay overwrites instead of adding to.
+	MetaPageID = "duo_page_id"
+)
+
+// Lint rules of single fields. A duration field is a string to Benthos, so
+// "7d" or "soon" would pass its own checks and fail only at start; these
+// find such values, and the others the input refuses, at lint time. (Lint
+// rules of the whole component are not run by "duostream lint", those of
+// its fields are.)
+func durationLint(path string) string {
+	return fmt.Sprintf(`root = if this.type() != "string" || this.parse_duration().catch(null) == null { ["field %s: %%v is not a duration: write a number and a unit, such as 90s, 15m or 168h (h is the largest unit: 7 days is 168h)".format(this)] }`, path)
+}
+
+// wholeNumberField is a field holding a whole number. Benthos cannot lint
+// the value of an int field that is not a number (it skips the field), so
+// the field is a string to Benthos, a number in YAML, and checked by its
+// lint rule; read it with fieldWholeNumber.
+func wholeNumberField(name string, def int) *service.ConfigField {
+	return service.NewStringField(name).
+		Default(strconv.Itoa(def)).
+		LintRule(fmt.Sprintf(`root = if !this.string().re_match("^[0-9]+$") { ["field %s: %%v is not a whole number".format(this)] }`, name))
+}
+
+// fieldWholeNumber reads a field made by wholeNumberField.
+func fieldWholeNumber(conf *service.ParsedConfig, name string) (int, error) {
+	s, err := conf.FieldString(name)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("field %s: %q is not a whole number", name, s)
+	}
+	return n, nil
+}
+
+const (
+	lookbackLint = `let raw = this
+root = match this.parse_duration().catch(null) {
+  null => ["field initial_lookback: %v is not a duration: write a number and a unit, such as 90s, 15m or 168h (h is the largest unit: 7 days is 168h)".format($raw)],
+  this > 15465600000000000 => ["field initial_lookback: %v is more than 4296h (179 days): Duo serves 180 days of logs".format($raw)],
+  this <= 0 => ["field initial_lookback: must be positive"],
+}`
+	pollLint = `let raw = this
+root = match this.parse_duration().catch(null) {
+  null => ["field poll_interval: %v is not a duration: write a number and a unit, such as 90s, 15m or 168h (h is the largest unit: 7 days is 168h)".format($raw)],
+  this < 1000000000 => ["field poll_interval: %v is shorter than 1s".format($raw)],
+}`
+	baseURLLint = `root = if this.has_prefix("http://") && !this.re_match("^http://(127\\.[0-9]+\\.[0-9]+\\.[0-9]+|localhost|\\[::1\\])(:[0-9]+)?(/.*)?$") { ["field base_url: plain http is only allowed to a loopback address (127.0.0.1, [::1] or localhost): use https"] }`
 )
 
 func duoAdminLogsSpec() *service.ConfigSpec {
-	backoffFields := func(initial, maxInterval string) []*service.ConfigField {
+	backoffFields := func(parent, initial, maxInterval string) []*service.ConfigField {
 		return []*service.ConfigField{
-			service.NewDurationField(dalFieldInitialInterval).Description("The wait after the first failure.").Default(initial),
-			service.NewDurationField(dalFieldMaxInterval).Description("The longest wait between attempts.").Default(maxInterval),
+			service.NewDurationField(dalFieldInitialInterval).Description("The wait after the first failure.").Default(initial).
+				LintRule(durationLint(parent + "." + dalFieldInitialInterval)),
+			service.NewDurationField(dalFieldMaxInterval).Description("The longest wait between attempts.").Default(maxInterval).
+				LintRule(durationLint(parent + "." + dalFieldMaxInterval)),
 		}
 	}
 	return service.NewConfigSpec().
@@ -108,33 +171,35 @@ Requests of one input share a budget of `+"`requests_per_minute`"+` (Duo publish
 				Description("The key prefix of the stored positions; each log type is stored under `<checkpoint_key>/<log type>`. Empty means `duostream/<api_hostname>/<integration_key>`, which is unique per Duo application. Give each stream of the same Duo application its own key.").
 				Default("").
 				Advanced(),
-			service.NewIntField(dalFieldCheckpointLimit).
+			wholeNumberField(dalFieldCheckpointLimit, 5000).
 				Description("The most events per log type that may be in flight (read but not yet acknowledged). Reading pauses at the limit, which bounds memory when the output is slow or down. At least 1000.").
-				Default(5000).
 				Advanced(),
 			service.NewDurationField(dalFieldInitialLookback).
 				Description("How far back a log type starts when no position is stored. At most 179 days (Duo serves 180).").
 				Default("24h").
-				Examples("168h", "4296h"),
+				Examples("168h", "4296h").
+				LintRule(lookbackLint),
 			service.NewDurationField(dalFieldPollInterval).
 				Description("How long a log type waits once it has caught up. Duo recommends polling no more than once a minute.").
-				Default("1m"),
+				Default("1m").
+				LintRule(pollLint),
 			service.NewDurationField(dalFieldAvailabilityLag).
 				Description("How long Duo takes to make an event consistently available; nothing newer is requested. Duo documents two minutes.").
-				Default("2m"),
-			service.NewIntField(dalFieldRequestsPerMinute).
-				Description("The budget of requests per minute shared by every log type of this input, retries included.").
-				Default(30),
+				Default("2m").
+				LintRule(durationLint(dalFieldAvailabilityLag)),
+			wholeNumberField(dalFieldRequestsPerMinute, 30).
+				Description("The budget of requests per minute shared by every log type of this input, retries included."),
 			service.NewDurationField(dalFieldDropOffAlarm).
 				Description("Log an error (once per interval) and set the `duo_drop_off_alarm` gauge when a log type has had no new event for this long. `0s` disables the alarm.").
-				Default("24h"),
-			service.NewIntField(dalFieldSignatureVersion).
+				Default("24h").
+				LintRule(durationLint(dalFieldDropOffAlarm)),
+			wholeNumberField(dalFieldSignatureVersion, 2).
 				Description("The Duo request signature version: 2 (HMAC-SHA512 over the canonical request) or 5 (the same plus body and header hashes).").
-				Default(2).
 				Advanced(),
 			service.NewDurationField(dalFieldTimeout).
 				Description("The timeout of one HTTP request, including reading the body.").
 				Default("30s").
+				LintRule(durationLint(dalFieldTimeout)).
 				Advanced(),
 			service.NewTLSField(dalFieldTLS).
 				Description("TLS settings for the connection to Duo, e.g. extra root CAs for a TLS-inspecting proxy."),
@@ -142,19 +207,16 @@ Requests of one input share a budget of `+"`requests_per_minute`"+` (Duo publish
 				Description("Where requests are sent, when not to `https://<api_hostname>` (e.g. a reverse proxy or the Duo API simulator); signatures still cover `api_hostname`. Plain `http` is only allowed to a loopback address.").
 				Default("").
 				Example("http://127.0.0.1:8443").
+				LintRule(baseURLLint).
 				Advanced(),
-			service.NewObjectField(dalFieldBackoff, backoffFields("1s", "1m")...).
+			service.NewObjectField(dalFieldBackoff, backoffFields(dalFieldBackoff, "1s", "1m")...).
 				Description("The backoff after a transient failure (5xx, timeout, dropped connection, truncated body).").
 				Advanced(),
-			service.NewObjectField(dalFieldRateLimitBackoff, backoffFields("15s", "5m")...).
+			service.NewObjectField(dalFieldRateLimitBackoff, backoffFields(dalFieldRateLimitBackoff, "15s", "5m")...).
 				Description("The backoff after Duo answered 429 Too Many Requests.").
 				Advanced(),
 			service.NewAutoRetryNacksToggleField(),
 		).
-		LintRule(`root = match {
-  this.base_url.or("").has_prefix("http://") && !this.base_url.re_match("^http://(127\\.[0-9]+\\.[0-9]+\\.[0-9]+|localhost|\\[::1\\])(:[0-9]+)?(/.*)?$") => ["field base_url: plain http is only allowed to a loopback address (127.0.0.1, [::1] or localhost): use https"],
-  this.initial_lookback.or("24h").re_match("^[0-9]+h$") && this.initial_lookback.trim_suffix("h").number() > 4296 => ["field initial_lookback: at most 4296h (179 days): Duo serves 180 days of logs"],
-}`).
 		Example("Pull all four log types", "Pulls every log type into a durable local checkpoint and normalizes the events; see the `duo_normalize` processor for routing events that fail their schema.", `
 input:
   duo_admin_logs:
@@ -205,11 +267,14 @@ type duoAdminLogsInput struct {
 	puller    *duoapi.Puller // set by Connect, used only by ReadBatch
 	metrics   *inputMetrics
 
+	positions   *positionStore
 	checkpoints map[duoapi.LogType]*checkpoint.Capped[position]
 	nextSeq     map[duoapi.LogType]uint64
+	unacked     *unackedBatches
 
-	persistMu sync.Mutex
-	persisted map[duoapi.LogType]uint64
+	persistMu   sync.Mutex
+	persisted   map[duoapi.LogType]uint64
+	generations map[duoapi.LogType]uint64
 
 	alarm     *dropOffAlarm
 	stopAlarm context.CancelFunc
@@ -221,6 +286,12 @@ type duoAdminLogsInput struct {
 type position struct {
 	seq    uint64
 	cursor duoapi.Cursor
+}
+
+// defaultKeyPrefix is the checkpoint key prefix of an input that sets none:
+// unique per Duo application.
+func defaultKeyPrefix(host, ikey string) string {
+	return "duostream" + KeySeparator + host + KeySeparator + ikey
 }
 
 func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*duoAdminLogsInput, error) {
@@ -279,10 +350,14 @@ func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*
 	if err != nil {
 		return nil, err
 	}
+	// Releases before 0.2 kept each position under "<prefix>/<log type>",
+	// with a default prefix of "duostream/<host>/<ikey>".
+	legacyPrefix := keyPrefix
 	if keyPrefix == "" {
-		keyPrefix = "duostream/" + host + "/" + ikey
+		keyPrefix = defaultKeyPrefix(host, ikey)
+		legacyPrefix = "duostream/" + host + "/" + ikey
 	}
-	limit, err := conf.FieldInt(dalFieldCheckpointLimit)
+	limit, err := fieldWholeNumber(conf, dalFieldCheckpointLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -311,14 +386,14 @@ func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*
 	case timeout <= 0:
 		return nil, fmt.Errorf("field %s: must be positive", dalFieldTimeout)
 	}
-	rpm, err := conf.FieldInt(dalFieldRequestsPerMinute)
+	rpm, err := fieldWholeNumber(conf, dalFieldRequestsPerMinute)
 	if err != nil {
 		return nil, err
 	}
 	if rpm <= 0 {
 		return nil, fmt.Errorf("field %s: must be positive, got %d", dalFieldRequestsPerMinute, rpm)
 	}
-	sigVersion, err := conf.FieldInt(dalFieldSignatureVersion)
+	sigVersion, err := fieldWholeNumber(conf, dalFieldSignatureVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -355,9 +430,12 @@ func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*
 		dropOff:     dropOff,
 		now:         time.Now,
 		metrics:     newInputMetrics(mgr.Metrics()),
+		positions:   &positionStore{res: mgr, cache: cacheName, prefix: keyPrefix, legacyPrefix: legacyPrefix},
 		checkpoints: map[duoapi.LogType]*checkpoint.Capped[position]{},
 		nextSeq:     map[duoapi.LogType]uint64{},
+		unacked:     newUnackedBatches(),
 		persisted:   map[duoapi.LogType]uint64{},
+		generations: map[duoapi.LogType]uint64{},
 	}
 	obs := in.observer()
 	transport := http.DefaultTransport.(*http.Transport).Clone()
@@ -387,6 +465,11 @@ func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*
 	}
 	for _, t := range logTypes {
 		in.checkpoints[t] = checkpoint.NewCapped[position](int64(limit))
+	}
+	probeCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := in.positions.probe(probeCtx); err != nil {
+		return nil, fmt.Errorf("field %s: %w", dalFieldCheckpointCache, err)
 	}
 	return in, nil
 }
@@ -435,10 +518,6 @@ func checkBaseURL(raw string) error {
 	return fmt.Errorf("%q must be an http or https URL", raw)
 }
 
-func (in *duoAdminLogsInput) key(t duoapi.LogType) string {
-	return in.keyPrefix + "/" + string(t)
-}
-
 // Connect reads the stored positions once and builds the puller. Later calls
 // (after a lost connection) keep the in-memory read positions.
 func (in *duoAdminLogsInput) Connect(ctx context.Context) error {
@@ -448,53 +527,60 @@ func (in *duoAdminLogsInput) Connect(ctx context.Context) error {
 		return nil
 	}
 	start := map[duoapi.LogType]duoapi.Cursor{}
+	lastEvents := map[duoapi.LogType]time.Time{}
 	for _, t := range in.pullerCfg.LogTypes {
-		c, err := in.loadCursor(ctx, t)
+		p, err := in.loadPosition(ctx, t)
 		if err != nil {
 			return err
 		}
-		start[t] = c
+		start[t], lastEvents[t] = p.Cursor, p.LastEvent
+		in.generations[t] = p.Generation
 	}
 	puller, err := duoapi.NewPuller(in.client, in.pullerCfg, start)
 	if err != nil {
 		return err
 	}
 	in.puller = puller
-	in.alarm = newDropOffAlarm(in.pullerCfg.LogTypes, in.dropOff, in.now(), in.log, in.metrics)
+	in.alarm = newDropOffAlarm(in.pullerCfg.LogTypes, in.dropOff, in.now(), lastEvents, in.log, in.metrics)
 	alarmCtx, cancel := context.WithCancel(context.Background())
 	in.stopAlarm, in.alarmDone = cancel, make(chan struct{})
 	go func() {
 		defer close(in.alarmDone)
-		in.alarm.run(alarmCtx, in.now)
+		in.watch(alarmCtx)
 	}()
 	return nil
 }
 
-func (in *duoAdminLogsInput) loadCursor(ctx context.Context, t duoapi.LogType) (duoapi.Cursor, error) {
-	var raw []byte
-	var getErr error
-	if err := in.res.AccessCache(ctx, in.cacheName, func(c service.Cache) {
-		raw, getErr = c.Get(ctx, in.key(t))
-	}); err != nil {
-		return duoapi.Cursor{}, fmt.Errorf("access checkpoint cache %q: %w", in.cacheName, err)
-	}
+// loadPosition reads t's stored position. Nothing stored, or a stored value
+// that cannot be read, starts t initial_lookback ago; the latter is reported,
+// as events since then may be delivered twice.
+func (in *duoAdminLogsInput) loadPosition(ctx context.Context, t duoapi.LogType) (StoredPosition, error) {
+	keys := PositionKeys(in.keyPrefix, t)
+	p, found, legacy, err := in.positions.load(ctx, t)
+	var accessErr *cacheAccessError
 	switch {
-	case errors.Is(getErr, service.ErrKeyNotFound):
-		in.log.Infof("No stored position for Duo %s logs at key %q: starting %s ago", t, in.key(t), in.pullerCfg.InitialLookback)
-		return duoapi.Cursor{}, nil
-	case getErr != nil:
+	case errors.As(err, &accessErr):
 		in.metrics.checkpointErrors.Incr(1, string(t), "read")
-		return duoapi.Cursor{}, fmt.Errorf("read position of %s logs from checkpoint cache %q: %w", t, in.cacheName, getErr)
-	}
-	c, err := duoapi.DecodeCursor(raw)
-	if err != nil {
+		return StoredPosition{}, fmt.Errorf("read position of %s logs: %w", t, err)
+	case err != nil && found:
 		in.metrics.checkpointErrors.Incr(1, string(t), "decode")
-		in.log.Errorf("The stored position of Duo %s logs at key %q cannot be read (%v): starting again %s ago so that nothing is skipped; events since then may be delivered twice",
-			t, in.key(t), err, in.pullerCfg.InitialLookback)
-		return duoapi.Cursor{}, nil
+		in.log.Warnf("One of the two stored copies of the position of Duo %s logs cannot be read (%v), as after a crash during a write: resuming from the other, one write older, at %s; the events of that write may be delivered again",
+			t, err, p.Cursor.Position().UTC().Format(time.RFC3339))
+	case err != nil:
+		in.metrics.checkpointErrors.Incr(1, string(t), "decode")
+		in.log.Errorf("The stored position of Duo %s logs cannot be read (%v): starting again %s ago so that nothing is skipped; events since then may be delivered twice",
+			t, err, in.pullerCfg.InitialLookback)
+		return StoredPosition{}, nil
+	case !found:
+		in.log.Infof("No stored position for Duo %s logs at keys %q and %q of checkpoint cache %q: starting %s ago", t, keys[0], keys[1], in.cacheName, in.pullerCfg.InitialLookback)
+		return StoredPosition{}, nil
+	case legacy:
+		in.log.Infof("Resuming Duo %s logs from %s, read from the key of an earlier release; it is stored under %q from now on",
+			t, p.Cursor.Position().UTC().Format(time.RFC3339), keys[0])
+	default:
+		in.log.Infof("Resuming Duo %s logs from %s", t, p.Cursor.Position().UTC().Format(time.RFC3339))
 	}
-	in.log.Infof("Resuming Duo %s logs from %s", t, c.Position().UTC().Format(time.RFC3339))
-	return c, nil
+	return p, nil
 }
 
 // ReadBatch returns the next page of events of whichever log type is due,
@@ -525,22 +611,27 @@ func (in *duoAdminLogsInput) ReadBatch(ctx context.Context) (service.MessageBatc
 		in.metrics.pages.Incr(1, string(t))
 		in.metrics.events.Incr(int64(len(b.Events)), string(t))
 		in.alarm.sawEvents(t, in.now())
+		in.unacked.add(t, pos.seq, in.now())
 		schema := t.SchemaName()
+		pageID := pageIdentity(t, b.Events)
 		batch := make(service.MessageBatch, len(b.Events))
 		for i, ev := range b.Events {
 			m := service.NewMessage(ev)
 			m.MetaSetMut(MetaLogType, schema)
 			m.MetaSetMut(MetaAPIHostname, in.host)
 			m.MetaSetMut(MetaEndpoint, b.Endpoint)
+			m.MetaSetMut(MetaPageID, pageID)
 			batch[i] = m
 		}
 		return batch, func(ctx context.Context, err error) error {
+			in.unacked.done(t, pos.seq)
 			if err != nil {
-				// Only reachable with auto_replay_nacks: false. Without a
-				// release the stored position stays before this batch, so
-				// it is read again after a restart.
-				in.log.Warnf("A batch of %d Duo %s events was rejected (%v): the stored position stays before it until restart", len(batch), t, err)
-				return nil
+				// Only reachable with auto_replay_nacks: false, which
+				// Benthos documents as dropping rejected messages: count
+				// them and move on, or the position would stop here and
+				// every log type with it once checkpoint_limit fills.
+				in.metrics.nackedEvents.Incr(int64(len(batch)), string(t))
+				in.log.Warnf("A batch of %d Duo %s events was rejected (%v) and is dropped, as auto_replay_nacks: false asks", len(batch), t, err)
 			}
 			if h := release(); h != nil {
 				in.persist(ctx, t, *h)
@@ -548,6 +639,20 @@ func (in *duoAdminLogsInput) ReadBatch(ctx context.Context) (service.MessageBatc
 			return nil
 		}, nil
 	}
+}
+
+// pageIdentity returns a 32-hex-digit identity of a page of events of t: the
+// same whenever Duo returns the same page again.
+func pageIdentity(t duoapi.LogType, events []json.RawMessage) string {
+	h := sha256.New()
+	var n [8]byte
+	h.Write([]byte(t))
+	for _, ev := range events {
+		binary.BigEndian.PutUint64(n[:], uint64(len(ev)))
+		h.Write(n[:])
+		h.Write(ev)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // persist stores p as t's position unless a later one was stored already.
@@ -561,19 +666,14 @@ func (in *duoAdminLogsInput) persist(ctx context.Context, t duoapi.LogType, p po
 	ctx = context.WithoutCancel(ctx)
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	var setErr error
-	err := in.res.AccessCache(ctx, in.cacheName, func(c service.Cache) {
-		setErr = c.Set(ctx, in.key(t), p.cursor.Encode(), nil)
-	})
-	if err == nil {
-		err = setErr
-	}
-	if err != nil {
+	stored := StoredPosition{Cursor: p.cursor, LastEvent: in.alarm.last(t), Generation: in.generations[t] + 1}
+	if err := in.positions.store(ctx, t, stored); err != nil {
 		in.metrics.checkpointErrors.Incr(1, string(t), "write")
 		in.log.Errorf("Store position of Duo %s logs in checkpoint cache %q: %v (delivered events may be read again after a restart)", t, in.cacheName, err)
 		return
 	}
 	in.persisted[t] = p.seq
+	in.generations[t] = stored.Generation
 	if pos := p.cursor.Position(); !pos.IsZero() {
 		in.metrics.cursorLag.SetFloat64(max(0, in.now().Sub(pos).Seconds()), string(t))
 	}

@@ -243,9 +243,9 @@ func TestCorruptCheckpointRestartsFromLookback(t *testing.T) {
 	require.NoError(t, err)
 	// Write a truncated position before the input connects.
 	res := strm.Resources()
-	key := fmt.Sprintf("duostream/%s/%s/administrator", sim.APIHost(), sim.IntegrationKey())
+	key := PositionKeys(defaultKeyPrefix(sim.APIHost(), sim.IntegrationKey()), duoapi.Administrator)[0]
 	require.NoError(t, res.AccessCache(t.Context(), "state", func(cache service.Cache) {
-		require.NoError(t, cache.Set(t.Context(), key, []byte(`{"v":1,"mintime":17`), nil))
+		require.NoError(t, cache.Set(t.Context(), key, []byte(`{"v":2,"gen":3,"cursor":{"v":1,"mintime":17`), nil))
 	}))
 	done := make(chan error, 1)
 	go func() { done <- strm.Run(context.Background()) }()

@@ -84,7 +84,15 @@ func TestDuoAdminLogsLint(t *testing.T) {
 		{"loopback http", `base_url: http://127.0.0.1:8080`, ""},
 		{"remote http", `base_url: http://10.1.2.3:8080`, "field base_url: plain http is only allowed to a loopback address"},
 		{"unknown type", `log_types: [authentication, trust_monitor]`, `field log_types: unknown log type "trust_monitor"`},
-		{"lookback", `initial_lookback: 4400h`, "field initial_lookback: at most 4296h"},
+		{"lookback", `initial_lookback: 4400h`, "field initial_lookback: 4400h is more than 4296h"},
+		{"the longest lookback", `initial_lookback: 4296h`, ""},
+		{"days are not a unit", `initial_lookback: 7d`, "field initial_lookback: 7d is not a duration"},
+		{"a word for a duration", `poll_interval: soon`, "field poll_interval: soon is not a duration"},
+		{"a number for a duration", `poll_interval: 60`, "field poll_interval: 60 is not a duration"},
+		{"a nested duration", `backoff: {initial_interval: fast}`, "field backoff.initial_interval: fast is not a duration"},
+		{"a word for a number", `requests_per_minute: many`, "field requests_per_minute: many is not a whole number"},
+		{"a number", `requests_per_minute: 120`, ""},
+		{"polling too often", `poll_interval: 100ms`, "field poll_interval: 100ms is shorter than 1s"},
 	}
 	env := service.NewEnvironment()
 	for _, tt := range tests {
@@ -202,17 +210,14 @@ requests_per_minute: 6000
 	}
 	assert.Equal(t, []int{1000, 900, 900, 200}, sizes)
 	stored := func() (duoapi.Cursor, bool) {
-		var raw []byte
-		var gerr error
+		var p StoredPosition
+		var found bool
+		var rerr error
 		require.NoError(t, res.AccessCache(ctx, "state", func(c service.Cache) {
-			raw, gerr = c.Get(ctx, "duostream/api-test0001.duosecurity.com/DITESTINTEGRATIONKEY1/administrator")
+			p, found, rerr = ReadPosition(ctx, c, "duostream:api-test0001.duosecurity.com:DITESTINTEGRATIONKEY1", duoapi.Administrator)
 		}))
-		if gerr != nil {
-			return duoapi.Cursor{}, false
-		}
-		c, err := duoapi.DecodeCursor(raw)
-		require.NoError(t, err)
-		return c, true
+		require.NoError(t, rerr)
+		return p.Cursor, found
 	}
 	for _, i := range []int{3, 1, 2} {
 		require.NoError(t, acks[i](ctx, nil))
@@ -222,8 +227,8 @@ requests_per_minute: 6000
 	require.NoError(t, acks[0](ctx, nil))
 	c, ok := stored()
 	require.True(t, ok)
-	// The next request starts at the last second delivered (inclusive),
-	// remembering its 100 events.
-	assert.Equal(t, base+29, c.MinTime)
-	assert.Len(t, c.Seen, 100)
+	// The last page was not full: everything up to the availability edge
+	// (two minutes and ClockMargin before Duo's clock) has been read.
+	assert.InDelta(t, time.Now().Add(-2*time.Minute-duoapi.ClockMargin).Unix(), c.MinTime, 3)
+	assert.Empty(t, c.Seen)
 }
