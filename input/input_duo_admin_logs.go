@@ -21,11 +21,6 @@ import (
 	"github.com/Jeffail/checkpoint"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	// The fields' lint rules use Bloblang methods of the pure set, such as
-	// parse_duration: a rule is compiled when its spec is built, at init,
-	// so the set must be registered first.
-	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
-
 	"github.com/duostream/duostream/duoapi"
 )
 
@@ -70,8 +65,18 @@ const (
 // rules of the whole component are not run by "duostream lint", those of
 // its fields are.)
 func durationLint(path string) string {
-	return fmt.Sprintf(`root = if this.type() != "string" || this.parse_duration().catch(null) == null { ["field %s: %%v is not a duration: write a number and a unit, such as 90s, 15m or 168h (h is the largest unit: 7 days is 168h)".format(this)] }`, path)
+	return fmt.Sprintf(`root = if !this.string().re_match(%q) { [%q.format(this)] }`, durationPattern, "field "+path+": "+notADuration)
 }
+
+// durationPattern matches what time.ParseDuration accepts. (A lint rule is
+// compiled when its spec is built, at init, before Bloblang's parse_duration
+// is registered, so the rules match text.)
+const durationPattern = `^[-+]?(0|(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$`
+
+// durationRegexp is durationPattern as a Bloblang string literal.
+var durationRegexp = strconv.Quote(durationPattern)
+
+const notADuration = "%v is not a duration: write a number and a unit, such as 90s, 15m or 168h (h is the largest unit: 7 days is 168h)"
 
 // wholeNumberField is a field holding a whole number. Benthos cannot lint
 // the value of an int field that is not a number (it skips the field), so
@@ -96,17 +101,15 @@ func fieldWholeNumber(conf *service.ParsedConfig, name string) (int, error) {
 	return n, nil
 }
 
-const (
-	lookbackLint = `let raw = this
-root = match this.parse_duration().catch(null) {
-  null => ["field initial_lookback: %v is not a duration: write a number and a unit, such as 90s, 15m or 168h (h is the largest unit: 7 days is 168h)".format($raw)],
-  this > 15465600000000000 => ["field initial_lookback: %v is more than 4296h (179 days): Duo serves 180 days of logs".format($raw)],
-  this <= 0 => ["field initial_lookback: must be positive"],
+var (
+	lookbackLint = `root = match this.string() {
+  !this.re_match(` + durationRegexp + `) => ["field initial_lookback: ` + notADuration + `".format(this)],
+  this.re_match("^[0-9]+h$") && this.trim_suffix("h").number() > 4296 => ["field initial_lookback: %v is more than 4296h (179 days): Duo serves 180 days of logs".format(this)],
+  this.re_match("^[-0]") => ["field initial_lookback: %v is not positive".format(this)],
 }`
-	pollLint = `let raw = this
-root = match this.parse_duration().catch(null) {
-  null => ["field poll_interval: %v is not a duration: write a number and a unit, such as 90s, 15m or 168h (h is the largest unit: 7 days is 168h)".format($raw)],
-  this < 1000000000 => ["field poll_interval: %v is shorter than 1s".format($raw)],
+	pollLint = `root = match this.string() {
+  !this.re_match(` + durationRegexp + `) => ["field poll_interval: ` + notADuration + `".format(this)],
+  this.re_match("^[-+]?(0|[0-9.]+(ns|us|µs|μs|ms))$") => ["field poll_interval: %v is shorter than 1s".format(this)],
 }`
 	baseURLLint = `root = if this.has_prefix("http://") && !this.re_match("^http://(127\\.[0-9]+\\.[0-9]+\\.[0-9]+|localhost|\\[::1\\])(:[0-9]+)?(/.*)?$") { ["field base_url: plain http is only allowed to a loopback address (127.0.0.1, [::1] or localhost): use https"] }`
 )
@@ -130,11 +133,13 @@ Each Duo event becomes one message holding the event's JSON exactly as Duo sent 
 
 ### Delivery guarantee
 
-The position of each log type is stored in the cache resource named by `+"`checkpoint_cache`"+` under `+"`<checkpoint_key>/<log type>`"+`, and only once every earlier batch of that log type has been acknowledged by the output (acknowledgements may arrive in any order; the stored position never moves backwards). After a crash or restart the input resumes after the last acknowledged event: nothing is lost, and only the pages that were in flight can be delivered again. Messages that a processor flags as errored still count as delivered unless the output rejects them, so route them to a dead-letter output (see the `+"`duo_normalize`"+` processor). Use a durable cache (`+"`bbolt`"+` on one machine, `+"`redis`"+` to move a stream between machines); a cache that loses its contents restarts each log type `+"`initial_lookback`"+` ago, and so does a stored position that cannot be read, which is reported as an error: data is never skipped.
+The position of each log type is stored in the cache resource named by `+"`checkpoint_cache`"+`, and only once every earlier batch of that log type has been acknowledged by the output (acknowledgements may arrive in any order; the stored position never moves backwards). After a crash or restart the input resumes after the last acknowledged event: nothing is lost, and only the pages that were in flight can be delivered again. Messages that a processor flags as errored still count as delivered unless the output rejects them, so route them to a dead-letter output (see the `+"`duo_normalize`"+` processor). With `+"`auto_replay_nacks: false`"+` a batch the output rejects is dropped, as Benthos documents, and counted in `+"`duo_nacked_events_total`"+`.
+
+Each position is written in turn to two keys, `+"`<checkpoint_key>:<log type>:a`"+` and `+"`…:b`"+`, so that a write torn by a crash leaves the other, one write older, to resume from; keys hold no `+"`/`"+`, so every cache stores them (core `+"`file`"+` and `+"`memory`"+`, `+"`bbolt`"+`, `+"`redis`"+`). Positions are written with an explicit time to live of a hundred years, so a cache's `+"`default_ttl`"+` never expires them. At start the input writes, reads back and deletes a probe key, and refuses to start, naming the cache, when the cache cannot keep a position. A position stored by an earlier release under `+"`<checkpoint_key>/<log type>`"+` is read once and then stored under the new keys. Use a durable cache (`+"`bbolt`"+` on one machine, `+"`redis`"+` to move a stream between machines; `+"`memory`"+` keeps positions only while the process runs); a cache that loses its contents restarts each log type `+"`initial_lookback`"+` ago, and so does a stored position that cannot be read, which is reported as an error: data is never skipped.
 
 ### Paging
 
-Authentication and telephony (v2 endpoints) are read in fixed windows that end `+"`availability_lag`"+` before now, following Duo's `+"`next_offset`"+`. Administrator, offline enrollment and legacy v1 telephony have no cursor and page by whole seconds: the input asks again from the last second it saw, inclusively, and drops the events of that second it already delivered (by content hash), so a second split across two pages loses nothing and repeats nothing. Nothing older than 179 days is requested, as Duo serves 180.
+Authentication and telephony (v2 endpoints) are read in fixed windows that end `+"`availability_lag`"+` before now on Duo's clock, following Duo's `+"`next_offset`"+`. Duo's clock is read from the `+"`Date`"+` header of every response and a margin of 5 seconds is kept (a minute before the first response), so a host clock that is fast asks for nothing Duo does not show yet; a skew of 10 seconds or more is logged and shown in `+"`duo_clock_skew_seconds`"+`. A `+"`next_offset`"+` that does not move forward (repeated, earlier, cycling) or that Duo keeps rejecting is not followed: the window is read on from the offset's millisecond once, then from the next millisecond, and this is logged once each time with what was seen. A window keeps its start while it is paged; only when its paging outlasts Duo's retention does it read on from where its offset stands. A quiet v1 log moves its position on to the availability edge after every poll. Administrator, offline enrollment and legacy v1 telephony have no cursor and page by whole seconds: the input asks again from the last second it saw, inclusively, and drops the events of that second it already delivered (by content hash), so a second split across two pages loses nothing and repeats nothing. Nothing older than Duo's 180 days (less ten minutes) is requested; losing events to that edge is reported, a long lookback within it is not.
 
 ### Rate limits and errors
 
@@ -142,7 +147,9 @@ Requests of one input share a budget of `+"`requests_per_minute`"+` (Duo publish
 
 ### Metrics
 
-`+"`duo_requests_total`"+` (labels `+"`endpoint`, `outcome`"+`), `+"`duo_request_latency_ns`"+`, `+"`duo_rate_limited_total`"+`, `+"`duo_retries_total`"+` (`+"`log_type`, `reason`"+`), `+"`duo_pages_total`"+`, `+"`duo_events_total`"+`, `+"`duo_boundary_duplicates_total`"+`, `+"`duo_second_overflow_total`"+`, `+"`duo_checkpoint_errors_total`"+` (`+"`log_type`, `operation`"+`), and the gauges `+"`duo_cursor_lag_seconds`"+` (how far the stored position is behind now), `+"`duo_seconds_since_last_event`"+` and `+"`duo_drop_off_alarm`"+` (1 while a log type has had no new event for `+"`drop_off_alarm`"+`), each labelled by `+"`log_type`"+`.`).
+`+"`duo_requests_total`"+` (labels `+"`endpoint`, `outcome`"+`), `+"`duo_request_latency_ns`"+`, `+"`duo_rate_limited_total`"+`, `+"`duo_retries_total`"+` (`+"`log_type`, `reason`"+`), `+"`duo_pages_total`"+`, `+"`duo_events_total`"+`, `+"`duo_boundary_duplicates_total`"+`, `+"`duo_second_overflow_total`"+`, `+"`duo_checkpoint_errors_total`"+` (`+"`log_type`, `operation`"+`), `+"`duo_offset_resets_total`"+` (`+"`log_type`, `reason`"+`), `+"`duo_nacked_events_total`"+`, the gauge `+"`duo_clock_skew_seconds`"+`, and the gauges `+"`duo_cursor_lag_seconds`"+` (how far the stored position is behind now), `+"`duo_seconds_since_last_event`"+` and `+"`duo_drop_off_alarm`"+` (1 while a log type has had no new event for `+"`drop_off_alarm`"+`, counted from the time stored with the position, so restarts do not reset it) and `+"`duo_unacked_seconds`"+` (the age of the oldest batch the output has not acknowledged; a wait of five minutes is logged with the log type), each labelled by `+"`log_type`"+`.
+
+Every message also carries `+"`duo_page_id`"+`, an identity of the Duo page it came from that is the same when the page is read again after a replay: use it in object keys (S3, files) so a replay overwrites instead of adding.`).
 		Fields(
 			service.NewStringField(dalFieldAPIHostname).
 				Description("The API hostname of the Duo Admin API application, as shown in the Duo Admin Panel. Requests are signed for this host.").
@@ -168,7 +175,7 @@ Requests of one input share a budget of `+"`requests_per_minute`"+` (Duo publish
 			service.NewStringField(dalFieldCheckpointCache).
 				Description("The label of the cache resource that stores each log type's position. Use a durable one: `bbolt` on one machine, `redis` to share state between machines."),
 			service.NewStringField(dalFieldCheckpointKey).
-				Description("The key prefix of the stored positions; each log type is stored under `<checkpoint_key>/<log type>`. Empty means `duostream/<api_hostname>/<integration_key>`, which is unique per Duo application. Give each stream of the same Duo application its own key.").
+				Description("The key prefix of the stored positions; each log type is stored under `<checkpoint_key>:<log type>:a` and `…:b`. Empty means `duostream:<api_hostname>:<integration_key>`, which is unique per Duo application. Give each stream of the same Duo application its own key. With a core `file` cache, a key holding `/` needs the directories to exist.").
 				Default("").
 				Advanced(),
 			wholeNumberField(dalFieldCheckpointLimit, 5000).

@@ -92,6 +92,8 @@ func TestDuoAdminLogsLint(t *testing.T) {
 		{"a nested duration", `backoff: {initial_interval: fast}`, "field backoff.initial_interval: fast is not a duration"},
 		{"a word for a number", `requests_per_minute: many`, "field requests_per_minute: many is not a whole number"},
 		{"a number", `requests_per_minute: 120`, ""},
+		{"compound and fractional durations", "initial_lookback: 1h30m\npoll_interval: 1.5m\ndrop_off_alarm: 0s", ""},
+		{"a negative lookback", `initial_lookback: -1h`, "field initial_lookback: -1h is not positive"},
 		{"polling too often", `poll_interval: 100ms`, "field poll_interval: 100ms is shorter than 1s"},
 	}
 	env := service.NewEnvironment()
