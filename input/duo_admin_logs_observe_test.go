@@ -70,3 +70,78 @@ func TestDropOffAlarmDisabled(t *testing.T) {
 	a.check(start.Add(1000 * time.Hour))
 	assert.Zero(t, logs.lines("Drop-off alarm"))
 }
+
+// TestDropOffAlarmCountsFromStoredEvent checks that the alarm of a log type
+// counts from the last event stored with its position, so that restarts
+// more often than drop_off_alarm do not keep it quiet for ever.
+func TestDropOffAlarmCountsFromStoredEvent(t *testing.T) {
+	var logs lockedBuffer
+	logger := service.NewLoggerFromSlog(slog.New(slog.NewTextHandler(&logs, nil)))
+	m := newInputMetrics(service.MockResources().Metrics())
+	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	stored := map[duoapi.LogType]time.Time{
+		duoapi.Authentication: start.Add(-50 * time.Minute), // from an earlier run
+		duoapi.Telephony:      start.Add(time.Hour),         // in the future: not believed
+	}
+	a := newDropOffAlarm([]duoapi.LogType{duoapi.Authentication, duoapi.Telephony, duoapi.Administrator}, time.Hour, start, stored, logger, m)
+	assert.Equal(t, stored[duoapi.Authentication], a.last(duoapi.Authentication))
+	assert.Equal(t, start, a.last(duoapi.Telephony))
+	assert.Equal(t, start, a.last(duoapi.Administrator), "nothing stored: counting starts now")
+
+	a.check(start.Add(11 * time.Minute))
+	assert.Equal(t, 1, logs.lines("Drop-off alarm: no new Duo authentication events for 1h1m0s"),
+		"an hour after the stored event, 11 minutes after the start")
+	assert.Zero(t, logs.lines("Drop-off alarm: no new Duo telephony events"))
+}
+
+func TestSkewWarning(t *testing.T) {
+	var logs lockedBuffer
+	logger := service.NewLoggerFromSlog(slog.New(slog.NewTextHandler(&logs, nil)))
+	var w skewWarning
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	steps := []struct {
+		at          time.Duration
+		skew        time.Duration
+		wantWarns   int
+		wantCleared int
+	}{
+		{0, 2 * time.Second, 0, 0},
+		{time.Minute, -20 * time.Second, 1, 0},
+		{2 * time.Minute, -21 * time.Second, 1, 0},  // still large: not again yet
+		{12 * time.Minute, -20 * time.Second, 2, 0}, // after skewWarnEvery
+		{13 * time.Minute, time.Second, 2, 1},
+		{14 * time.Minute, 30 * time.Second, 3, 1},
+	}
+	for i, s := range steps {
+		w.observe(s.skew, now.Add(s.at), logger)
+		assert.Equal(t, s.wantWarns, logs.lines("read from Duo's Date header"), "step %d: warnings", i)
+		assert.Equal(t, s.wantCleared, logs.lines("within 10s of Duo's again"), "step %d: cleared", i)
+	}
+	assert.Equal(t, 2, logs.lines("20s ahead of Duo's"), "a fast clock is ahead")
+	assert.Equal(t, 1, logs.lines("30s behind Duo's"), "a slow clock is behind")
+}
+
+func TestUnackedBatches(t *testing.T) {
+	var logs lockedBuffer
+	logger := service.NewLoggerFromSlog(slog.New(slog.NewTextHandler(&logs, nil)))
+	m := newInputMetrics(service.MockResources().Metrics())
+	types := []duoapi.LogType{duoapi.Authentication, duoapi.Telephony}
+	u := newUnackedBatches()
+	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	u.add(duoapi.Telephony, 1, start)
+	u.add(duoapi.Telephony, 2, start.Add(time.Minute))
+	u.add(duoapi.Authentication, 1, start)
+	u.done(duoapi.Authentication, 1)
+
+	u.check(start.Add(4*time.Minute), types, logger, m)
+	assert.Zero(t, logs.lines("still not acknowledged"))
+	u.check(start.Add(5*time.Minute), types, logger, m)
+	assert.Equal(t, 1, logs.lines("Duo telephony events read 5m0s ago are still not acknowledged by the output (2 batches waiting)"))
+	assert.Zero(t, logs.lines("Duo authentication events read"), "acknowledged batches do not count")
+	u.check(start.Add(7*time.Minute), types, logger, m)
+	assert.Equal(t, 1, logs.lines("still not acknowledged"), "not again before another interval")
+	u.done(duoapi.Telephony, 1)
+	u.done(duoapi.Telephony, 2)
+	u.check(start.Add(8*time.Minute), types, logger, m)
+	assert.Equal(t, 1, logs.lines("The output acknowledges Duo telephony events again"))
+}

@@ -4,6 +4,7 @@ package input
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -233,4 +234,53 @@ requests_per_minute: 6000
 	// (two minutes and ClockMargin before Duo's clock) has been read.
 	assert.InDelta(t, time.Now().Add(-2*time.Minute-duoapi.ClockMargin).Unix(), c.MinTime, 3)
 	assert.Empty(t, c.Seen)
+}
+
+// TestDuoAdminLogsRejectedBatchIsReleased checks that, with
+// auto_replay_nacks: false, a batch the output rejects does not hold the
+// stored position back: Benthos documents that setting as dropping such
+// batches, and holding them would stop every log type once checkpoint_limit
+// fills.
+func TestDuoAdminLogsRejectedBatchIsReleased(t *testing.T) {
+	base := time.Now().Add(-time.Hour).Unix()
+	var events []string
+	var seconds []int64
+	for i := range 1500 {
+		sec := base + int64(i/100)
+		events = append(events, fmt.Sprintf(`{"action":"a","timestamp":%d,"username":"u","object":"o%d"}`, sec, i))
+		seconds = append(seconds, sec)
+	}
+	srv := adminServer(t, events, seconds)
+	res := service.MockResources(service.MockResourcesOptAddCache("state"))
+	parsed, err := duoAdminLogsSpec().ParseYAML(baseConfig(`
+log_types: [administrator]
+base_url: `+srv.URL+`
+initial_lookback: 2h
+requests_per_minute: 6000
+auto_replay_nacks: false
+`), nil)
+	require.NoError(t, err)
+	in, err := newDuoAdminLogsInput(parsed, res)
+	require.NoError(t, err)
+	ctx := t.Context()
+	require.NoError(t, in.Connect(ctx))
+	defer func() { _ = in.Close(context.Background()) }()
+
+	first, ack1, err := in.ReadBatch(ctx)
+	require.NoError(t, err)
+	require.Len(t, first, 1000)
+	second, ack2, err := in.ReadBatch(ctx)
+	require.NoError(t, err)
+	require.NotEmpty(t, second)
+	require.NoError(t, ack1(ctx, errors.New("rejected by the output")))
+	require.NoError(t, ack2(ctx, nil))
+
+	var p StoredPosition
+	var found bool
+	require.NoError(t, res.AccessCache(ctx, "state", func(c service.Cache) {
+		p, found, err = ReadPosition(ctx, c, defaultKeyPrefix("api-test0001.duosecurity.com", "DITESTINTEGRATIONKEY1"), duoapi.Administrator)
+	}))
+	require.NoError(t, err)
+	require.True(t, found, "the rejected batch does not hold the position back")
+	assert.Greater(t, p.Cursor.MinTime, base+14, "the position is past both batches")
 }
