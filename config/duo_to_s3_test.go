@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"compress/gzip"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http/httptest"
@@ -101,15 +102,20 @@ type s3Object struct {
 	key         string
 	deadLetter  bool
 	logType     string
-	hour        time.Time
+	hour        string // year=…/hour=… or unknown
+	pageID      string
 	lines       [][]byte
 	contentType string
 	meta        map[string]string
 }
 
 // objectKey matches the keys the pipeline writes: an optional dead-letter/
-// prefix, the log type, the UTC hour partition and a UUID.
-var objectKey = regexp.MustCompile(`^(dead-letter/)?duo/(Duo\.[A-Za-z]+)/(year=\d{4}/month=\d{2}/day=\d{2}/hour=\d{2})/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}\.json\.gz$`)
+// prefix, the log type, the UTC hour partition of the page's first event
+// (or unknown) and the page's ID.
+var objectKey = regexp.MustCompile(`^(dead-letter/)?duo/(Duo\.[A-Za-z]+)/(year=\d{4}/month=\d{2}/day=\d{2}/hour=\d{2}|unknown)/([0-9a-f]{32})\.json\.gz$`)
+
+// hourLayout is the partition layout of the keys.
+const hourLayout = "year=2006/month=01/day=02/hour=15"
 
 // objects lists, downloads and gunzips every object of the bucket.
 func (st *s3Store) objects(t *testing.T) ([]s3Object, error) {
@@ -137,12 +143,7 @@ func (st *s3Store) object(t *testing.T, key string) (s3Object, error) {
 	if m == nil {
 		return obj, fmt.Errorf("object key %q does not follow the layout %s", key, objectKey)
 	}
-	obj.deadLetter, obj.logType = m[1] != "", m[2]
-	hour, err := time.Parse("year=2006/month=01/day=02/hour=15", m[3])
-	if err != nil {
-		return obj, fmt.Errorf("object key %q: %w", key, err)
-	}
-	obj.hour = hour
+	obj.deadLetter, obj.logType, obj.hour, obj.pageID = m[1] != "", m[2], m[3], m[4]
 
 	resp, err := st.client.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String(st.bucket), Key: aws.String(key)})
 	if err != nil {
@@ -163,12 +164,14 @@ func (st *s3Store) object(t *testing.T, key string) (s3Object, error) {
 }
 
 // TestDuoToS3 runs duo-to-s3.yaml against the simulator and an S3-compatible
-// server, then reads every object back.
+// server, then reads every object back: one object per page and case, named
+// by the page's ID under the hour of its first event, every event once. A
+// second run on an empty checkpoint store replays every page: it overwrites
+// the same objects and adds none.
 func TestDuoToS3(t *testing.T) {
 	st := newS3Store(t)
 	f := newFixture(t, 12)
 
-	const batchCount = v1PageSize
 	env := f.env(t)
 	env["S3_BUCKET"] = st.bucket
 	env["S3_REGION"] = "us-east-1"
@@ -176,9 +179,7 @@ func TestDuoToS3(t *testing.T) {
 	env["S3_FORCE_PATH_STYLE"] = "true"
 	env["S3_ACCESS_KEY_ID"] = st.accessKey
 	env["S3_SECRET_ACCESS_KEY"] = st.secretKey
-	env["S3_BATCH_COUNT"] = fmt.Sprint(batchCount)
-	env["S3_BATCH_PERIOD"] = "500ms"
-	stop, done := runPipeline(t, "duo-to-s3.yaml", env)
+	env["S3_TIMEOUT"] = "10s"
 
 	var objects []s3Object
 	read := func() (bool, string) {
@@ -196,30 +197,48 @@ func TestDuoToS3(t *testing.T) {
 		}
 		return events >= f.total() && dead >= len(f.dead), fmt.Sprintf("%d objects, %d of %d events, %d of %d dead letters", len(objects), events, f.total(), dead, len(f.dead))
 	}
-	waitFor(t, done, "every event in S3", read)
-	stop()
-	// Read again after the stop: a batch flushed at shutdown must not add
-	// events twice.
-	ok, state := read()
-	require.True(t, ok, state)
+	var firstKeys []string
+	for run := range 2 {
+		// The second run starts from an empty checkpoint store, as after a
+		// lost state volume: every page is read and written again.
+		env["DUOSTREAM_STATE_DIR"] = t.TempDir()
+		stop, done := runPipeline(t, "duo-to-s3.yaml", env)
+		waitFor(t, done, "every event in S3", read)
+		if run == 1 {
+			// The replay has read every page when it has written the last
+			// one it wrote in the first run again; wait a little past it.
+			time.Sleep(2 * time.Second)
+		}
+		stop()
+		ok, state := read()
+		require.True(t, ok, state)
+		var keys []string
+		for _, o := range objects {
+			keys = append(keys, o.key)
+		}
+		if run == 0 {
+			firstKeys = keys
+			continue
+		}
+		assert.Equal(t, firstKeys, keys, "the replay wrote the same objects again, no new ones")
+	}
 
 	d := newDelivery()
-	written := time.Now().UTC().Truncate(time.Hour)
 	perLogType := map[string]int{}
+	pages := map[string]int{}
 	for _, o := range objects {
+		pages[o.pageID]++
 		if !o.deadLetter {
 			perLogType[o.logType]++
 		}
 		assert.Equal(t, "application/gzip", o.contentType, o.key)
 		assert.Equal(t, o.logType, o.meta["duo_log_type"], "%s: the duo_ metadata is stored as object metadata", o.key)
-		assert.True(t, !o.hour.Before(f.start.UTC().Truncate(time.Hour)) && !o.hour.After(written), "%s: partitioned by the hour it was written", o.key)
-		assert.NotEmpty(t, o.lines, o.key)
-		if o.logType == "Duo.Administrator" && !o.deadLetter {
-			// Pages of at most 25 events, and a batch closes once it holds
-			// 25: no administrator object can hold two full pages.
-			assert.Less(t, len(o.lines), 2*batchCount, "%s: one object holds one batch", o.key)
+		assert.Equal(t, o.pageID, o.meta["duo_page_id"], o.key)
+		require.NotEmpty(t, o.lines, o.key)
+		if o.logType == "Duo.Administrator" {
+			assert.LessOrEqual(t, len(o.lines), v1PageSize, "%s: one object holds one page", o.key)
 		}
-		for _, line := range o.lines {
+		for i, line := range o.lines {
 			if o.deadLetter {
 				d.dead = append(d.dead, line)
 				assert.Contains(t, string(line), `"duo_log_type":"`+o.logType+`"`, "%s: dead letters of one log type per object", o.key)
@@ -227,9 +246,34 @@ func TestDuoToS3(t *testing.T) {
 			}
 			d.events[o.logType] = append(d.events[o.logType], line)
 			assert.Contains(t, string(line), `"p_log_type":"`+o.logType+`"`, "%s: events of one log type per object", o.key)
+			if i == 0 {
+				var ev struct {
+					EventTime time.Time `json:"p_event_time"`
+				}
+				require.NoError(t, json.Unmarshal(line, &ev))
+				assert.Equal(t, ev.EventTime.UTC().Format(hourLayout), o.hour, "%s: partitioned by the hour of its first event", o.key)
+			}
 		}
 	}
+	for id, n := range pages {
+		assert.LessOrEqual(t, n, 2, "page %s: at most an events object and a dead-letter object", id)
+	}
 	t.Logf("%d objects, per log type %v", len(objects), perLogType)
-	assert.GreaterOrEqual(t, perLogType["Duo.Administrator"], 2, "batches close at S3_BATCH_COUNT events")
+	assert.GreaterOrEqual(t, perLogType["Duo.Administrator"], 2, "one object per administrator page")
 	f.check(t, d)
+
+	// Dead letters hold Duo's bytes: decoding "event" gives them unchanged.
+	raw := map[string]bool{}
+	for _, evs := range plantedEvents(f.start.Add(-time.Hour).Truncate(time.Second)) {
+		for _, ev := range evs {
+			raw[ev] = true
+		}
+	}
+	for _, line := range d.dead {
+		var dl struct {
+			Event string `json:"event"`
+		}
+		require.NoError(t, json.Unmarshal(line, &dl))
+		assert.True(t, raw[dl.Event], "dead letter %s does not hold the planted event byte for byte", line)
+	}
 }
