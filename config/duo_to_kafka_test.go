@@ -213,7 +213,9 @@ func TestDuoToKafkaMissingTopicNamesTheBlock(t *testing.T) {
 	t.Cleanup(admin.Close)
 	adm := kadm.NewClient(admin)
 	// The failing block, as Benthos logs it: its label and its path.
-	failing := regexp.MustCompile(`level=error msg="Failed to send message to kafka_franz: [^"]*UNKNOWN_TOPIC_OR_PARTITION[^"]*" .*label=kafka_log_type_topics path=root\.output\.switch\.cases\.1\.output`)
+	// The broker's answer (UNKNOWN_TOPIC_OR_PARTITION, or a deadline while
+	// the client waits for the topic) varies with timing; the topic does not.
+	failing := regexp.MustCompile(`level=error msg="Failed to send message to kafka_franz: [^"]*topic ` + regexp.QuoteMeta(missing) + `: [^"]*" .*label=kafka_log_type_topics path=root\.output\.switch\.cases\.1\.output`)
 	var line string
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -234,10 +236,4 @@ func TestDuoToKafkaMissingTopicNamesTheBlock(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	t.Logf("error line: %s", line)
-	// The kafka_franz output's error does not name the record's topic yet:
-	// the label names the block, and the block's topic is the log type's.
-	// Assert the topic here once the output's error carries it.
-	if !strings.Contains(line, missing) {
-		t.Logf("the error line does not name the topic %s", missing)
-	}
 }

@@ -471,7 +471,6 @@ func (s *stream) resumeWithoutOffset(cur Cursor, ms int64) (Cursor, bool) {
 func (p *Puller) fetchV1(ctx context.Context, s *stream) (Batch, bool, error) {
 	now := p.duoNow()
 	oldest := now.Add(-Retention + retentionSlack).Unix()
-	available := now.Add(-p.cfg.AvailabilityLag).Unix()
 	cur := s.cursor
 	if cur.MinTime == 0 && cur.WindowMin != 0 {
 		// A cursor stored while this type was pulled from a v2 endpoint.
@@ -494,6 +493,9 @@ func (p *Puller) fetchV1(ctx context.Context, s *stream) (Batch, bool, error) {
 		s.cursor = cur
 		return Batch{}, false, &APIError{Endpoint: s.path, HTTPStatus: 200, Err: err}
 	}
+	// What is available is only used to sift the response, so reckon it
+	// now, on Duo's clock as this very response showed it.
+	available := p.duoNow().Add(-p.cfg.AvailabilityLag).Unix()
 	next, out, dups, withheld := pageV1(cur, events, available)
 	if dups > 0 {
 		p.cfg.Observer.BoundaryDuplicates(s.logType, dups)
@@ -505,10 +507,11 @@ func (p *Puller) fetchV1(ctx context.Context, s *stream) (Batch, bool, error) {
 		// so move on past it.
 		p.cfg.Observer.SecondOverflow(s.logType, time.Unix(cur.MinTime, 0))
 		next = Cursor{MinTime: cur.MinTime + 1}
-	case !full && next.MinTime < available:
-		// The page held everything Duo has from cur.MinTime on, and
-		// nothing between its last event and available: move on to
-		// available, so that a quiet log's position keeps up with time.
+	case len(events) == 0 && cur.MinTime < available:
+		// Duo has nothing from cur.MinTime on: move on to available, so
+		// that a quiet log's position keeps up with time instead of
+		// falling out of Duo's retention. (Only an empty answer says so:
+		// Duo may return fewer than a full page while more events exist.)
 		next = Cursor{MinTime: available}
 	}
 	return Batch{LogType: s.logType, Endpoint: s.path, Events: out, Cursor: next}, full && !withheld, nil

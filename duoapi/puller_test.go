@@ -192,12 +192,10 @@ func assertCursorNear(t *testing.T, want, got Cursor, msg string, args ...any) {
 
 func TestPullerV1Paging(t *testing.T) {
 	T := testNow.Add(-time.Hour).Unix()
-	// A page that is not full holds everything Duo has from its mintime
-	// on, so the cursor moves on to the availability edge: the lag before
-	// Duo's clock, less UnknownClockMargin before the first response told
-	// Duo's time and ClockMargin after.
-	edgeFirst := testNow.Add(-2*time.Minute - UnknownClockMargin).Unix()
-	edgeLater := testNow.Add(-2*time.Minute - ClockMargin).Unix()
+	// An empty page says Duo has nothing from its mintime on, so the
+	// cursor moves on to the availability edge: the lag before Duo's clock
+	// as the response showed it, less ClockMargin.
+	edge := testNow.Add(-2*time.Minute - ClockMargin).Unix()
 	tests := []struct {
 		name         string
 		start        Cursor
@@ -214,17 +212,17 @@ func TestPullerV1Paging(t *testing.T) {
 			start:        Cursor{MinTime: T},
 			steps:        []http.HandlerFunc{reply(200, v1Body())},
 			wantCounts:   []int{0},
-			wantMinTimes: []int64{edgeFirst},
+			wantMinTimes: []int64{edge},
 			wantSeen:     []int{0},
 			wantRequests: []int64{T},
 		},
 		{
-			name:         "fewer than 1000: caught up to the availability edge",
+			name:         "fewer than 1000: caught up at the last second",
 			start:        Cursor{MinTime: T},
 			steps:        []http.HandlerFunc{reply(200, v1Body(adminEvents(3, T, "a"), adminEvents(2, T+7, "b")))},
 			wantCounts:   []int{5},
-			wantMinTimes: []int64{edgeFirst},
-			wantSeen:     []int{0},
+			wantMinTimes: []int64{T + 7},
+			wantSeen:     []int{2},
 			wantRequests: []int64{T},
 		},
 		{
@@ -236,8 +234,8 @@ func TestPullerV1Paging(t *testing.T) {
 				reply(200, v1Body(adminEvents(10, T+1, "b"), adminEvents(15, T+1, "c")[10:], adminEvents(4, T+2, "d"))),
 			},
 			wantCounts:   []int{1000, 9},
-			wantMinTimes: []int64{T + 1, edgeLater},
-			wantSeen:     []int{10, 0},
+			wantMinTimes: []int64{T + 1, T + 2},
+			wantSeen:     []int{10, 4},
 			wantRequests: []int64{T, T + 1},
 			wantDups:     10,
 		},
@@ -248,9 +246,9 @@ func TestPullerV1Paging(t *testing.T) {
 				reply(200, v1Body(adminEvents(500, T, "a"), adminEvents(500, T+1, "b"))),
 				reply(200, v1Body(adminEvents(500, T+1, "b"))),
 			},
-			wantCounts:   []int{1000, 0},
-			wantMinTimes: []int64{T + 1, edgeLater},
-			wantSeen:     []int{500, 0},
+			wantCounts:   []int{1000},
+			wantMinTimes: []int64{T + 1},
+			wantSeen:     []int{500},
 			wantRequests: []int64{T, T + 1},
 			wantDups:     500,
 		},
@@ -262,8 +260,8 @@ func TestPullerV1Paging(t *testing.T) {
 				reply(200, v1Body(adminEvents(1, T+1, "b"))),
 			},
 			wantCounts:   []int{1000, 1},
-			wantMinTimes: []int64{T + 1, edgeLater},
-			wantSeen:     []int{0, 0},
+			wantMinTimes: []int64{T + 1, T + 1},
+			wantSeen:     []int{0, 1},
 			wantRequests: []int64{T, T + 1},
 			wantOverflow: 1,
 		},
@@ -274,8 +272,8 @@ func TestPullerV1Paging(t *testing.T) {
 				reply(200, v1Body(adminEvents(3, T, "a"))),
 			},
 			wantCounts:   []int{1},
-			wantMinTimes: []int64{edgeFirst},
-			wantSeen:     []int{0},
+			wantMinTimes: []int64{T},
+			wantSeen:     []int{3},
 			wantRequests: []int64{T},
 			wantDups:     2,
 		},
@@ -286,8 +284,8 @@ func TestPullerV1Paging(t *testing.T) {
 				reply(200, v1Body(adminEvents(1, T, "twin"), adminEvents(1, T, "twin"), adminEvents(1, T, "twin"), adminEvents(1, T+1, "b"))),
 			},
 			wantCounts:   []int{4},
-			wantMinTimes: []int64{edgeFirst},
-			wantSeen:     []int{0},
+			wantMinTimes: []int64{T + 1},
+			wantSeen:     []int{1},
 			wantRequests: []int64{T},
 		},
 		{
@@ -298,8 +296,8 @@ func TestPullerV1Paging(t *testing.T) {
 				reply(200, v1Body(adminEvents(1, T+1, "twin"), adminEvents(1, T+1, "twin"), adminEvents(1, T+1, "twin"))),
 			},
 			wantCounts:   []int{1000, 1},
-			wantMinTimes: []int64{T + 1, edgeLater},
-			wantSeen:     []int{2, 0},
+			wantMinTimes: []int64{T + 1, T + 1},
+			wantSeen:     []int{2, 3},
 			wantRequests: []int64{T, T + 1},
 			wantDups:     2,
 		},
@@ -310,8 +308,8 @@ func TestPullerV1Paging(t *testing.T) {
 				reply(200, v1Body(adminEvents(2, T, "a"), adminEvents(2, testNow.Add(-30*time.Second).Unix(), "new"))),
 			},
 			wantCounts:   []int{2},
-			wantMinTimes: []int64{edgeFirst},
-			wantSeen:     []int{0},
+			wantMinTimes: []int64{T},
+			wantSeen:     []int{2},
 			wantRequests: []int64{T},
 		},
 	}
@@ -778,6 +776,6 @@ func TestPullerQuietV1LogNearRetention(t *testing.T) {
 		positions = append(positions, b.Cursor.Position())
 	}
 	assert.Zero(t, obs.clamped, "no loss reported")
-	assert.WithinDuration(t, testNow.Add(-2*time.Minute-UnknownClockMargin), positions[0], 3*time.Second)
+	assert.WithinDuration(t, testNow.Add(-2*time.Minute-ClockMargin), positions[0], 3*time.Second)
 	assert.True(t, positions[2].After(positions[0]), "the position keeps up with time")
 }

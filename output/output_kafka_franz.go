@@ -452,7 +452,12 @@ func (w *kafkaFranzWriter) WriteBatch(ctx context.Context, batch service.Message
 			continue
 		}
 		wg.Add(1)
-		client.Produce(ctx, rec, func(_ *kgo.Record, err error) {
+		client.Produce(ctx, rec, func(r *kgo.Record, err error) {
+			if err != nil {
+				// Name the topic: with one output writing several, it
+				// tells which destination blocks delivery.
+				err = fmt.Errorf("topic %s: %w", r.Topic, err)
+			}
 			errs[i] = err
 			wg.Done()
 		})
