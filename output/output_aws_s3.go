@@ -216,7 +216,9 @@ output:
     path: 'duo/${! @duo_log_type }/${! @duo_hour }/${! @duo_page_id.not_null() }.json.gz'
     content_type: application/gzip
   processors:
-    - mutation: 'meta duo_hour = this.p_event_time.ts_format("year=2006/month=01/day=02/hour=15", "UTC")'
+    - mapping: |
+        root = content()
+        meta duo_hour = content().parse_json().p_event_time.ts_format("year=2006/month=01/day=02/hour=15", "UTC")
     - archive:
         format: lines
     - compress:
