@@ -166,6 +166,26 @@ func adminServer(t *testing.T, events []string, seconds []int64) *httptest.Serve
 	return srv
 }
 
+// connectAdminInput returns a connected input reading the administrator log
+// of srv into a memory cache "state", with extra config fields, and its
+// resources.
+func connectAdminInput(t *testing.T, srv *httptest.Server, extra string) (*duoAdminLogsInput, *service.Resources) {
+	t.Helper()
+	res := service.MockResources(service.MockResourcesOptAddCache("state"))
+	parsed, err := duoAdminLogsSpec().ParseYAML(baseConfig(`
+log_types: [administrator]
+base_url: `+srv.URL+`
+initial_lookback: 2h
+requests_per_minute: 6000
+`+extra), nil)
+	require.NoError(t, err)
+	in, err := newDuoAdminLogsInput(parsed, res)
+	require.NoError(t, err)
+	require.NoError(t, in.Connect(t.Context()))
+	t.Cleanup(func() { _ = in.Close(context.Background()) })
+	return in, res
+}
+
 // TestDuoAdminLogsAcksOutOfOrder reads three pages, acknowledges them out of
 // order and checks the stored position only ever moves to the highest page
 // whose predecessors are all acknowledged.
@@ -180,21 +200,8 @@ func TestDuoAdminLogsAcksOutOfOrder(t *testing.T) {
 			seconds = append(seconds, sec)
 		}
 	}
-	srv := adminServer(t, events, seconds)
-	res := service.MockResources(service.MockResourcesOptAddCache("state"))
-	parsed, err := duoAdminLogsSpec().ParseYAML(baseConfig(`
-log_types: [administrator]
-base_url: `+srv.URL+`
-initial_lookback: 2h
-requests_per_minute: 6000
-`), nil)
-	require.NoError(t, err)
-	in, err := newDuoAdminLogsInput(parsed, res)
-	require.NoError(t, err)
-
+	in, res := connectAdminInput(t, adminServer(t, events, seconds), "")
 	ctx := t.Context()
-	require.NoError(t, in.Connect(ctx))
-	defer func() { _ = in.Close(context.Background()) }()
 
 	// Pages after the first re-read the last second of the previous page
 	// and drop its 100 events already delivered: 1000, 900, 900, 200.
@@ -250,21 +257,8 @@ func TestDuoAdminLogsRejectedBatchIsReleased(t *testing.T) {
 		events = append(events, fmt.Sprintf(`{"action":"a","timestamp":%d,"username":"u","object":"o%d"}`, sec, i))
 		seconds = append(seconds, sec)
 	}
-	srv := adminServer(t, events, seconds)
-	res := service.MockResources(service.MockResourcesOptAddCache("state"))
-	parsed, err := duoAdminLogsSpec().ParseYAML(baseConfig(`
-log_types: [administrator]
-base_url: `+srv.URL+`
-initial_lookback: 2h
-requests_per_minute: 6000
-auto_replay_nacks: false
-`), nil)
-	require.NoError(t, err)
-	in, err := newDuoAdminLogsInput(parsed, res)
-	require.NoError(t, err)
+	in, res := connectAdminInput(t, adminServer(t, events, seconds), "auto_replay_nacks: false\n")
 	ctx := t.Context()
-	require.NoError(t, in.Connect(ctx))
-	defer func() { _ = in.Close(context.Background()) }()
 
 	first, ack1, err := in.ReadBatch(ctx)
 	require.NoError(t, err)
