@@ -5,6 +5,7 @@
 package reliability
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/redpanda-data/benthos/v4/public/components/io"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/require"
@@ -26,6 +29,7 @@ import (
 	_ "github.com/duostream/duostream/cache"
 	"github.com/duostream/duostream/duoapi"
 	"github.com/duostream/duostream/duosim"
+	"github.com/duostream/duostream/input"
 )
 
 // An event's identity is what tells it apart from every other event of its
@@ -178,41 +182,116 @@ func (l *ledger) complete(got map[duoapi.LogType]counts) bool {
 }
 
 // readDelivered reads the raw events a file output wrote to
-// dir/<schema name>.jsonl. Events are decoded as a stream of JSON values, so
-// a line that a SIGKILL left without its newline is still read, and the
-// next event appended after it too.
+// dir/<schema name>.jsonl, one per line. A SIGKILL leaves two marks, which
+// are read as such: killed between an event and its newline, the output
+// leaves the event whole and the next run appends its first event on the
+// same line; killed during the write of an event (a write to a file stops
+// short at a page boundary when the process is killed), it leaves a torn
+// prefix of the event, which is dropped (the event was not acknowledged, so
+// a restart sends it again), at the end of the file or followed on the same
+// line by the next run's first event. Anything else that is not an event of
+// the file's log type is an error.
 func readDelivered(dir string) (map[duoapi.LogType]counts, error) {
 	got := map[duoapi.LogType]counts{}
 	for _, t := range duoapi.AllLogTypes {
 		got[t] = counts{}
-		f, err := os.Open(filepath.Join(dir, t.SchemaName()+".jsonl"))
+		name := filepath.Join(dir, t.SchemaName()+".jsonl")
+		data, err := os.ReadFile(name)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		dec := json.NewDecoder(f)
-		for {
-			var raw json.RawMessage
-			err := dec.Decode(&raw)
-			if errors.Is(err, io.EOF) {
-				break
-			}
+		for lineNo := 1; len(data) > 0; lineNo++ {
+			line, rest, hasNewline := bytes.Cut(data, []byte("\n"))
+			data = rest
+			ids, err := lineEvents(t, line, !hasNewline)
 			if err != nil {
-				f.Close()
-				return nil, fmt.Errorf("read %s: %w", f.Name(), err)
+				return nil, fmt.Errorf("read %s, line %d: %w", name, lineNo, err)
 			}
-			id, err := identity(t, raw)
-			if err != nil {
-				f.Close()
-				return nil, err
+			for _, id := range ids {
+				got[t][id]++
 			}
-			got[t][id]++
 		}
-		f.Close()
 	}
 	return got, nil
+}
+
+// lineEvents returns the identities of the events of log type t on one
+// line of a file output (see readDelivered); last tells whether it is the
+// file's last line, without a newline, which may end in a torn event.
+func lineEvents(t duoapi.LogType, line []byte, last bool) ([]string, error) {
+	var ids []string
+	for {
+		got, tornAt, err := leadingEvents(t, line)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, got...)
+		if tornAt < 0 {
+			return ids, nil
+		}
+		// A torn event: the next run's first event starts at a later "{"
+		// from which an event decodes.
+		next := -1
+		for i := tornAt + 1; i < len(line) && next < 0; i++ {
+			if line[i] == '{' {
+				if evs, _, err := leadingEvents(t, line[i:]); err == nil && len(evs) > 0 {
+					next = i
+				}
+			}
+		}
+		if next < 0 {
+			if last {
+				return ids, nil
+			}
+			return nil, fmt.Errorf("%.200q is not an event, nor a torn one followed by an event", line[tornAt:])
+		}
+		line = line[next:]
+	}
+}
+
+// leadingEvents decodes the JSON values of b in turn and returns the
+// identities of those up to the first that is not valid JSON, and where
+// that one starts (-1 when b decodes to its end). A whole JSON value that is
+// not an event of log type t is an error.
+func leadingEvents(t duoapi.LogType, b []byte) (ids []string, tornAt int, err error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for {
+		off := int(dec.InputOffset())
+		var raw json.RawMessage
+		err := dec.Decode(&raw)
+		if errors.Is(err, io.EOF) {
+			return ids, -1, nil
+		}
+		if err != nil {
+			for off < len(b) && (b[off] == ' ' || b[off] == '\t' || b[off] == '\r') {
+				off++
+			}
+			return ids, off, nil
+		}
+		id, err := eventIdentity(t, raw)
+		if err != nil {
+			return nil, 0, err
+		}
+		ids = append(ids, id)
+	}
+}
+
+// eventIdentity is identity for an event as a file output holds it: an
+// administrator or offline enrollment event, identified by its content,
+// must at least be an object with a timestamp.
+func eventIdentity(t duoapi.LogType, raw []byte) (string, error) {
+	if t == duoapi.Administrator || t == duoapi.OfflineEnrollment {
+		var ev struct {
+			Timestamp *json.Number `json:"timestamp"`
+		}
+		if err := json.Unmarshal(raw, &ev); err != nil || ev.Timestamp == nil {
+			return "", fmt.Errorf("%s event without timestamp: %.200s", t, raw)
+		}
+	}
+	return identity(t, raw)
 }
 
 // covered returns the events the stored cursor c of log type t says were
@@ -241,6 +320,10 @@ func (l *ledger) covered(t duoapi.LogType, c duoapi.Cursor) (counts, error) {
 		}
 		return out, nil
 	}
+	// A v1 cursor asks again from second MinTime, inclusively, and drops
+	// the events of that second in Seen: every earlier event is covered.
+	// That holds too when a quiet log's MinTime moved on past its last
+	// event to the availability edge (with Seen empty).
 	seen := counts{}
 	for _, h := range c.Seen {
 		seen[h]++
@@ -259,44 +342,84 @@ func (l *ledger) covered(t duoapi.LogType, c duoapi.Cursor) (counts, error) {
 }
 
 // readCursors opens the bbolt checkpoint store at path, as duostream does,
-// and returns the stored cursor of every log type under prefix (a type with
-// none stored is left out). The store must not be open elsewhere.
+// and returns the stored cursor of every log type under prefix, the
+// checkpoint_key (a type with none stored is left out). The store must not
+// be open elsewhere. bbolt writes are transactions, so a slot that cannot be
+// read is an error here.
 func readCursors(ctx context.Context, path, prefix string) (map[duoapi.LogType]duoapi.Cursor, error) {
-	conf, err := json.Marshal(map[string]any{"label": "state", "bbolt": map[string]any{
-		"path": path, "lock_timeout": "2s", "compaction_interval": "",
-	}})
+	cursors, torn, err := readPositions(ctx, bboltStore(path), prefix)
 	if err != nil {
 		return nil, err
 	}
+	for t, err := range torn {
+		return nil, fmt.Errorf("stored %s position: %w", t, err)
+	}
+	return cursors, nil
+}
+
+// bboltStore is the cache config with which the test opens the bbolt
+// checkpoint store at path, for readPositions.
+func bboltStore(path string) map[string]any {
+	return map[string]any{"bbolt": map[string]any{"path": path, "lock_timeout": "2s", "compaction_interval": ""}}
+}
+
+// fileStore is the cache config with which the test opens a core file
+// cache kept in dir, for readPositions. A file cache may be read while
+// duostream runs, but a value read during its write may be torn.
+func fileStore(dir string) map[string]any {
+	return map[string]any{"file": map[string]any{"directory": dir}}
+}
+
+// readPositions opens the checkpoint cache that store configures (such as
+// bboltStore or fileStore), as duostream does, and reads the position of
+// every log type under prefix the way the input reads it
+// (input.ReadPosition: of the two slots, the readable one with the higher
+// generation). A type with nothing readable stored is left out of cursors,
+// as the input then starts it initial_lookback ago. torn holds, per log
+// type, why a slot (or the cache) could not be read, as a SIGKILL during a
+// write to a file cache leaves a slot; the input then resumes from the
+// other slot, one write older, which is the one in cursors.
+func readPositions(ctx context.Context, store map[string]any, prefix string) (cursors map[duoapi.LogType]duoapi.Cursor, torn map[duoapi.LogType]error, err error) {
+	cursors, torn = map[duoapi.LogType]duoapi.Cursor{}, map[duoapi.LogType]error{}
+	err = withCache(ctx, store, func(c service.Cache) error {
+		for _, t := range duoapi.AllLogTypes {
+			p, found, readErr := input.ReadPosition(ctx, c, prefix, t)
+			if readErr != nil {
+				torn[t] = readErr
+			}
+			if found {
+				cursors[t] = p.Cursor
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return cursors, torn, nil
+}
+
+// withCache opens the cache that store configures (such as bboltStore or
+// fileStore) as duostream does, calls fn with it and closes it.
+func withCache(ctx context.Context, store map[string]any, fn func(c service.Cache) error) error {
+	conf := maps.Clone(store)
+	conf["label"] = "state"
+	raw, err := json.Marshal(conf)
+	if err != nil {
+		return err
+	}
 	rb := service.NewResourceBuilder()
-	if err := rb.AddCacheYAML(string(conf)); err != nil {
-		return nil, err
+	if err := rb.AddCacheYAML(string(raw)); err != nil {
+		return err
 	}
 	res, closeRes, err := rb.Build()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer closeRes(context.WithoutCancel(ctx))
-	out := map[duoapi.LogType]duoapi.Cursor{}
-	for _, t := range duoapi.AllLogTypes {
-		var raw []byte
-		var getErr error
-		if err := res.AccessCache(ctx, "state", func(c service.Cache) {
-			raw, getErr = c.Get(ctx, prefix+"/"+string(t))
-		}); err != nil {
-			return nil, err
-		}
-		if errors.Is(getErr, service.ErrKeyNotFound) {
-			continue
-		}
-		if getErr != nil {
-			return nil, getErr
-		}
-		c, err := duoapi.DecodeCursor(raw)
-		if err != nil {
-			return nil, fmt.Errorf("stored %s cursor: %w", t, err)
-		}
-		out[t] = c
+	var fnErr error
+	if err := res.AccessCache(ctx, "state", func(c service.Cache) { fnErr = fn(c) }); err != nil {
+		return err
 	}
-	return out, nil
+	return fnErr
 }
