@@ -102,7 +102,8 @@ func TestDuoToKafka(t *testing.T) {
 				reason:   headers["dead_letter_reason"],
 				event:    string(r.Value),
 			})
-			assert.ElementsMatch(t, []string{"dead_letter_reason", "duo_log_type", "duo_endpoint", "duo_api_hostname"}, slices.Collect(maps.Keys(headers)), "the headers of a dead letter")
+			assert.ElementsMatch(t, []string{"dead_letter_reason", "duo_log_type", "duo_endpoint", "duo_api_hostname", "duo_page_id"}, slices.Collect(maps.Keys(headers)), "the headers of a dead letter")
+			assert.Regexp(t, "^[0-9a-f]{32}$", headers["duo_page_id"])
 			assert.Equal(t, f.sim.APIHost(), headers["duo_api_hostname"])
 			assert.Empty(t, r.Key, "dead letters have no key")
 			continue
@@ -110,6 +111,8 @@ func TestDuoToKafka(t *testing.T) {
 		lt := logTopics[r.Topic]
 		d.events[lt] = append(d.events[lt], r.Value)
 
+		assert.Regexp(t, "^[0-9a-f]{32}$", headers["duo_page_id"], "the page's identity travels too")
+		delete(headers, "duo_page_id")
 		assert.Equal(t, map[string]string{
 			"duo_log_type":     lt,
 			"duo_endpoint":     endpoints[duoapi.LogType(logSlug(lt))],

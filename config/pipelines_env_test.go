@@ -300,7 +300,6 @@ var pipelineSinks = map[string]func(t *testing.T) pipelineSink{
 				"S3_FORCE_PATH_STYLE":  "true",
 				"S3_ACCESS_KEY_ID":     id,
 				"S3_SECRET_ACCESS_KEY": secret,
-				"S3_BATCH_PERIOD":      "200ms",
 			},
 			received: func([]byte) ([]byte, error) {
 				list, err := client.ListObjectsV2(t.Context(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String("duo/")})
