@@ -6,6 +6,7 @@ package reliability
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -94,22 +95,16 @@ func (s *sink) snapshot() (map[duoapi.LogType]counts, int, error) {
 	return out, s.received, s.err
 }
 
-// readFileCursors reads the cursors the file cache stores under
-// dir/<prefix>/<log type>.
+// readFileCursors reads the cursors the file cache in dir stores under
+// prefix, each in its stored form, to tell whether one moved.
 func readFileCursors(dir, prefix string) (map[duoapi.LogType]string, error) {
+	cursors, _, err := readPositions(context.Background(), fileStore(dir), prefix)
+	if err != nil {
+		return nil, err
+	}
 	out := map[duoapi.LogType]string{}
-	for _, t := range duoapi.AllLogTypes {
-		b, err := os.ReadFile(filepath.Join(dir, prefix, string(t)))
-		if os.IsNotExist(err) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if _, err := duoapi.DecodeCursor(b); err != nil {
-			return nil, fmt.Errorf("stored %s cursor: %w", t, err)
-		}
-		out[t] = string(b)
+	for t, c := range cursors {
+		out[t] = string(c.Encode())
 	}
 	return out, nil
 }
