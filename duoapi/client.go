@@ -35,8 +35,9 @@ type Observer interface {
 	// all in one second, so events of that second beyond the page cannot be
 	// fetched: Duo's v1 endpoints page by whole seconds.
 	SecondOverflow(t LogType, second time.Time)
-	// WindowClamped is called when t's stored position is older than the
-	// 179 days Duo still serves and the puller had to skip to from.
+	// WindowClamped is called when t's position (stored, or where its
+	// paging stands) is older than the 180 days Duo still serves and the
+	// puller had to skip to from.
 	WindowClamped(t LogType, stored, from time.Time)
 	// CursorReset is called when Duo rejected t's paging offset and the
 	// puller reads on from resume without it; skipped as for OffsetStalled.

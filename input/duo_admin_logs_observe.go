@@ -129,7 +129,7 @@ func (o *observer) SecondOverflow(t duoapi.LogType, second time.Time) {
 }
 
 func (o *observer) WindowClamped(t duoapi.LogType, stored, from time.Time) {
-	o.log.Errorf("The stored position of Duo %s logs (%s) is older than the 179 days Duo serves: resuming from %s, events in between are no longer available",
+	o.log.Errorf("The stored position of Duo %s logs (%s) is older than the 180 days Duo serves: resuming from %s, events in between are no longer available",
 		t, stored.UTC().Format(time.RFC3339), from.UTC().Format(time.RFC3339))
 }
 

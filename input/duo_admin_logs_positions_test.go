@@ -54,7 +54,7 @@ func TestPositionStoreOnEveryCache(t *testing.T) {
 				require.NoError(t, os.MkdirAll(filepath.Join(dir, "file"), 0o755))
 			}
 			res := cacheResources(t, tt.yaml)
-			store := &positionStore{res: res, cache: "state", prefix: defaultKeyPrefix("api-x.duosecurity.com", "DIX")}
+			store := &positionStore{res: res, cache: "state", prefix: DefaultCheckpointKey("api-x.duosecurity.com", "DIX")}
 			ctx := t.Context()
 			require.NoError(t, store.probe(ctx))
 			last := time.UnixMilli(time.Now().Add(-time.Hour).UnixMilli())

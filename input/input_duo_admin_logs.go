@@ -139,7 +139,7 @@ Each position is written in turn to two keys, `+"`<checkpoint_key>:<log type>:a`
 
 ### Paging
 
-Authentication and telephony (v2 endpoints) are read in fixed windows that end `+"`availability_lag`"+` before now on Duo's clock, following Duo's `+"`next_offset`"+`. Duo's clock is read from the `+"`Date`"+` header of every response and a margin of 5 seconds is kept (a minute before the first response), so a host clock that is fast asks for nothing Duo does not show yet; a skew of 10 seconds or more is logged and shown in `+"`duo_clock_skew_seconds`"+`. A `+"`next_offset`"+` that does not move forward (repeated, earlier, cycling) or that Duo keeps rejecting is not followed: the window is read on from the offset's millisecond once, then from the next millisecond, and this is logged once each time with what was seen. A window keeps its start while it is paged; only when its paging outlasts Duo's retention does it read on from where its offset stands. A quiet v1 log moves its position on to the availability edge after every poll. Administrator, offline enrollment and legacy v1 telephony have no cursor and page by whole seconds: the input asks again from the last second it saw, inclusively, and drops the events of that second it already delivered (by content hash), so a second split across two pages loses nothing and repeats nothing. Nothing older than Duo's 180 days (less ten minutes) is requested; losing events to that edge is reported, a long lookback within it is not.
+Authentication and telephony (v2 endpoints) are read in fixed windows that end `+"`availability_lag`"+` before now on Duo's clock, following Duo's `+"`next_offset`"+`. Duo's clock is read from the `+"`Date`"+` header of every response and a margin of 5 seconds is kept (a minute before the first response), so a host clock that is fast asks for nothing Duo does not show yet; a skew of 10 seconds or more is logged and shown in `+"`duo_clock_skew_seconds`"+`. A `+"`next_offset`"+` that does not move forward (repeated, earlier, cycling) or that Duo keeps rejecting is not followed: the window is read on from the offset's millisecond once, then from the next millisecond, and this is logged once each time with what was seen. A window keeps its start while it is paged; only when its paging outlasts Duo's retention does it read on from where its offset stands. A v1 log that Duo answers with no events moves its position on to the availability edge, so a quiet log keeps up with time. Administrator, offline enrollment and legacy v1 telephony have no cursor and page by whole seconds: the input asks again from the last second it saw, inclusively, and drops the events of that second it already delivered (by content hash), so a second split across two pages loses nothing and repeats nothing. Nothing older than Duo's 180 days (less ten minutes) is requested; losing events to that edge is reported, a long lookback within it is not.
 
 ### Rate limits and errors
 
@@ -260,14 +260,12 @@ func init() {
 
 // duoAdminLogsInput is the duo_admin_logs input.
 type duoAdminLogsInput struct {
-	res       *service.Resources
-	log       *service.Logger
-	host      string
-	cacheName string
-	keyPrefix string
-	limit     int64
-	dropOff   time.Duration
-	now       func() time.Time
+	res     *service.Resources
+	log     *service.Logger
+	host    string
+	limit   int64
+	dropOff time.Duration
+	now     func() time.Time
 
 	client    *duoapi.Client
 	pullerCfg duoapi.PullerConfig
@@ -295,9 +293,9 @@ type position struct {
 	cursor duoapi.Cursor
 }
 
-// defaultKeyPrefix is the checkpoint key prefix of an input that sets none:
+// DefaultCheckpointKey is the checkpoint_key of an input that sets none:
 // unique per Duo application.
-func defaultKeyPrefix(host, ikey string) string {
+func DefaultCheckpointKey(host, ikey string) string {
 	return "duostream" + KeySeparator + host + KeySeparator + ikey
 }
 
@@ -361,7 +359,7 @@ func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*
 	// with a default prefix of "duostream/<host>/<ikey>".
 	legacyPrefix := keyPrefix
 	if keyPrefix == "" {
-		keyPrefix = defaultKeyPrefix(host, ikey)
+		keyPrefix = DefaultCheckpointKey(host, ikey)
 		legacyPrefix = "duostream/" + host + "/" + ikey
 	}
 	limit, err := fieldWholeNumber(conf, dalFieldCheckpointLimit)
@@ -431,8 +429,6 @@ func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*
 		res:         mgr,
 		log:         mgr.Logger(),
 		host:        host,
-		cacheName:   cacheName,
-		keyPrefix:   keyPrefix,
 		limit:       int64(limit),
 		dropOff:     dropOff,
 		now:         time.Now,
@@ -562,7 +558,7 @@ func (in *duoAdminLogsInput) Connect(ctx context.Context) error {
 // that cannot be read, starts t initial_lookback ago; the latter is reported,
 // as events since then may be delivered twice.
 func (in *duoAdminLogsInput) loadPosition(ctx context.Context, t duoapi.LogType) (StoredPosition, error) {
-	keys := PositionKeys(in.keyPrefix, t)
+	keys := PositionKeys(in.positions.prefix, t)
 	p, found, legacy, err := in.positions.load(ctx, t)
 	var accessErr *cacheAccessError
 	switch {
@@ -579,11 +575,11 @@ func (in *duoAdminLogsInput) loadPosition(ctx context.Context, t duoapi.LogType)
 			t, err, in.pullerCfg.InitialLookback)
 		return StoredPosition{}, nil
 	case !found:
-		in.log.Infof("No stored position for Duo %s logs at keys %q and %q of checkpoint cache %q: starting %s ago", t, keys[0], keys[1], in.cacheName, in.pullerCfg.InitialLookback)
+		in.log.Infof("No stored position for Duo %s logs at keys %q and %q of checkpoint cache %q: starting %s ago", t, keys[0], keys[1], in.positions.cache, in.pullerCfg.InitialLookback)
 		return StoredPosition{}, nil
 	case legacy:
-		in.log.Infof("Resuming Duo %s logs from %s, read from the key of an earlier release; it is stored under %q from now on",
-			t, p.Cursor.Position().UTC().Format(time.RFC3339), keys[0])
+		in.log.Infof("Resuming Duo %s logs from %s, read from the key of an earlier release; it is stored under %q and %q from now on",
+			t, p.Cursor.Position().UTC().Format(time.RFC3339), keys[0], keys[1])
 	default:
 		in.log.Infof("Resuming Duo %s logs from %s", t, p.Cursor.Position().UTC().Format(time.RFC3339))
 	}
@@ -676,7 +672,7 @@ func (in *duoAdminLogsInput) persist(ctx context.Context, t duoapi.LogType, p po
 	stored := StoredPosition{Cursor: p.cursor, LastEvent: in.alarm.last(t), Generation: in.generations[t] + 1}
 	if err := in.positions.store(ctx, t, stored); err != nil {
 		in.metrics.checkpointErrors.Incr(1, string(t), "write")
-		in.log.Errorf("Store position of Duo %s logs in checkpoint cache %q: %v (delivered events may be read again after a restart)", t, in.cacheName, err)
+		in.log.Errorf("Store position of Duo %s logs in checkpoint cache %q: %v (delivered events may be read again after a restart)", t, in.positions.cache, err)
 		return
 	}
 	in.persisted[t] = p.seq

@@ -243,7 +243,7 @@ func TestCorruptCheckpointRestartsFromLookback(t *testing.T) {
 	require.NoError(t, err)
 	// Write a truncated position before the input connects.
 	res := strm.Resources()
-	key := PositionKeys(defaultKeyPrefix(sim.APIHost(), sim.IntegrationKey()), duoapi.Administrator)[0]
+	key := PositionKeys(DefaultCheckpointKey(sim.APIHost(), sim.IntegrationKey()), duoapi.Administrator)[0]
 	require.NoError(t, res.AccessCache(t.Context(), "state", func(cache service.Cache) {
 		require.NoError(t, cache.Set(t.Context(), key, []byte(`{"v":2,"gen":3,"cursor":{"v":1,"mintime":17`), nil))
 	}))

@@ -272,7 +272,7 @@ func TestDuoAdminLogsRejectedBatchIsReleased(t *testing.T) {
 	var p StoredPosition
 	var found bool
 	require.NoError(t, res.AccessCache(ctx, "state", func(c service.Cache) {
-		p, found, err = ReadPosition(ctx, c, defaultKeyPrefix("api-test0001.duosecurity.com", "DITESTINTEGRATIONKEY1"), duoapi.Administrator)
+		p, found, err = ReadPosition(ctx, c, DefaultCheckpointKey("api-test0001.duosecurity.com", "DITESTINTEGRATIONKEY1"), duoapi.Administrator)
 	}))
 	require.NoError(t, err)
 	require.True(t, found, "the rejected batch does not hold the position back")

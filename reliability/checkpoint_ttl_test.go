@@ -86,7 +86,7 @@ func testCheckpointTTL(t *testing.T, redisURL string) {
 		"cache_resources": []any{map[string]any{"label": "state", "redis": withTTL["redis"]}},
 		"output":          fileOutputByType(outDir),
 	}
-	prefix := strings.Join([]string{"duostream", sim.APIHost(), sim.IntegrationKey()}, input.KeySeparator)
+	prefix := input.DefaultCheckpointKey(sim.APIHost(), sim.IntegrationKey())
 
 	p := startDuostream(t, dir, "first", conf)
 	l.waitDeliveredTo(t, p, outDir, time.Minute, 100*time.Millisecond, "the backfill delivered")

@@ -68,7 +68,7 @@ func TestFileCacheCrashRestart(t *testing.T) {
 	stateDir := filepath.Join(dir, "state")
 	require.NoError(t, os.MkdirAll(stateDir, 0o755))
 	// The default checkpoint_key: checkpoint_key is not set.
-	prefix := strings.Join([]string{"duostream", sim.APIHost(), sim.IntegrationKey()}, input.KeySeparator)
+	prefix := input.DefaultCheckpointKey(sim.APIHost(), sim.IntegrationKey())
 	res := runKillRestart(t, rng, l, killRestart{
 		dir:             dir,
 		kills:           fileCacheKills,
