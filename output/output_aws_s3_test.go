@@ -373,16 +373,7 @@ func TestAWSS3WriteBatchReportsFailuresByIndex(t *testing.T) {
 		batch[i].MetaSetMut("name", name)
 	}
 	indexer := batch.Index()
-	err = w.WriteBatch(t.Context(), batch)
-	var batchErr *service.BatchError
-	require.ErrorAs(t, err, &batchErr)
-	failed := map[int]string{}
-	batchErr.WalkMessagesIndexedBy(indexer, func(i int, _ *service.Message, err error) bool {
-		if err != nil {
-			failed[i] = err.Error()
-		}
-		return true
-	})
+	failed := failedMessages(t, indexer, w.WriteBatch(t.Context(), batch))
 	require.Len(t, failed, 2, "failed: %v", failed)
 	assert.Contains(t, failed[1], "AccessDenied")
 	assert.Contains(t, failed[1], "s3:PutObject")
@@ -645,15 +636,7 @@ func TestAWSS3UploadsAreIndependent(t *testing.T) {
 	start := time.Now()
 	err = w.WriteBatch(t.Context(), batch)
 	elapsed := time.Since(start)
-	var batchErr *service.BatchError
-	require.ErrorAs(t, err, &batchErr)
-	failed := map[int]string{}
-	batchErr.WalkMessagesIndexedBy(indexer, func(i int, _ *service.Message, err error) bool {
-		if err != nil {
-			failed[i] = err.Error()
-		}
-		return true
-	})
+	failed := failedMessages(t, indexer, err)
 	require.Len(t, failed, 1, "only the late upload fails: %v", failed)
 	assert.Contains(t, failed[1], "s3://duo-bucket/obj/slow-1")
 	assert.Contains(t, failed[1], "timeout 700ms")
@@ -869,4 +852,21 @@ func TestAWSS3PagesLateAnswerOverwrites(t *testing.T) {
 			assert.Equal(t, 1, n, key)
 		}
 	}
+}
+
+// failedMessages returns, by their index in the batch indexer was taken of
+// before it was written, the error of each message that err, which must be
+// a *service.BatchError from writing it, names as failed.
+func failedMessages(t *testing.T, indexer *service.Indexer, err error) map[int]string {
+	t.Helper()
+	var batchErr *service.BatchError
+	require.ErrorAs(t, err, &batchErr)
+	failed := map[int]string{}
+	batchErr.WalkMessagesIndexedBy(indexer, func(i int, _ *service.Message, err error) bool {
+		if err != nil {
+			failed[i] = err.Error()
+		}
+		return true
+	})
+	return failed
 }
