@@ -133,7 +133,7 @@ Each Duo event becomes one message holding the event's JSON exactly as Duo sent 
 
 ### Delivery guarantee
 
-The position of each log type is stored in the cache resource named by `+"`checkpoint_cache`"+`, and only once every earlier batch of that log type has been acknowledged by the output (acknowledgements may arrive in any order; the stored position never moves backwards). After a crash or restart the input resumes after the last acknowledged event: nothing is lost, and only the pages that were in flight can be delivered again. Messages that a processor flags as errored still count as delivered unless the output rejects them, so route them to a dead-letter output (see the `+"`duo_normalize`"+` processor). With `+"`auto_replay_nacks: false`"+` a batch the output rejects is dropped, as Benthos documents, and counted in `+"`duo_nacked_events_total`"+`.
+The position of each log type is stored in the cache resource named by `+"`checkpoint_cache`"+`, and only once every earlier batch of that log type has been acknowledged by the output (acknowledgements may arrive in any order; the stored position never moves backwards). After a crash or restart the input resumes after the last acknowledged event: nothing is lost, and only the pages that were in flight can be delivered again. Messages that a processor flags as errored still count as delivered unless the output rejects them, so route them to a dead-letter output (see the `+"`duo_normalize`"+` processor). A batch the output rejects in part is replayed whole (its delivered part may come again; nothing is lost). With `+"`auto_replay_nacks: false`"+` a batch the output rejects is dropped, as Benthos documents, and counted in `+"`duo_nacked_events_total`"+`.
 
 Each position is written in turn to two keys, `+"`<checkpoint_key>:<log type>:a`"+` and `+"`…:b`"+`, so that a write torn by a crash leaves the other, one write older, to resume from; keys hold no `+"`/`"+`, so every cache stores them (core `+"`file`"+` and `+"`memory`"+`, `+"`bbolt`"+`, `+"`redis`"+`). Positions are written with an explicit time to live of a hundred years, so a cache's `+"`default_ttl`"+` never expires them. At start the input writes, reads back and deletes a probe key, and refuses to start, naming the cache, when the cache cannot keep a position. A position stored by an earlier release under `+"`<checkpoint_key>/<log type>`"+` is read once and then stored under the new keys. Use a durable cache (`+"`bbolt`"+` on one machine, `+"`redis`"+` to move a stream between machines; `+"`memory`"+` keeps positions only while the process runs); a cache that loses its contents restarts each log type `+"`initial_lookback`"+` ago, and so does a stored position that cannot be read, which is reported as an error: data is never skipped.
 
@@ -254,8 +254,38 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return service.AutoRetryNacksBatchedToggled(conf, in)
+			retrying, err := service.AutoRetryNacksBatchedToggled(conf, in)
+			if err != nil {
+				return nil, err
+			}
+			return wholePageNacks{retrying}, nil
 		})
+}
+
+// wholePageNacks makes every rejection of a batch a rejection of the whole
+// page. Benthos v4.60's replay of rejected batches (AutoRetryNacksBatched)
+// sends again only the messages a *service.BatchError names, and when such a
+// part is rejected again it maps the new error's indexes onto the wrong
+// messages of it, so that some are acknowledged without ever being written.
+// A page replayed whole can repeat events, never lose them; outputs that
+// must not repeat the part that succeeded retry it themselves (a switch
+// with retry_until_success, as the shipped pipelines have).
+type wholePageNacks struct {
+	service.BatchInput
+}
+
+func (w wholePageNacks) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
+	batch, ack, err := w.BatchInput.ReadBatch(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return batch, func(ctx context.Context, err error) error {
+		var batchErr *service.BatchError
+		if errors.As(err, &batchErr) {
+			err = errors.New(err.Error())
+		}
+		return ack(ctx, err)
+	}, nil
 }
 
 // duoAdminLogsInput is the duo_admin_logs input.

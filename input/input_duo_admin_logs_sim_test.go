@@ -6,8 +6,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -282,4 +284,88 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return string(s.buf)
+}
+
+// TestPartlyRejectedPagesAreReplayedWhole rejects part of every page, and
+// then part of that part, the way a switch output rejects one of its cases
+// twice: every event is still delivered. Benthos' own replay of the parts a
+// batch error names acknowledges the wrong events of a part rejected twice.
+func TestPartlyRejectedPagesAreReplayedWhole(t *testing.T) {
+	sim, err := duosim.Start(duosim.Config{Seed: 11})
+	require.NoError(t, err)
+	defer sim.Close()
+	now := time.Now()
+	require.NoError(t, sim.Generate(duoapi.Authentication, 1800, now.Add(-5*time.Hour), now.Add(-10*time.Minute)))
+	want := expected(sim, now.Add(-48*time.Hour), now)
+
+	c := newCollector()
+	var mu sync.Mutex
+	attempts := map[string]int{} // duo_page_id -> batches of it seen
+	rejectPart := func(ctx context.Context, batch service.MessageBatch) error {
+		page, _ := batch[0].MetaGet(MetaPageID)
+		mu.Lock()
+		attempts[page]++
+		n := attempts[page]
+		mu.Unlock()
+		var failed []int
+		switch n {
+		case 1: // the first attempt: every other event fails
+			for i := 1; i < len(batch); i += 2 {
+				failed = append(failed, i)
+			}
+		case 2: // the second: the first event of what came fails again
+			failed = []int{0}
+		}
+		if len(failed) == 0 {
+			return c.consume(ctx, batch)
+		}
+		batchErr := service.NewBatchError(batch, errors.New("rejected"))
+		var stored service.MessageBatch
+		for i, m := range batch {
+			if slices.Contains(failed, i) {
+				batchErr.Failed(i, errors.New("rejected"))
+			} else {
+				stored = append(stored, m)
+			}
+		}
+		if err := c.consume(ctx, stored); err != nil {
+			return err
+		}
+		return batchErr
+	}
+	b := service.NewStreamBuilder()
+	require.NoError(t, b.SetLoggerYAML(`level: warn`))
+	require.NoError(t, b.AddCacheYAML(fmt.Sprintf("label: state\nbbolt:\n  path: %s\n", filepath.Join(t.TempDir(), "state.db"))))
+	require.NoError(t, b.AddInputYAML(simInputYAML(sim, "  log_types: [authentication]\n")))
+	require.NoError(t, b.AddBatchConsumerFunc(rejectPart))
+	strm, err := b.Build()
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- strm.Run(context.Background()) }()
+	complete := func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for id := range want {
+			if c.counts[id] == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !complete() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	require.NoError(t, strm.StopWithin(5*time.Second))
+	<-done
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	lost := 0
+	for id := range want {
+		if c.counts[id] == 0 {
+			lost++
+		}
+	}
+	assert.Zero(t, lost, "events never written of %d", len(want))
+	assert.Greater(t, c.total, len(want), "the stored parts of a page come again with the page")
 }
