@@ -92,9 +92,10 @@ object means a retried object is written again under a new name (see below): set
 
 A batch is acknowledged once every object of it was stored. The uploads of a batch run side by
 side and independently: one that fails cancels none of the others. When some objects of a batch
-fail and others are stored, the output names exactly the failed messages, so only those are
-retried; when every object fails (always the case for a batch collapsed into one object), the
-whole batch is retried. Each upload may take at most `+"`timeout`"+`, retries by the AWS SDK
+fail and others are stored, the output names exactly the failed messages, for a caller that
+retries by message (a `+"`switch`"+` with `+"`retry_until_success`"+` sends its whole case again);
+when every object fails (always the case for a batch collapsed into one object), the error names
+the whole batch. Each upload may take at most `+"`timeout`"+`, retries by the AWS SDK
 included. Each error names the bucket, the key and the cause, and for an authentication or
 permission error what to check; secrets never appear in errors or logs.
 
@@ -123,9 +124,10 @@ depends on `+"`path`"+` only:
   its first event only, so that its other events can be taken as delivered.
 - **Under a `+"`switch`"+`** (events and dead letters of one page in two cases), set
   `+"`retry_until_success: true`"+` on the switch, so that a failed case is retried by the switch
-  with the same events until it is stored. Otherwise the failed part of the page goes back to the
-  input alone, and Benthos v4.60 maps a second failure of such a part to the wrong events of it:
-  some are then taken as delivered and never written.
+  with the same events until it is stored and the page's other case is not written again.
+  Otherwise the failed part of the page goes back to the input: `+"`duo_admin_logs`"+` then replays
+  the whole page (Benthos v4.60's replay of the part alone maps a second failure of it to the
+  wrong events, so that with other inputs some may be taken as delivered and never written).
 
 ### Credentials
 
@@ -440,11 +442,11 @@ const s3oMaxParallelPuts = 8
 
 // WriteBatch uploads each message of the batch as one object, several at a
 // time and independently: a failed upload cancels none of the others. When
-// only some fail, it returns a *service.BatchError naming exactly those, so
-// only they are retried. When all fail it returns a plain error, so the
-// whole batch is retried: a batch error would name only the first event of
-// a message that archive collapsed from many, and upstream would take the
-// others as delivered.
+// only some fail, it returns a *service.BatchError naming exactly those, for
+// a caller that retries by message. When all fail it returns a plain error,
+// so the whole batch is retried: a batch error would name only the first
+// event of a message that archive collapsed from many, and upstream would
+// take the others as delivered.
 func (w *awsS3Writer) WriteBatch(ctx context.Context, batch service.MessageBatch) error {
 	w.mu.RLock()
 	client := w.client
@@ -454,66 +456,67 @@ func (w *awsS3Writer) WriteBatch(ctx context.Context, batch service.MessageBatch
 	}
 
 	start := time.Now()
+	// Interpolation may read other messages of the batch, so the requests
+	// are built one after another; only the uploads run side by side.
 	errs := make([]error, len(batch))
-	sizes := make([]int, len(batch))
+	reqs := make([]*s3.PutObjectInput, len(batch))
+	for i, msg := range batch {
+		reqs[i], errs[i] = w.request(batch, i, msg)
+	}
 	sem := make(chan struct{}, s3oMaxParallelPuts)
 	var wg sync.WaitGroup
-	for i, msg := range batch {
+	for i, in := range reqs {
+		if in == nil {
+			continue
+		}
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			sizes[i], errs[i] = w.put(ctx, client, batch, i, msg)
+			errs[i] = w.put(ctx, client, in)
 		})
 	}
 	wg.Wait()
 
-	var batchErr *service.BatchError
-	var failed []error
-	bytesWritten := 0
-	for i, err := range errs {
-		if err == nil {
-			bytesWritten += sizes[i]
-			continue
-		}
-		if batchErr == nil {
-			batchErr = service.NewBatchError(batch, err)
-		}
-		batchErr.Failed(i, err)
-		failed = append(failed, err)
-	}
-	switch {
-	case len(failed) == 0:
-		w.log.Debugf("Wrote %d objects (%d bytes) to s3://%s in %v", len(batch), bytesWritten, w.bucket, time.Since(start).Round(time.Millisecond))
+	switch failed := countErrs(errs); {
+	case failed == 0:
+		w.log.Debugf("Wrote %d objects to s3://%s in %v", len(batch), w.bucket, time.Since(start).Round(time.Millisecond))
 		return nil
-	case len(failed) < len(batch):
-		w.log.Debugf("Wrote %d of %d objects (%d bytes) to s3://%s in %v; %d will be retried", len(batch)-len(failed), len(batch), bytesWritten, w.bucket, time.Since(start).Round(time.Millisecond), len(failed))
+	case failed < len(batch):
+		batchErr := service.NewBatchError(batch, errors.Join(errs...))
+		for i, err := range errs {
+			if err != nil {
+				batchErr.Failed(i, err)
+			}
+		}
+		w.log.Debugf("Wrote %d of %d objects to s3://%s in %v; %d failed", len(batch)-failed, len(batch), w.bucket, time.Since(start).Round(time.Millisecond), failed)
 		return batchErr
-	case len(failed) == 1:
-		return failed[0]
+	case len(batch) == 1:
+		return errs[0]
+	default:
+		return fmt.Errorf("all %d objects failed: %w", failed, errors.Join(errs...))
 	}
-	return fmt.Errorf("all %d objects failed: %w", len(failed), errors.Join(failed...))
 }
 
-// put uploads message i of batch and returns the number of bytes written.
-func (w *awsS3Writer) put(ctx context.Context, client *s3.Client, batch service.MessageBatch, i int, msg *service.Message) (int, error) {
+// request builds the upload of message i of batch.
+func (w *awsS3Writer) request(batch service.MessageBatch, i int, msg *service.Message) (*s3.PutObjectInput, error) {
 	body, err := msg.AsBytes()
 	if err != nil {
-		return 0, fmt.Errorf("read message: %w", err)
+		return nil, fmt.Errorf("read message: %w", err)
 	}
 	key, err := batch.TryInterpolatedString(i, w.path)
 	if err != nil {
-		return 0, fmt.Errorf("interpolate %s: %w", s3oFieldPath, err)
+		return nil, fmt.Errorf("interpolate %s: %w", s3oFieldPath, err)
 	}
 	if key == "" {
-		return 0, fmt.Errorf("interpolate %s: the object key is empty", s3oFieldPath)
+		return nil, fmt.Errorf("interpolate %s: the object key is empty", s3oFieldPath)
 	}
 	contentType, err := batch.TryInterpolatedString(i, w.contentType)
 	if err != nil {
-		return 0, fmt.Errorf("interpolate %s: %w", s3oFieldContentType, err)
+		return nil, fmt.Errorf("interpolate %s: %w", s3oFieldContentType, err)
 	}
 	contentEncoding, err := batch.TryInterpolatedString(i, w.contentEncoding)
 	if err != nil {
-		return 0, fmt.Errorf("interpolate %s: %w", s3oFieldContentEncoding, err)
+		return nil, fmt.Errorf("interpolate %s: %w", s3oFieldContentEncoding, err)
 	}
 
 	in := &s3.PutObjectInput{
@@ -531,7 +534,7 @@ func (w *awsS3Writer) put(ctx context.Context, client *s3.Client, batch service.
 		for _, k := range w.tagKeys {
 			v, err := batch.TryInterpolatedString(i, w.tags[k])
 			if err != nil {
-				return 0, fmt.Errorf("interpolate %s.%s: %w", s3oFieldTags, k, err)
+				return nil, fmt.Errorf("interpolate %s.%s: %w", s3oFieldTags, k, err)
 			}
 			tags.Set(k, v)
 		}
@@ -544,13 +547,17 @@ func (w *awsS3Writer) put(ctx context.Context, client *s3.Client, batch service.
 		in.Metadata[k] = v
 		return nil
 	})
+	return in, nil
+}
 
+// put sends one upload, within the output's timeout.
+func (w *awsS3Writer) put(ctx context.Context, client *s3.Client, in *s3.PutObjectInput) error {
 	ctx, cancel := context.WithTimeout(ctx, w.timeout)
 	defer cancel()
 	if _, err := client.PutObject(ctx, in); err != nil {
-		return 0, fmt.Errorf("put s3://%s/%s: %w%s", w.bucket, key, err, s3ErrorHint(err, w.bucket, w.timeout))
+		return fmt.Errorf("put s3://%s/%s: %w%s", w.bucket, *in.Key, err, s3ErrorHint(err, w.bucket, w.timeout))
 	}
-	return len(body), nil
+	return nil
 }
 
 // s3ErrorHint returns advice for the S3 errors a configuration change
