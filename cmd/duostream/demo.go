@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/urfave/cli/v2"
 
 	"github.com/duostream/duostream/config"
@@ -97,7 +96,7 @@ func runDemo(ctx context.Context, backfill time.Duration, seed uint64, logLevel 
 		"DUOSTREAM_STATE_DIR":  stateDir,
 		"DUOSTREAM_LOG_LEVEL":  logLevel,
 	}
-	b := service.NewStreamBuilder()
+	b := environment().NewStreamBuilder()
 	b.SetEnvVarLookupFunc(func(name string) (string, bool) {
 		if v, ok := env[name]; ok {
 			return v, true
