@@ -59,7 +59,6 @@ func cliOptions() []service.CLIOptFunc {
 		service.CLIOptSetMainSchemaFrom(func() *service.ConfigSchema { return mainSchema(env) }),
 		service.CLIOptCustomRunFlags(api.flags(), api.extract),
 		service.CLIOptOnConfigParse(api.onConfigParse),
-		service.CLIOptOnStreamStart(api.onStreamStart),
 		service.CLIOptAddCommand(demoCommand()),
 	}
 }

@@ -19,9 +19,11 @@ const (
 	// benthosNoAPIFlag is Benthos' own flag of the streams command that
 	// keeps the REST API off.
 	benthosNoAPIFlag = "no-api"
-	// streamCRUDPath is the endpoint of Benthos' streams API that reads
-	// (GET) and writes one stream's config.
-	streamCRUDPath = "/streams/{id}"
+	// streamCRUDPath matches the requests of Benthos' streams API endpoint
+	// "/streams/{id}", which reads (GET) and writes one stream's config.
+	// It is spelled differently so that Benthos' own registration of its
+	// endpoint, which comes later, does not replace this one's handler.
+	streamCRUDPath = "/streams/{id:[^/]+}"
 )
 
 // streamsAPI makes Benthos' streams REST API opt-in and keeps it from
@@ -37,15 +39,17 @@ const (
 // uptimes; /debug/config/* is the service config with secrets scrubbed).
 //
 // So the API is off unless --streams-api (or DUOSTREAM_STREAMS_API=true)
-// is given, and when it is on, /streams/{id} is replaced by a handler that
+// is given, and when it is on, /streams/{id} is answered by a handler that
 // refuses: streams are listed with GET /streams, replaced as a set with
 // POST /streams, and their metrics read at /streams/{id}/stats.
+//
+// The HTTP server listens before the streams manager registers its
+// endpoints, so the refusing route is registered first, as soon as the
+// service's manager exists: the server's router takes the first route that
+// matches, and Benthos' own /streams/{id} never answers.
 type streamsAPI struct {
 	// enabled is set when `streams` runs with the API on.
 	enabled bool
-	// res are the resources of the running service, from which the
-	// replacement endpoint is registered once the streams have started.
-	res *service.Resources
 }
 
 func (a *streamsAPI) flags() []cli.Flag {
@@ -79,19 +83,14 @@ func (a *streamsAPI) extract(c *cli.Context) error {
 	return nil
 }
 
+// onConfigParse runs once the service's manager exists, before the streams
+// manager registers its endpoints. With the API on it registers the route
+// that refuses /streams/{id}, or stops the process if it cannot.
 func (a *streamsAPI) onConfigParse(pConf *service.ParsedConfig) error {
-	a.res = pConf.Resources()
-	return nil
-}
-
-// onStreamStart runs once the streams manager has registered its
-// endpoints and before the HTTP server listens. It replaces the
-// /streams/{id} endpoint, or stops the process if it cannot.
-func (a *streamsAPI) onStreamStart(*service.RunningStreamSummary) error {
 	if !a.enabled {
 		return nil
 	}
-	reg, ok := endpointRegistrarOf(a.res)
+	reg, ok := endpointRegistrarOf(pConf.Resources())
 	if !ok {
 		return errors.New("cannot close /streams/{id} of the streams API, which would return secrets: run without --" + streamsAPIFlag)
 	}
