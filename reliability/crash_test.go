@@ -40,28 +40,16 @@ const crashCheckpointLimit = 5000
 func TestCrashRestart(t *testing.T) {
 	rng := rand.New(rand.NewPCG(suiteSeed, 1))
 	sim := startSim(t, duosim.Config{Seed: suiteSeed})
-	now := time.Now()
-	from, to := now.Add(-7*24*time.Hour), now.Add(-10*time.Minute)
-	spread := map[duoapi.LogType]int{
+	var bursts []burst
+	for range 5 {
+		bursts = append(bursts, burst{duoapi.Administrator, 400}, burst{duoapi.OfflineEnrollment, 200})
+	}
+	l := generateWeek(t, sim, rng, map[duoapi.LogType]int{
 		duoapi.Authentication:    60000,
 		duoapi.Telephony:         15000,
 		duoapi.Administrator:     13000,
 		duoapi.OfflineEnrollment: 9000,
-	}
-	for _, lt := range duoapi.AllLogTypes {
-		require.NoError(t, sim.Generate(lt, spread[lt], from, to))
-	}
-	// Bursts of hundreds of v1 events in one second, which pages of 1000
-	// split: the boundary second is read again and deduplicated.
-	span := to.Sub(from)
-	for range 5 {
-		sec := from.Add(time.Duration(rng.Int64N(int64(span)))).Truncate(time.Second)
-		require.NoError(t, sim.Generate(duoapi.Administrator, 400, sec, sec))
-		sec = from.Add(time.Duration(rng.Int64N(int64(span)))).Truncate(time.Second)
-		require.NoError(t, sim.Generate(duoapi.OfflineEnrollment, 200, sec, sec))
-	}
-	l, err := newLedger(sim)
-	require.NoError(t, err)
+	}, bursts)
 	require.Equal(t, 100000, l.total())
 
 	dir := t.TempDir()
@@ -88,6 +76,34 @@ func TestCrashRestart(t *testing.T) {
 	for _, lt := range duoapi.AllLogTypes {
 		figure(t, "%s: %d events, lost %d, duplicates %d", lt, len(l.events[lt]), res.tally[lt].lost, res.tally[lt].dups)
 	}
+}
+
+// burst is n events of one log type in one second.
+type burst struct {
+	lt duoapi.LogType
+	n  int
+}
+
+// generateWeek fills sim with spread[t] events of each log type t over the
+// week before ten minutes ago, and each burst at a random second of it
+// (bursts of hundreds of v1 events in one second, which pages of 1000
+// split: the boundary second is read again and deduplicated), and returns
+// their ledger.
+func generateWeek(t *testing.T, sim *duosim.Server, rng *rand.Rand, spread map[duoapi.LogType]int, bursts []burst) *ledger {
+	t.Helper()
+	now := time.Now()
+	from, to := now.Add(-7*24*time.Hour), now.Add(-10*time.Minute)
+	for _, lt := range duoapi.AllLogTypes {
+		require.NoError(t, sim.Generate(lt, spread[lt], from, to))
+	}
+	span := to.Sub(from)
+	for _, b := range bursts {
+		sec := from.Add(time.Duration(rng.Int64N(int64(span)))).Truncate(time.Second)
+		require.NoError(t, sim.Generate(b.lt, b.n, sec, sec))
+	}
+	l, err := newLedger(sim)
+	require.NoError(t, err)
+	return l
 }
 
 // killRestart is a crash scenario for runKillRestart: a backfill read from

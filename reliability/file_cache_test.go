@@ -40,28 +40,12 @@ const fileCacheCheckpointLimit = 1000
 func TestFileCacheCrashRestart(t *testing.T) {
 	rng := rand.New(rand.NewPCG(suiteSeed, 2))
 	sim := startSim(t, duosim.Config{Seed: suiteSeed})
-	now := time.Now()
-	from, to := now.Add(-7*24*time.Hour), now.Add(-10*time.Minute)
-	spread := map[duoapi.LogType]int{
+	l := generateWeek(t, sim, rng, map[duoapi.LogType]int{
 		duoapi.Authentication:    20000,
 		duoapi.Telephony:         6000,
 		duoapi.Administrator:     4400,
 		duoapi.OfflineEnrollment: 2800,
-	}
-	for _, lt := range duoapi.AllLogTypes {
-		require.NoError(t, sim.Generate(lt, spread[lt], from, to))
-	}
-	// Bursts of v1 events in one second, which pages of 1000 split.
-	span := to.Sub(from)
-	for _, burst := range []struct {
-		lt duoapi.LogType
-		n  int
-	}{{duoapi.Administrator, 300}, {duoapi.Administrator, 300}, {duoapi.OfflineEnrollment, 200}} {
-		sec := from.Add(time.Duration(rng.Int64N(int64(span)))).Truncate(time.Second)
-		require.NoError(t, sim.Generate(burst.lt, burst.n, sec, sec))
-	}
-	l, err := newLedger(sim)
-	require.NoError(t, err)
+	}, []burst{{duoapi.Administrator, 300}, {duoapi.Administrator, 300}, {duoapi.OfflineEnrollment, 200}})
 	require.Equal(t, 34000, l.total())
 
 	dir := t.TempDir()

@@ -247,9 +247,21 @@ func startDuostream(t testing.TB, dir, name string, conf map[string]any) *proc {
 	confPath := filepath.Join(dir, name+".yaml")
 	require.NoError(t, os.WriteFile(confPath, raw, 0o600))
 
+	cmd := exec.Command(binary, "run", confPath)
+	cmd.Env = append(os.Environ(), "DUO_SECRET_KEY="+testSecret)
+	return launch(t, dir, name, addr, cmd, confPath)
+}
+
+// launch starts cmd as the process name of the test, its HTTP server on
+// addr (empty when unknown), with its standard output and error in files in
+// dir. When t ends, a process still running is killed, and both files and
+// the files named by scan are searched for the secret.
+func launch(t testing.TB, dir, name, addr string, cmd *exec.Cmd, scan ...string) *proc {
+	t.Helper()
 	p := &proc{
 		t:      t,
 		name:   name,
+		cmd:    cmd,
 		addr:   addr,
 		stdout: filepath.Join(dir, name+".stdout"),
 		stderr: filepath.Join(dir, name+".stderr"),
@@ -259,12 +271,10 @@ func startDuostream(t testing.TB, dir, name string, conf map[string]any) *proc {
 	require.NoError(t, err)
 	errF, err := os.Create(p.stderr)
 	require.NoError(t, err)
-	p.cmd = exec.Command(binary, "run", confPath)
-	p.cmd.Env = append(os.Environ(), "DUO_SECRET_KEY="+testSecret)
-	p.cmd.Stdout, p.cmd.Stderr = outF, errF
-	require.NoError(t, p.cmd.Start())
+	cmd.Stdout, cmd.Stderr = outF, errF
+	require.NoError(t, cmd.Start())
 	go func() {
-		p.err = p.cmd.Wait()
+		p.err = cmd.Wait()
 		outF.Close()
 		errF.Close()
 		close(p.done)
@@ -273,7 +283,7 @@ func startDuostream(t testing.TB, dir, name string, conf map[string]any) *proc {
 		if !p.exited() {
 			p.kill()
 		}
-		for _, path := range []string{p.stdout, p.stderr, confPath} {
+		for _, path := range append([]string{p.stdout, p.stderr}, scan...) {
 			b, err := os.ReadFile(path)
 			if err == nil {
 				checkNoSecret(t, filepath.Base(path), b)

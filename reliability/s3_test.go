@@ -335,42 +335,16 @@ func startShippedS3(t *testing.T, dir string, sim *duosim.Server, proxy *s3Proxy
 		"S3_SECRET_ACCESS_KEY":    st.secretKey,
 		"S3_TIMEOUT":              s3Timeout.String(),
 	}
-	p := &proc{
-		t:      t,
-		name:   "duo-to-s3",
-		addr:   addr,
-		stdout: filepath.Join(dir, "duo-to-s3.stdout"),
-		stderr: filepath.Join(dir, "duo-to-s3.stderr"),
-		done:   make(chan struct{}),
-	}
-	outF, err := os.Create(p.stdout)
-	require.NoError(t, err)
-	errF, err := os.Create(p.stderr)
-	require.NoError(t, err)
 	file, err := filepath.Abs(s3ShippedFile)
 	require.NoError(t, err)
-	p.cmd = exec.Command(binary, "run", file)
-	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir,
+	cmd := exec.Command(binary, "run", file)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir,
 		// Keep the AWS SDK off the machine's own configuration.
 		"AWS_CONFIG_FILE=" + filepath.Join(dir, "aws-config"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "aws-credentials"), "AWS_EC2_METADATA_DISABLED=true"}
 	for k, v := range env {
-		p.cmd.Env = append(p.cmd.Env, k+"="+v)
+		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p.cmd.Stdout, p.cmd.Stderr = outF, errF
-	require.NoError(t, p.cmd.Start())
-	go func() {
-		p.err = p.cmd.Wait()
-		outF.Close()
-		errF.Close()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		if !p.exited() {
-			p.kill()
-		}
-		checkNoSecret(t, "duo-to-s3 logs", []byte(p.logs()))
-	})
-	return p
+	return launch(t, dir, "duo-to-s3", addr, cmd)
 }
 
 // TestS3ReplaysOverwrite runs the shipped config/duo-to-s3.yaml against the

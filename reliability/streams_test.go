@@ -230,35 +230,10 @@ func runCLIIn(t *testing.T, dir string, env []string, args ...string) (string, i
 // secret when t ends.
 func startDuostreamIn(t *testing.T, dir, name string, env []string, args ...string) *proc {
 	t.Helper()
-	p := &proc{
-		t:      t,
-		name:   name,
-		stdout: filepath.Join(dir, name+".stdout"),
-		stderr: filepath.Join(dir, name+".stderr"),
-		done:   make(chan struct{}),
-	}
-	outF, err := os.Create(p.stdout)
-	require.NoError(t, err)
-	errF, err := os.Create(p.stderr)
-	require.NoError(t, err)
-	p.cmd = exec.Command(binary, args...)
-	p.cmd.Dir = dir
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = outF, errF
-	require.NoError(t, p.cmd.Start())
-	go func() {
-		p.err = p.cmd.Wait()
-		outF.Close()
-		errF.Close()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		if !p.exited() {
-			p.kill()
-		}
-		checkNoSecret(t, name+" logs", []byte(p.logs()))
-	})
-	return p
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	return launch(t, dir, name, "", cmd)
 }
 
 // waitDelivered waits until both streams have written every event of
