@@ -21,7 +21,10 @@ const cursorVersion = 1
 //
 // v2 endpoints page through fixed windows [WindowMin, WindowMax] with Duo's
 // next_offset; v1 endpoints page by a whole-second MinTime and remember the
-// content hashes of the events already delivered from that second.
+// content hashes of the events already delivered from that second. Trust
+// Monitor pages through fixed windows too, with an opaque offset, and
+// remembers the last surfaced_timestamp delivered and the sekeys delivered
+// in that millisecond.
 type Cursor struct {
 	Version int `json:"v"`
 	// WindowMin is the first millisecond of the current (or next) v2 window.
@@ -33,19 +36,27 @@ type Cursor struct {
 	NextOffset string `json:"next_offset,omitempty"`
 	// MinTime is the v1 mintime, in seconds, of the next request.
 	MinTime int64 `json:"mintime,omitempty"`
-	// Seen holds the content hashes of the events of second MinTime that
-	// were already delivered.
+	// Surfaced is the latest Trust Monitor surfaced_timestamp, in
+	// milliseconds, delivered from the current window.
+	Surfaced int64 `json:"surfaced_ms,omitempty"`
+	// Seen holds the content hashes of the v1 events of second MinTime
+	// that were already delivered, or the sekeys of the Trust Monitor
+	// events of millisecond Surfaced that were.
 	Seen []string `json:"seen,omitempty"`
 }
 
 // IsZero reports whether c holds no position (nothing was ever stored).
 func (c Cursor) IsZero() bool {
-	return c.WindowMin == 0 && c.WindowMax == 0 && c.NextOffset == "" && c.MinTime == 0 && len(c.Seen) == 0
+	return c.WindowMin == 0 && c.WindowMax == 0 && c.NextOffset == "" && c.MinTime == 0 && c.Surfaced == 0 && len(c.Seen) == 0
 }
 
 // Position returns the time up to which the log has been read.
 func (c Cursor) Position() time.Time {
 	switch {
+	case c.Surfaced != 0:
+		// A Trust Monitor offset is opaque: the position is the last
+		// event delivered.
+		return time.UnixMilli(c.Surfaced)
 	case c.NextOffset != "":
 		if ms, ok := offsetMillis(c.NextOffset); ok {
 			return time.UnixMilli(ms)
@@ -86,12 +97,14 @@ func DecodeCursor(b []byte) (Cursor, error) {
 		return Cursor{}, fmt.Errorf("stored cursor has version %d, this release reads version %d", c.Version, cursorVersion)
 	}
 	switch {
-	case c.WindowMin < 0 || c.WindowMax < 0 || c.MinTime < 0:
+	case c.WindowMin < 0 || c.WindowMax < 0 || c.MinTime < 0 || c.Surfaced < 0:
 		return Cursor{}, errors.New("stored cursor holds a negative time")
 	case c.WindowMax != 0 && c.WindowMax < c.WindowMin:
 		return Cursor{}, fmt.Errorf("stored cursor window ends (%d) before it starts (%d)", c.WindowMax, c.WindowMin)
 	case c.NextOffset != "" && c.WindowMax == 0:
 		return Cursor{}, errors.New("stored cursor has a next_offset but no window")
+	case c.Surfaced != 0 && (c.Surfaced < c.WindowMin || c.WindowMax != 0 && c.Surfaced > c.WindowMax):
+		return Cursor{}, fmt.Errorf("stored cursor's surfaced time (%d) is outside its window", c.Surfaced)
 	case c.IsZero():
 		return Cursor{}, errors.New("stored cursor holds no position")
 	}

@@ -128,6 +128,22 @@ func (e *APIError) Hint() string {
 	return ""
 }
 
+// UnavailableError is a request for a log type's endpoint that Duo refused
+// (403) or did not find (404) where accounts of some editions lack the
+// endpoint: it says which log type and what to do.
+type UnavailableError struct {
+	LogType LogType
+	Err     *APIError
+}
+
+// Error names the log type, Duo's answer and the fix.
+func (e *UnavailableError) Error() string {
+	return fmt.Sprintf("the Duo %s log is not available to this account or application (%v): %s", e.LogType, e.Err, e.LogType.UnavailableHint())
+}
+
+// Unwrap returns Duo's answer.
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
 // Failure is the class of a failed request, which decides how long to wait
 // before trying again.
 type Failure string

@@ -76,6 +76,10 @@ type PullerConfig struct {
 	// TelephonyV1 pulls telephony from the legacy v1 endpoint instead of
 	// /admin/v2/logs/telephony.
 	TelephonyV1 bool
+	// TrustMonitorTypes, when not empty, asks Duo for Trust Monitor events
+	// of these types only (sent as repeated "type" parameters), such as
+	// "auth", "bypass_status" or "device_registration".
+	TrustMonitorTypes []string
 	// InitialLookback is how far back a log type with no stored cursor
 	// starts (default 24h, at most MaxLookback).
 	InitialLookback time.Duration
@@ -155,21 +159,25 @@ type Puller struct {
 
 type stream struct {
 	logType  LogType
+	info     logTypeInfo
 	path     string
-	itemsKey string // v2 only: where the records are
 	cursor   Cursor
 	due      time.Time
 	failures int
 
 	// v2 paging progress: the offsets already followed in the millisecond
-	// of the last offset, and the millisecond the window was last resumed
-	// from after an offset could not be followed.
+	// of the last offset (Trust Monitor: in the window since it started or
+	// was resumed, offsetMs holding the window's start), and the
+	// millisecond the window was last resumed from after an offset could
+	// not be followed.
 	offsetMs    int64
 	offsetsSeen map[string]bool
 	resumedFrom int64
 }
 
-func (s *stream) v2() bool { return s.itemsKey != "" }
+func (s *stream) v2() bool { return s.info.paging != pagingV1 }
+
+func (s *stream) trustMonitor() bool { return s.info.paging == pagingTrustMonitor }
 
 // NewPuller returns a Puller that starts each log type at its cursor in
 // start (a missing or zero cursor starts InitialLookback ago).
@@ -188,24 +196,14 @@ func NewPuller(client *Client, cfg PullerConfig, start map[LogType]Cursor) (*Pul
 			return nil, fmt.Errorf("log type %q is listed twice", t)
 		}
 		seen[t] = true
-		s := &stream{logType: t, cursor: start[t]}
-		switch t {
-		case Authentication:
-			s.path, s.itemsKey = PathAuthenticationV2, "authlogs"
-		case Telephony:
-			if cfg.TelephonyV1 {
-				s.path = PathTelephonyV1
-			} else {
-				s.path, s.itemsKey = PathTelephonyV2, "items"
-			}
-		case Administrator:
-			s.path = PathAdministratorV1
-		case OfflineEnrollment:
-			s.path = PathOfflineEnrollmentV1
-		default:
+		info, ok := logTypes[t]
+		if !ok {
 			return nil, fmt.Errorf("unknown log type %q", t)
 		}
-		p.streams = append(p.streams, s)
+		if t == Telephony && cfg.TelephonyV1 {
+			info = telephonyV1
+		}
+		p.streams = append(p.streams, &stream{logType: t, info: info, path: info.path, cursor: start[t]})
 	}
 	return p, nil
 }
@@ -356,7 +354,7 @@ func (p *Puller) fetchV2(ctx context.Context, s *stream) (Batch, bool, error) {
 		if from > read {
 			p.cfg.Observer.WindowClamped(s.logType, time.UnixMilli(read), time.UnixMilli(from))
 		}
-		cur = Cursor{WindowMin: from}
+		cur = cur.from(from)
 	}
 	if cur.WindowMax == 0 {
 		start := cur.WindowMin
@@ -368,18 +366,29 @@ func (p *Puller) fetchV2(ctx context.Context, s *stream) (Batch, bool, error) {
 			start = oldest
 		}
 		if latest-start < minWindow.Milliseconds() {
-			return Batch{LogType: s.logType, Endpoint: s.path, Cursor: Cursor{WindowMin: start}}, false, nil
+			return Batch{LogType: s.logType, Endpoint: s.path, Cursor: cur.from(start)}, false, nil
 		}
-		cur = Cursor{WindowMin: start, WindowMax: latest}
+		cur = cur.from(start)
+		cur.WindowMax = latest
 	}
 	params := url.Values{
 		"mintime": {strconv.FormatInt(cur.WindowMin, 10)},
 		"maxtime": {strconv.FormatInt(cur.WindowMax, 10)},
-		"limit":   {strconv.Itoa(PageLimit)},
-		"sort":    {"ts:asc"},
+		"limit":   {strconv.Itoa(s.info.limit)},
+	}
+	offsetParam := "next_offset"
+	if s.trustMonitor() {
+		// Trust Monitor has no sort, takes its offset back as "offset"
+		// and filters by event type.
+		offsetParam = "offset"
+		if len(p.cfg.TrustMonitorTypes) > 0 {
+			params["type"] = slices.Clone(p.cfg.TrustMonitorTypes)
+		}
+	} else {
+		params.Set("sort", "ts:asc")
 	}
 	if cur.NextOffset != "" {
-		params.Set("next_offset", cur.NextOffset)
+		params.Set(offsetParam, cur.NextOffset)
 	}
 	body, err := p.client.Get(ctx, s.path, params)
 	if err != nil {
@@ -392,32 +401,111 @@ func (p *Puller) fetchV2(ctx context.Context, s *stream) (Batch, bool, error) {
 			p.cfg.Observer.CursorReset(s.logType, err, time.UnixMilli(cur.WindowMin), skipped)
 		}
 		s.cursor = cur
-		return Batch{}, false, fmt.Errorf("fetch %s page: %w", s.logType, err)
+		return Batch{}, false, s.fetchError(err)
 	}
-	page, err := ParseV2Page(body, s.itemsKey)
+	page, err := ParseV2Page(body, s.info.itemsKey)
 	if err != nil {
 		s.cursor = cur
 		return Batch{}, false, &APIError{Endpoint: s.path, HTTPStatus: 200, Err: err}
 	}
 	batch := Batch{LogType: s.logType, Endpoint: s.path, Events: page.Events}
+	// read is the window's progress after this page, before its offset.
+	read := Cursor{WindowMin: cur.WindowMin, WindowMax: cur.WindowMax}
+	advances := s.offsetAdvances
+	if s.trustMonitor() {
+		var dups int
+		batch.Events, read, dups = pageTrustMonitor(cur, page.Events)
+		if dups > 0 {
+			p.cfg.Observer.BoundaryDuplicates(s.logType, dups)
+		}
+		advances = s.trustMonitorOffsetAdvances
+	}
 	if page.NextOffset != "" && len(page.Events) > 0 {
-		if !s.offsetAdvances(cur, page.NextOffset) {
+		if !advances(cur, page.NextOffset) {
 			// Following an offset that does not move forward would read
 			// the same page forever.
-			from := cur.Position().UnixMilli()
-			if ms, ok := offsetMillis(page.NextOffset); ok {
-				from = max(from, ms)
+			from := read.Position().UnixMilli()
+			if ms, ok := offsetMillis(page.NextOffset); ok && !s.trustMonitor() {
+				from = max(cur.Position().UnixMilli(), ms)
 			}
-			next, skipped := s.resumeWithoutOffset(cur, from)
+			next, skipped := s.resumeWithoutOffset(read, from)
 			p.cfg.Observer.OffsetStalled(s.logType, cur.NextOffset, page.NextOffset, time.UnixMilli(next.WindowMin), skipped)
 			batch.Cursor = next
 			return batch, next.WindowMax != 0, nil
 		}
-		batch.Cursor = Cursor{WindowMin: cur.WindowMin, WindowMax: cur.WindowMax, NextOffset: page.NextOffset}
+		batch.Cursor = read
+		batch.Cursor.NextOffset = page.NextOffset
 		return batch, true, nil
 	}
 	batch.Cursor = Cursor{WindowMin: cur.WindowMax + 1}
 	return batch, false, nil
+}
+
+// fetchError wraps a failed request of s, adding what to do when the
+// account lacks s's endpoint.
+func (s *stream) fetchError(err error) error {
+	var apiErr *APIError
+	if s.info.unavailable != "" && errors.As(err, &apiErr) && (apiErr.HTTPStatus == 403 || apiErr.HTTPStatus == 404) {
+		return &UnavailableError{LogType: s.logType, Err: apiErr}
+	}
+	return fmt.Errorf("fetch %s page: %w", s.logType, err)
+}
+
+// pageTrustMonitor works out a Trust Monitor page fetched at cur: the events
+// not yet delivered, the window's progress after them (the latest
+// surfaced_timestamp delivered and the sekeys delivered in that
+// millisecond), and how many events were dropped as already delivered.
+// Events surfacing in one millisecond may straddle pages; when a window is
+// resumed from that millisecond without an offset, the sekeys drop those
+// already delivered. Events without a readable surfaced_timestamp or sekey
+// are delivered as they are, for the schema to reject.
+func pageTrustMonitor(cur Cursor, events []json.RawMessage) (out []json.RawMessage, read Cursor, dups int) {
+	read = Cursor{WindowMin: cur.WindowMin, WindowMax: cur.WindowMax, Surfaced: cur.Surfaced}
+	atLast := make(map[string]bool, len(cur.Seen))
+	for _, k := range cur.Seen {
+		atLast[k] = true
+	}
+	read.Seen = slices.Clone(cur.Seen)
+	for _, ev := range events {
+		key, ok := ParseTrustMonitorKey(ev)
+		switch {
+		case !ok || key.Surfaced < read.Surfaced:
+		case key.Surfaced == read.Surfaced && atLast[key.SEKey]:
+			dups++
+			continue
+		case key.Surfaced > read.Surfaced:
+			read.Surfaced = key.Surfaced
+			read.Seen = nil
+			clear(atLast)
+			fallthrough
+		default:
+			read.Seen = append(read.Seen, key.SEKey)
+			atLast[key.SEKey] = true
+		}
+		out = append(out, ev)
+	}
+	if read.Surfaced < read.WindowMin || read.WindowMax != 0 && read.Surfaced > read.WindowMax {
+		// Nothing readable was delivered in the window, or Duo sent an
+		// event outside it: keep the position at the window's start.
+		read.Surfaced, read.Seen = 0, nil
+	}
+	if read.Surfaced == 0 {
+		read.Surfaced = read.WindowMin
+	}
+	return out, read, dups
+}
+
+// trustMonitorOffsetAdvances reports whether got, the next_offset of a Trust
+// Monitor page fetched at cur, moves paging forward: the offset is opaque, so
+// it only has to differ from every offset already followed in the window.
+func (s *stream) trustMonitorOffsetAdvances(cur Cursor, got string) bool {
+	if s.offsetsSeen == nil || s.offsetMs != cur.WindowMin {
+		s.offsetMs, s.offsetsSeen = cur.WindowMin, map[string]bool{}
+	}
+	if cur.NextOffset != "" {
+		s.offsetsSeen[cur.NextOffset] = true
+	}
+	return !s.offsetsSeen[got]
 }
 
 // offsetAdvances reports whether got, the next_offset of a page fetched at
@@ -462,10 +550,21 @@ func (s *stream) resumeWithoutOffset(cur Cursor, ms int64) (Cursor, bool) {
 	}
 	s.resumedFrom = from
 	s.offsetMs, s.offsetsSeen = 0, nil
-	if from > cur.WindowMax {
-		return Cursor{WindowMin: from}, skipped
+	next := cur.from(from)
+	if from <= cur.WindowMax {
+		next.WindowMax = cur.WindowMax
 	}
-	return Cursor{WindowMin: from, WindowMax: cur.WindowMax}, skipped
+	return next, skipped
+}
+
+// from returns a cursor with no window end that reads on from millisecond
+// ms. It keeps the Trust Monitor sekeys delivered in ms, so that the
+// events of ms already delivered are not delivered again.
+func (c Cursor) from(ms int64) Cursor {
+	if c.Surfaced == ms && ms != 0 {
+		return Cursor{WindowMin: ms, Surfaced: ms, Seen: slices.Clone(c.Seen)}
+	}
+	return Cursor{WindowMin: ms}
 }
 
 func (p *Puller) fetchV1(ctx context.Context, s *stream) (Batch, bool, error) {
@@ -575,5 +674,5 @@ func hashEvent(ev json.RawMessage) string {
 
 func cursorEqual(a, b Cursor) bool {
 	return a.WindowMin == b.WindowMin && a.WindowMax == b.WindowMax && a.NextOffset == b.NextOffset &&
-		a.MinTime == b.MinTime && slices.Equal(a.Seen, b.Seen)
+		a.MinTime == b.MinTime && a.Surfaced == b.Surfaced && slices.Equal(a.Seen, b.Seen)
 }

@@ -469,7 +469,7 @@ func TestNewPullerValidation(t *testing.T) {
 		{"lookback too long", PullerConfig{InitialLookback: 180 * 24 * time.Hour}, "longer than"},
 		{"poll too short", PullerConfig{PollInterval: time.Millisecond}, "shorter than"},
 		{"duplicate type", PullerConfig{LogTypes: []LogType{Authentication, Authentication}}, "listed twice"},
-		{"unknown type", PullerConfig{LogTypes: []LogType{"activity"}}, `unknown log type "activity"`},
+		{"unknown type", PullerConfig{LogTypes: []LogType{"audit"}}, `unknown log type "audit"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -508,9 +508,9 @@ func TestParseLogType(t *testing.T) {
 		assert.Equal(t, lt, got)
 		assert.True(t, strings.HasPrefix(lt.SchemaName(), "Duo."))
 	}
-	_, err := ParseLogType("activity")
+	_, err := ParseLogType("audit")
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "authentication, administrator, telephony, offline_enrollment")
+	assert.Contains(t, err.Error(), "authentication, administrator, telephony, offline_enrollment, activity, trust_monitor")
 	_ = url.Values{}
 }
 

@@ -55,8 +55,9 @@ type V2Page struct {
 
 // ParseV2Page decodes the body of a v2 log endpoint whose records are under
 // response.<itemsKey>: "authlogs" for authentication, "items" for telephony
-// and activity. next_offset may be an array of strings (authentication), a
-// string (telephony, activity), null or absent.
+// and activity, "events" for Trust Monitor. next_offset may be an array of
+// strings (authentication), a string (telephony, activity, Trust Monitor), a
+// number (Trust Monitor), null or absent.
 func ParseV2Page(body []byte, itemsKey string) (V2Page, error) {
 	var env struct {
 		Stat     string                     `json:"stat"`
@@ -125,7 +126,12 @@ func parseNextOffset(raw json.RawMessage) (string, error) {
 	if err := json.Unmarshal(raw, &s); err == nil {
 		return s, nil
 	}
-	return "", fmt.Errorf(`"next_offset" is neither a string nor an array of strings: %s`, truncate(raw, 64))
+	var n json.Number
+	if err := json.Unmarshal(raw, &n); err == nil {
+		// Trust Monitor's opaque offset, sent back exactly as written.
+		return n.String(), nil
+	}
+	return "", fmt.Errorf(`"next_offset" is neither a string, a number nor an array of strings: %s`, truncate(raw, 64))
 }
 
 // ParseV1Page decodes the body of a v1 log endpoint, whose response is a bare
@@ -172,6 +178,39 @@ func eventSecond(ev json.RawMessage) (int64, bool) {
 		return 0, false
 	}
 	return int64(f), true
+}
+
+// TrustMonitorKey is what the Trust Monitor pager needs of an event: when it
+// surfaced and its ID.
+type TrustMonitorKey struct {
+	// Surfaced is surfaced_timestamp, in milliseconds.
+	Surfaced int64
+	// SEKey is the event's sekey, unique across Trust Monitor events.
+	SEKey string
+}
+
+// ParseTrustMonitorKey reads the surfaced_timestamp and sekey of a Trust
+// Monitor event; ok is false when either is missing or malformed.
+func ParseTrustMonitorKey(ev json.RawMessage) (key TrustMonitorKey, ok bool) {
+	var e struct {
+		Surfaced json.Number `json:"surfaced_timestamp"`
+		SEKey    string      `json:"sekey"`
+	}
+	if err := json.Unmarshal(ev, &e); err != nil || e.SEKey == "" || e.Surfaced == "" {
+		return TrustMonitorKey{}, false
+	}
+	ms, err := e.Surfaced.Int64()
+	if err != nil {
+		f, ferr := e.Surfaced.Float64()
+		if ferr != nil || f >= 1<<53 {
+			return TrustMonitorKey{}, false
+		}
+		ms = int64(f)
+	}
+	if ms <= 0 {
+		return TrustMonitorKey{}, false
+	}
+	return TrustMonitorKey{Surfaced: ms, SEKey: e.SEKey}, true
 }
 
 func isNull(raw json.RawMessage) bool {

@@ -32,7 +32,11 @@ func TestParseV2Page(t *testing.T) {
 		{"missing items", `{"stat":"OK","response":{"metadata":{}}}`, "authlogs", 0, "", 0, `"response.authlogs" is missing`},
 		{"items not array", `{"stat":"OK","response":{"authlogs":{}}}`, "authlogs", 0, "", 0, "is not an array"},
 		{"item not object", `{"stat":"OK","response":{"authlogs":[1]}}`, "authlogs", 0, "", 0, `"response.authlogs[0]" is not an object`},
-		{"offset number", `{"stat":"OK","response":{"authlogs":[],"metadata":{"next_offset":5}}}`, "authlogs", 0, "", 0, "neither a string nor an array"},
+		{"activity string offset", `{"stat":"OK","response":{"items":[{"a":1}],"metadata":{"next_offset":"1664576469635,1c40324f-eb60","total_objects":4000}}}`, "items", 1, "1664576469635,1c40324f-eb60", 4000, ""},
+		{"trust monitor number offset", `{"stat":"OK","response":{"events":[{"sekey":"SE1"}],"metadata":{"next_offset":2}}}`, "events", 1, "2", 0, ""},
+		{"trust monitor string offset", `{"stat":"OK","response":{"events":[{"sekey":"SE1"}],"metadata":{"next_offset":"eyJvIjoyMDB9"}}}`, "events", 1, "eyJvIjoyMDB9", 0, ""},
+		{"trust monitor no offset at the end", `{"stat":"OK","response":{"events":[{"sekey":"SE1"}],"metadata":{}}}`, "events", 1, "", 0, ""},
+		{"offset object", `{"stat":"OK","response":{"events":[],"metadata":{"next_offset":{"o":1}}}}`, "events", 0, "", 0, "neither a string, a number nor an array"},
 		{"offset with comma element", `{"stat":"OK","response":{"authlogs":[],"metadata":{"next_offset":["1,2","x"]}}}`, "authlogs", 0, "", 0, "holds a comma"},
 		{"stat fail", `{"stat":"FAIL","code":40002}`, "authlogs", 0, "", 0, `"stat" is "FAIL"`},
 		{"response array", `{"stat":"OK","response":[]}`, "authlogs", 0, "", 0, "decode response"},
@@ -167,6 +171,8 @@ func TestCursorPosition(t *testing.T) {
 	assert.Equal(t, time.UnixMilli(5), Cursor{WindowMin: 5}.Position())
 	assert.Equal(t, time.Unix(7, 0), Cursor{MinTime: 7}.Position())
 	assert.True(t, Cursor{}.Position().IsZero())
+	// A Trust Monitor offset is opaque: the position is the last event read.
+	assert.Equal(t, time.UnixMilli(1700000000456), Cursor{WindowMin: 1, WindowMax: 1700000009999, NextOffset: "2", Surfaced: 1700000000456}.Position())
 }
 
 func FuzzParseV2Page(f *testing.F) {
@@ -182,6 +188,58 @@ func FuzzParseV2Page(f *testing.F) {
 			if !json.Valid(ev) || ev[0] != '{' {
 				t.Fatalf("accepted an event that is not a JSON object: %q", ev)
 			}
+		}
+	})
+}
+
+func TestParseTrustMonitorKey(t *testing.T) {
+	tests := []struct {
+		event string
+		want  TrustMonitorKey
+		ok    bool
+	}{
+		{`{"sekey":"SEISSBQR6V0LSGE0MU56","surfaced_timestamp":1598034349059}`, TrustMonitorKey{1598034349059, "SEISSBQR6V0LSGE0MU56"}, true},
+		{`{"sekey":"SE1","surfaced_timestamp":"1598034349059"}`, TrustMonitorKey{1598034349059, "SE1"}, true},
+		{`{"sekey":"SE1","surfaced_timestamp":1.598034349059e12}`, TrustMonitorKey{1598034349059, "SE1"}, true},
+		{`{"sekey":"SE1"}`, TrustMonitorKey{}, false},
+		{`{"surfaced_timestamp":1598034349059}`, TrustMonitorKey{}, false},
+		{`{"sekey":"SE1","surfaced_timestamp":"soon"}`, TrustMonitorKey{}, false},
+		{`{"sekey":"SE1","surfaced_timestamp":1e300}`, TrustMonitorKey{}, false},
+		{`{"sekey":"SE1","surfaced_timestamp":-5}`, TrustMonitorKey{}, false},
+		{`{"sekey":7,"surfaced_timestamp":1}`, TrustMonitorKey{}, false},
+	}
+	for _, tt := range tests {
+		got, ok := ParseTrustMonitorKey(json.RawMessage(tt.event))
+		assert.Equal(t, tt.ok, ok, tt.event)
+		assert.Equal(t, tt.want, got, tt.event)
+	}
+}
+
+// FuzzParseTrustMonitorPage feeds Trust Monitor bodies through the parser and
+// the pager: whatever a parsed page holds, every event is delivered or
+// counted as a duplicate, and the position stays inside the window.
+func FuzzParseTrustMonitorPage(f *testing.F) {
+	f.Add([]byte(`{"stat":"OK","response":{"events":[{"sekey":"SE1","surfaced_timestamp":1500},{"sekey":"SE2","surfaced_timestamp":1500}],"metadata":{"next_offset":2}}}`), int64(1500), "SE1")
+	f.Add([]byte(`{"stat":"OK","response":{"events":[{"sekey":"SE1","surfaced_timestamp":"x"}],"metadata":{"next_offset":"tok"}}}`), int64(0), "")
+	f.Add([]byte(`{"stat":"OK","response":{"events":[],"metadata":{}}}`), int64(1000), "SE9")
+	f.Fuzz(func(t *testing.T, body []byte, surfaced int64, seen string) {
+		page, err := ParseV2Page(body, "events")
+		if err != nil {
+			return
+		}
+		cur := Cursor{WindowMin: 1000, WindowMax: 2000}
+		if surfaced >= cur.WindowMin && surfaced <= cur.WindowMax {
+			cur.Surfaced, cur.Seen = surfaced, []string{seen}
+		}
+		out, read, dups := pageTrustMonitor(cur, page.Events)
+		if len(out)+dups != len(page.Events) {
+			t.Fatalf("%d delivered + %d duplicates from %d events", len(out), dups, len(page.Events))
+		}
+		if read.Surfaced < cur.WindowMin || read.Surfaced > cur.WindowMax {
+			t.Fatalf("position %d left the window [%d, %d]", read.Surfaced, cur.WindowMin, cur.WindowMax)
+		}
+		if read.Surfaced < cur.Surfaced {
+			t.Fatalf("position went back from %d to %d", cur.Surfaced, read.Surfaced)
 		}
 	})
 }
@@ -211,6 +269,7 @@ func FuzzParseV1Page(f *testing.F) {
 func FuzzDecodeCursor(f *testing.F) {
 	f.Add(Cursor{WindowMin: 1, WindowMax: 2, NextOffset: "2,a"}.Encode())
 	f.Add(Cursor{MinTime: 5, Seen: []string{"x"}}.Encode())
+	f.Add(Cursor{WindowMin: 1, WindowMax: 9, NextOffset: "2", Surfaced: 3, Seen: []string{"SE1"}}.Encode())
 	f.Add([]byte(""))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := DecodeCursor(b)
