@@ -30,6 +30,7 @@ const (
 	dalFieldSecretKey         = "secret_key"
 	dalFieldLogTypes          = "log_types"
 	dalFieldTelephonyAPI      = "telephony_api"
+	dalFieldTrustMonitorTypes = "trust_monitor_types"
 	dalFieldCheckpointCache   = "checkpoint_cache"
 	dalFieldCheckpointKey     = "checkpoint_key"
 	dalFieldCheckpointLimit   = "checkpoint_limit"
@@ -127,9 +128,11 @@ func duoAdminLogsSpec() *service.ConfigSpec {
 		Beta().
 		Categories("Services").
 		Version("0.1.0").
-		Summary("Pulls Cisco Duo logs from the Duo Admin API: authentication, administrator, telephony and offline enrollment events.").
+		Summary("Pulls Cisco Duo logs from the Duo Admin API: authentication, administrator, telephony, offline enrollment, activity and Trust Monitor events.").
 		Description(`
-Each Duo event becomes one message holding the event's JSON exactly as Duo sent it; each page of up to 1000 events is one batch. Every message carries the metadata `+"`duo_log_type`"+` (`+"`Duo.Authentication`, `Duo.Administrator`, `Duo.Telephony` or `Duo.OfflineEnrollment`"+`, ready for the `+"`duo_normalize`"+` processor), `+"`duo_api_hostname`"+` and `+"`duo_endpoint`"+`.
+Each Duo event becomes one message holding the event's JSON exactly as Duo sent it; each page of up to 1000 events (200 for Trust Monitor) is one batch. Every message carries the metadata `+"`duo_log_type`"+` (`+"`Duo.Authentication`, `Duo.Administrator`, `Duo.Telephony`, `Duo.OfflineEnrollment`, `Duo.Activity` or `Duo.TrustMonitor`"+`, ready for the `+"`duo_normalize`"+` processor), `+"`duo_api_hostname`"+` and `+"`duo_endpoint`"+`.
+
+By default the input pulls the four log types Panther's Duo source reads. Add `+"`activity`"+` and `+"`trust_monitor`"+` to `+"`log_types`"+` for the activity log (`+"`/admin/v2/logs/activity`"+`: administrator actions and user, device and policy changes; Duo asks integrations to move from the administrator and offline enrollment logs to it) and Trust Monitor (`+"`/admin/v1/trust_monitor/events`"+`: risky authentications, bypass codes and device registrations Duo surfaced).
 
 ### Delivery guarantee
 
@@ -139,11 +142,11 @@ Each position is written in turn to two keys, `+"`<checkpoint_key>:<log type>:a`
 
 ### Paging
 
-Authentication and telephony (v2 endpoints) are read in fixed windows that end `+"`availability_lag`"+` before now on Duo's clock, following Duo's `+"`next_offset`"+`. Duo's clock is read from the `+"`Date`"+` header of every response and a margin of 5 seconds is kept (a minute before the first response), so a host clock that is fast asks for nothing Duo does not show yet; a skew of 10 seconds or more is logged and shown in `+"`duo_clock_skew_seconds`"+`. A `+"`next_offset`"+` that does not move forward (repeated, earlier, cycling) or that Duo keeps rejecting is not followed: the window is read on from the offset's millisecond once, then from the next millisecond, and this is logged once each time with what was seen. A window keeps its start while it is paged; only when its paging outlasts Duo's retention does it read on from where its offset stands. A v1 log that Duo answers with no events moves its position on to the availability edge, so a quiet log keeps up with time. Administrator, offline enrollment and legacy v1 telephony have no cursor and page by whole seconds: the input asks again from the last second it saw, inclusively, and drops the events of that second it already delivered (by content hash), so a second split across two pages loses nothing and repeats nothing. Nothing older than Duo's 180 days (less ten minutes) is requested; losing events to that edge is reported, a long lookback within it is not.
+Authentication, telephony and activity (v2 endpoints) and Trust Monitor are read in fixed windows that end `+"`availability_lag`"+` before now on Duo's clock, following Duo's `+"`next_offset`"+`. Duo's clock is read from the `+"`Date`"+` header of every response and a margin of 5 seconds is kept (a minute before the first response), so a host clock that is fast asks for nothing Duo does not show yet; a skew of 10 seconds or more is logged and shown in `+"`duo_clock_skew_seconds`"+`. A `+"`next_offset`"+` that does not move forward (repeated, earlier, cycling) or that Duo keeps rejecting is not followed: the window is read on from the offset's millisecond once, then from the next millisecond, and this is logged once each time with what was seen. A window keeps its start while it is paged; only when its paging outlasts Duo's retention does it read on from where its offset stands. Trust Monitor windows are on `+"`surfaced_timestamp`"+`, in pages of 200, following the opaque `+"`next_offset`"+` (a number or a string) sent back as `+"`offset`"+`; the position stored with each page holds the sekeys delivered in its last millisecond, so events surfacing in one millisecond across a page boundary are neither lost nor repeated, even when Duo refuses the offset and the window is read on from that millisecond. A Trust Monitor event is read once, when it surfaces: triage made later in the Admin Panel (`+"`state`"+`, `+"`state_updated_timestamp`"+`, `+"`triaged_as_interesting`"+`) is not read again. A v1 log that Duo answers with no events moves its position on to the availability edge, so a quiet log keeps up with time. Administrator, offline enrollment and legacy v1 telephony have no cursor and page by whole seconds: the input asks again from the last second it saw, inclusively, and drops the events of that second it already delivered (by content hash), so a second split across two pages loses nothing and repeats nothing. Nothing older than Duo's 180 days (less ten minutes) is requested; losing events to that edge is reported, a long lookback within it is not.
 
 ### Rate limits and errors
 
-Requests of one input share a budget of `+"`requests_per_minute`"+` (Duo publishes no per-endpoint limits and sends no rate-limit headers; 30 a minute is what peers found safe). Log types take turns so that a long authentication backfill does not starve the others. A 429, a 5xx, a timeout, a dropped connection or a truncated body is retried with capped exponential backoff and jitter, re-signed with a fresh date each time. Errors that need you to act (a wrong key, a missing "Grant read log" permission, a clock more than a minute off) are logged with what to fix and retried every few minutes, so the input recovers by itself once fixed; the input never stops on its own.
+Requests of one input share a budget of `+"`requests_per_minute`"+` (Duo publishes no per-endpoint limits and sends no rate-limit headers; 30 a minute is what peers found safe). Log types take turns so that a long authentication backfill does not starve the others. A 429, a 5xx, a timeout, a dropped connection or a truncated body is retried with capped exponential backoff and jitter, re-signed with a fresh date each time. Errors that need you to act (a wrong key, a missing "Grant read log" permission, a clock more than a minute off) are logged with what to fix and retried every few minutes, so the input recovers by itself once fixed; the input never stops on its own. An account whose edition lacks the activity log or Trust Monitor answers those endpoints with 403 or 404: that log type logs one error per retry naming it and the fix (drop it from `+"`log_types`"+`, or the edition that has it), and the other log types go on.
 
 ### Metrics
 
@@ -162,15 +165,22 @@ Every message also carries `+"`duo_page_id`"+`, an identity of the Duo page it c
 				Secret().
 				Example("${DUO_SECRET_KEY}"),
 			service.NewStringListField(dalFieldLogTypes).
-				Description("The log types to pull, which take turns: any of `authentication`, `administrator`, `telephony`, `offline_enrollment`.").
+				Description("The log types to pull, which take turns: any of `authentication`, `administrator`, `telephony`, `offline_enrollment`, `activity`, `trust_monitor`. The default is the four Panther's Duo source reads.").
 				Default([]any{"authentication", "administrator", "telephony", "offline_enrollment"}).
-				LintRule(`root = if this.type() == "string" && !["authentication", "administrator", "telephony", "offline_enrollment"].contains(this) { ["field log_types: unknown log type %q: use authentication, administrator, telephony or offline_enrollment".format(this)] }`),
+				Example([]any{"authentication", "administrator", "telephony", "offline_enrollment", "activity", "trust_monitor"}).
+				LintRule(`root = if this.type() == "string" && !["authentication", "administrator", "telephony", "offline_enrollment", "activity", "trust_monitor"].contains(this) { ["field log_types: unknown log type %q: use authentication, administrator, telephony, offline_enrollment, activity or trust_monitor".format(this)] }`),
 			service.NewStringAnnotatedEnumField(dalFieldTelephonyAPI, map[string]string{
 				"v2": "`/admin/v2/logs/telephony`, paged with `next_offset`.",
 				"v1": "The legacy `/admin/v1/logs/telephony`, paged by whole seconds. Duo has announced its deprecation.",
 			}).
 				Description("Which telephony endpoint to read. The stored position carries over when this is changed.").
 				Default("v2").
+				Advanced(),
+			service.NewStringListField(dalFieldTrustMonitorTypes).
+				Description("Pull only Trust Monitor events of these types, sent to Duo as `type` parameters, such as `auth`, `bypass_status` or `device_registration`. Empty pulls every type. The stored position is not tied to the filter: events of a type added later are read only from the position on.").
+				Default([]any{}).
+				Example([]any{"auth"}).
+				LintRule(`root = if this.type() == "string" && this.trim() == "" { ["field trust_monitor_types: an empty type: name a Trust Monitor event type such as auth"] }`).
 				Advanced(),
 			service.NewStringField(dalFieldCheckpointCache).
 				Description("The label of the cache resource that stores each log type's position. Use a durable one: `bbolt` on one machine, `redis` to share state between machines."),
@@ -224,12 +234,13 @@ Every message also carries `+"`duo_page_id`"+`, an identity of the Duo page it c
 				Advanced(),
 			service.NewAutoRetryNacksToggleField(),
 		).
-		Example("Pull all four log types", "Pulls every log type into a durable local checkpoint and normalizes the events; see the `duo_normalize` processor for routing events that fail their schema.", `
+		Example("Pull every log type", "Pulls all six log types into a durable local checkpoint and normalizes the events; see the `duo_normalize` processor for routing events that fail their schema.", `
 input:
   duo_admin_logs:
     api_hostname: api-XXXXXXXX.duosecurity.com
     integration_key: ${DUO_INTEGRATION_KEY}
     secret_key: ${DUO_SECRET_KEY}
+    log_types: [ authentication, administrator, telephony, offline_enrollment, activity, trust_monitor ]
     checkpoint_cache: duo_state
     initial_lookback: 168h
 
@@ -374,6 +385,15 @@ func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*
 	if err != nil {
 		return nil, err
 	}
+	tmTypes, err := conf.FieldStringList(dalFieldTrustMonitorTypes)
+	if err != nil {
+		return nil, err
+	}
+	for i, typ := range tmTypes {
+		if tmTypes[i] = strings.TrimSpace(typ); tmTypes[i] == "" {
+			return nil, fmt.Errorf("field %s: element %d is empty: name a Trust Monitor event type such as auth", dalFieldTrustMonitorTypes, i)
+		}
+	}
 	cacheName, err := str(dalFieldCheckpointCache)
 	if err != nil {
 		return nil, err
@@ -487,14 +507,15 @@ func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*
 		return nil, err
 	}
 	in.pullerCfg = duoapi.PullerConfig{
-		LogTypes:         logTypes,
-		TelephonyV1:      telephonyAPI == "v1",
-		InitialLookback:  lookback,
-		PollInterval:     poll,
-		AvailabilityLag:  lag,
-		ErrorBackoff:     errBackoff,
-		RateLimitBackoff: rateBackoff,
-		Observer:         obs,
+		LogTypes:          logTypes,
+		TelephonyV1:       telephonyAPI == "v1",
+		TrustMonitorTypes: tmTypes,
+		InitialLookback:   lookback,
+		PollInterval:      poll,
+		AvailabilityLag:   lag,
+		ErrorBackoff:      errBackoff,
+		RateLimitBackoff:  rateBackoff,
+		Observer:          obs,
 	}
 	for _, t := range logTypes {
 		in.checkpoints[t] = checkpoint.NewCapped[position](int64(limit))

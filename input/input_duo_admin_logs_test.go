@@ -39,7 +39,8 @@ func TestDuoAdminLogsConfigErrors(t *testing.T) {
 		conf string
 		want string
 	}{
-		{"unknown log type", `log_types: [authentication, activity]`, `field log_types: unknown log type "activity"`},
+		{"unknown log type", `log_types: [authentication, audit]`, `field log_types: unknown log type "audit": use one of authentication, administrator, telephony, offline_enrollment, activity, trust_monitor`},
+		{"empty trust monitor type", `trust_monitor_types: [auth, " "]`, "field trust_monitor_types: element 1 is empty"},
 		{"empty log types", `log_types: []`, "field log_types: lists no log type"},
 		{"lookback too long", `initial_lookback: 4320h`, "field initial_lookback: 4320h0m0s is more than 4296h"},
 		{"poll too short", `poll_interval: 10ms`, "field poll_interval: 10ms is shorter than 1s"},
@@ -84,7 +85,10 @@ func TestDuoAdminLogsLint(t *testing.T) {
 		{"defaults", ``, ""},
 		{"loopback http", `base_url: http://127.0.0.1:8080`, ""},
 		{"remote http", `base_url: http://10.1.2.3:8080`, "field base_url: plain http is only allowed to a loopback address"},
-		{"unknown type", `log_types: [authentication, trust_monitor]`, `field log_types: unknown log type "trust_monitor"`},
+		{"unknown type", `log_types: [authentication, audit]`, `field log_types: unknown log type "audit"`},
+		{"all six types", `log_types: [authentication, administrator, telephony, offline_enrollment, activity, trust_monitor]`, ""},
+		{"a trust monitor filter", `trust_monitor_types: [auth, bypass_status]`, ""},
+		{"an empty trust monitor type", `trust_monitor_types: [""]`, "field trust_monitor_types: an empty type"},
 		{"lookback", `initial_lookback: 4400h`, "field initial_lookback: 4400h is more than 4296h"},
 		{"the longest lookback", `initial_lookback: 4296h`, ""},
 		{"days are not a unit", `initial_lookback: 7d`, "field initial_lookback: 7d is not a duration"},
