@@ -113,6 +113,12 @@ func (t LogType) SchemaName() string {
 	return logTypes[t].schema
 }
 
+// Endpoint returns the path t is pulled from (for telephony, the v2 one,
+// unless PullerConfig.TelephonyV1 is set), or "" for an unknown type.
+func (t LogType) Endpoint() string {
+	return logTypes[t].path
+}
+
 // UnavailableHint says what to do when Duo answers a request for t's
 // endpoint with 403 or 404 because the account's edition or the
 // application's permissions lack it; empty for endpoints every account has.
