@@ -406,9 +406,37 @@ func (st *state) value(dst []byte, p *valuePlan, i int) ([]byte, bool, error) {
 	case typeArray:
 		return st.array(dst, p, i, k)
 	case typeJSON:
+		if st.collect && len(p.indicators) > 0 {
+			st.scanJSON(p.indicators, i)
+		}
 		return d.AppendValue(dst, i), true, nil
 	}
 	return st.scalar(dst, p, i, k)
+}
+
+// scanJSON runs the indicators of a json field over every string inside
+// value i: array elements and object member values, at any depth, but not
+// object keys, numbers or booleans. It lets one field take a value whose
+// shape varies, such as Duo's activity access_device.ip, which is an
+// object {"address": "..."} in one version and a plain string in another.
+func (st *state) scanJSON(inds []indicator, i int) {
+	d := &st.doc
+	switch n := &d.nodes[i]; n.kind {
+	case KindString:
+		var v []byte
+		v, st.scratch = d.Str(i, st.scratch[:0])
+		for _, ind := range inds {
+			st.ind.scan(ind, v, n.flags == 0)
+		}
+	case KindObject:
+		for j := i + 1; j < int(n.next); j = d.Next(j + 1) {
+			st.scanJSON(inds, j+1)
+		}
+	case KindArray:
+		for j := i + 1; j < int(n.next); j = d.Next(j) {
+			st.scanJSON(inds, j)
+		}
+	}
 }
 
 func (st *state) array(dst []byte, p *valuePlan, i int, k Kind) ([]byte, bool, error) {

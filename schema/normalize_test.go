@@ -334,6 +334,58 @@ fields:
 		"p_event_time":"2026-05-06T06:08:09.0000001Z","p_parse_time":"2026-05-06T06:08:09.0000001Z"}`, string(out))
 }
 
+// TestJSONIndicators checks indicators on a json field: they read every
+// string inside the value, at any depth, whatever its shape, and leave the
+// value as it came. Each row is one value of the field and the p_any_*
+// members it gives.
+func TestJSONIndicators(t *testing.T) {
+	s := mustParse(t, `
+schema: Test.JSONIndicators
+fields:
+  - name: ip
+    type: json
+    indicators: [ip]
+  - name: who
+    type: json
+    indicators: [username, email]
+`)
+	n := NewNormalizer(Options{
+		PantherFields: true,
+		Now:           func() time.Time { return time.Unix(0, 0) },
+		RowID:         func(dst []byte) []byte { return dst },
+	})
+	const std = `"p_log_type":"Test.JSONIndicators","p_row_id":"","p_event_time":"1970-01-01T00:00:00Z","p_parse_time":"1970-01-01T00:00:00Z"`
+	// Each row: the event, the field as written ("" when left out) and the
+	// p_any_* members.
+	tests := []struct{ in, kept, want string }{
+		{`{"ip":{"address":"216.160.83.56"}}`, `"ip":{"address":"216.160.83.56"}`, `,"p_any_ip_addresses":["216.160.83.56"]`},
+		{`{"ip":"216.160.83.56"}`, `"ip":"216.160.83.56"`, `,"p_any_ip_addresses":["216.160.83.56"]`},
+		{`{"ip":["10.0.0.2",{"a":{"b":"10.0.0.1:443"}},"10.0.0.2"]}`, `"ip":["10.0.0.2",{"a":{"b":"10.0.0.1:443"}},"10.0.0.2"]`, `,"p_any_ip_addresses":["10.0.0.1","10.0.0.2"]`},
+		// Keys, numbers, booleans and strings that are no IP give nothing.
+		{`{"ip":{"10.0.0.1":"not an ip","n":10,"b":true,"z":null}}`, `"ip":{"10.0.0.1":"not an ip","n":10,"b":true,"z":null}`, ``},
+		{`{"ip":{}}`, `"ip":{}`, ``},
+		{`{"ip":null}`, ``, ``},
+		// Escapes are decoded for the scanners and kept in the value.
+		{`{"who":{"name":"al\u0069ce@example.com"}}`, `"who":{"name":"al\u0069ce@example.com"}`, `,"p_any_emails":["alice@example.com"],"p_any_usernames":["alice@example.com"]`},
+		{`{"who":"quote\"d"}`, `"who":"quote\"d"`, `,"p_any_usernames":["quote\"d"]`},
+	}
+	for _, tc := range tests {
+		out, err := n.Append(nil, s, []byte(tc.in))
+		require.NoError(t, err, "Append(%s)", tc.in)
+		want := "{" + std + tc.want + "}"
+		if tc.kept != "" {
+			want = "{" + tc.kept + "," + std + tc.want + "}"
+		}
+		assert.Equal(t, want, string(out), "Append(%s)", tc.in)
+	}
+
+	// Without Panther fields the scanners do not run, and the value is
+	// written as it came.
+	out, err := NewNormalizer(Options{}).Append(nil, s, []byte(`{"ip":{ "address" : "216.160.83.56" }}`))
+	require.NoError(t, err)
+	assert.Equal(t, `{"ip":{"address":"216.160.83.56"}}`, string(out))
+}
+
 func TestDefaultRowIDsAreUnique(t *testing.T) {
 	gen := newRowIDs()
 	seen := map[string]bool{}
@@ -396,7 +448,8 @@ func TestParseRejectsBadSchemas(t *testing.T) {
 		{"schema: X\nfields:\n  - name: a\n    type: string\n    indicators: [phone]\n", `unknown indicator "phone"`},
 		{"schema: X\nfields:\n  - name: a\n    type: object\n", "needs fields"},
 		{"schema: X\nfields:\n  - name: a\n    type: array\n", "needs an element"},
-		{"schema: X\nfields:\n  - name: a\n    type: array\n    element: {type: object}\n    indicators: [ip]\n", "indicators apply to scalar"},
+		{"schema: X\nfields:\n  - name: a\n    type: array\n    element: {type: object}\n    indicators: [ip]\n", "indicators apply to scalar and json values, not to an array"},
+		{"schema: X\nfields:\n  - name: a\n    type: object\n    fields: [{name: b, type: string}]\n    indicators: [ip]\n", "indicators apply to scalar and json values, not to an object"},
 		{"schema: X\nfields:\n  - name: a\n    type: string\n  - name: a\n    type: int\n", "declared twice"},
 		{"schema: X\nfields:\n  - name: p_x\n    type: string\n", "kept for Panther"},
 		{"schema: X\nfields:\n  - name: a\n    type: string\n    copy: {}\n", "copy needs 'from'"},

@@ -50,7 +50,9 @@ type Value struct {
 	TimeFormats []string
 	// IsEventTime marks the timestamp that becomes p_event_time.
 	IsEventTime bool
-	// Indicators name the p_any_* scanners that read this value.
+	// Indicators name the p_any_* scanners that read this value. On a
+	// json value, which Panther does not allow, they read every string
+	// inside it, at any depth.
 	Indicators []string
 	// Fields are an object's fields.
 	Fields []*Field
@@ -306,8 +308,8 @@ func (c *compiler) value(p *valuePlan, v *Value, path string, named bool) error 
 	if t != typeArray && v.Element != nil {
 		return fmt.Errorf("field %q: only arrays have an element", path)
 	}
-	if len(v.Indicators) > 0 && (t == typeObject || t == typeArray || t == typeJSON) {
-		return fmt.Errorf("field %q: indicators apply to scalar values, not to a %s (put them on the element)", path, v.Type)
+	if len(v.Indicators) > 0 && (t == typeObject || t == typeArray) {
+		return fmt.Errorf("field %q: indicators apply to scalar and json values, not to an %s (put them on the fields or the element)", path, v.Type)
 	}
 	for _, name := range v.Indicators {
 		ind, ok := indicatorNames[name]
