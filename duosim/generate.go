@@ -17,11 +17,16 @@ import (
 )
 
 // Generate adds n generated events of type t, their times spread at random
-// over [from, to] (to the microsecond for authentication and telephony, to
-// the second for administrator and offline enrollment). Give from == to to
-// put every event in one millisecond (or one second). The events look like
-// the ones Duo returns and depend only on Config.Seed and the earlier calls
-// that used the generator (Generate, RunLive, AddEvents of v1 telephony).
+// over [from, to] (to the microsecond for authentication, telephony and
+// activity, to the millisecond for the surfaced_timestamp of Trust Monitor
+// events, to the second for administrator and offline enrollment).
+//
+// Give from == to for a burst: every event in one millisecond (or one
+// second), such as 750 activity events of one millisecond or 225 Trust
+// Monitor events surfaced together, added to a spread of others by a second
+// call. The events look like the ones Duo returns and depend only on
+// Config.Seed and the earlier calls that used the generator (Generate,
+// RunLive, AddEvents of v1 telephony).
 func (s *Sim) Generate(t duoapi.LogType, n int, from, to time.Time) error {
 	if err := checkGenerate(t, n, from, to); err != nil {
 		return err
@@ -66,7 +71,9 @@ type person struct {
 	home                                          place
 }
 
-type app struct{ key, name string }
+// app is an application protected by Duo; typ is its integration type, as
+// activity events name it.
+type app struct{ key, name, typ string }
 
 // generator makes realistic events from a seeded random source. It is not
 // safe for concurrent use; Sim guards it with genMu.
@@ -75,6 +82,15 @@ type generator struct {
 	people []person
 	apps   []app
 	admins []string
+
+	// adminHost is the Admin Panel hostname that Trust Monitor triage links
+	// point to.
+	adminHost string
+	// stringActions is Config.ActivityStringActions.
+	stringActions float64
+	// acct is what activity and Trust Monitor events share; made on first
+	// use, so that the other types' events do not depend on it.
+	acct *account
 }
 
 var (
@@ -91,8 +107,11 @@ var (
 		{"Sydney", "Australia", "New South Wales"}, {"Tokyo", "Japan", "Tokyo"},
 		{"Sao Paulo", "Brazil", "Sao Paulo"}, {"Bengaluru", "India", "Karnataka"},
 	}
-	appNames = []string{"Microsoft Azure Active Directory", "Okta", "Cisco ASA VPN", "Duo Single Sign-On",
-		"Salesforce", "GitHub Enterprise Cloud", "AWS Console", "Acme Laptop Windows Logon", "Web SDK", "Slack"}
+	appNames = []struct{ name, typ string }{
+		{"Microsoft Azure Active Directory", "azure-ca"}, {"Okta", "okta"}, {"Cisco ASA VPN", "ciscoasa"},
+		{"Duo Single Sign-On", "sso-generic"}, {"Salesforce", "sso-salesforce"}, {"GitHub Enterprise Cloud", "sso-github"},
+		{"AWS Console", "sso-aws"}, {"Acme Laptop Windows Logon", "rdp"}, {"Web SDK", "websdk"}, {"Slack", "sso-slack"},
+	}
 	browsers = []struct{ name, version string }{
 		{"Chrome", "124.0.6367.201"}, {"Chrome", "126.0.6478.127"}, {"Firefox", "127.0"},
 		{"Safari", "17.5"}, {"Edge", "125.0.2535.85"}, {"Chrome", "67.0.3396.99"},
@@ -106,8 +125,12 @@ var (
 	areaCodes = []string{"212", "313", "415", "512", "617", "734", "206", "303"}
 )
 
-func newGenerator(seed uint64) *generator {
-	g := &generator{rng: rand.New(rand.NewPCG(seed, dataStream))}
+func newGenerator(seed uint64, adminHost string, stringActions float64) *generator {
+	g := &generator{
+		rng:           rand.New(rand.NewPCG(seed, dataStream)),
+		adminHost:     adminHost,
+		stringActions: stringActions,
+	}
 	used := make(map[string]bool)
 	for len(g.people) < 48 {
 		first, last := pick(g.rng, firstNames), pick(g.rng, lastNames)
@@ -138,8 +161,8 @@ func newGenerator(seed uint64) *generator {
 			home:     pick(g.rng, places),
 		})
 	}
-	for _, name := range appNames {
-		g.apps = append(g.apps, app{key: "DI" + g.key(), name: name})
+	for _, a := range appNames {
+		g.apps = append(g.apps, app{key: "DI" + g.key(), name: a.name, typ: a.typ})
 	}
 	g.admins = []string{"admin", g.people[0].name, g.people[1].name, g.people[2].name}
 	return g
@@ -257,6 +280,14 @@ func (g *generator) events(t duoapi.LogType, n int, from, to time.Time) []record
 			batch[i].id = v2.TelephonyID
 			spans[i][0] = encode(v2)
 			spans[i][1] = encode(v1)
+		case duoapi.Activity:
+			ev := g.activity(at)
+			batch[i].id = ev.ActivityID
+			spans[i][0] = encode(ev)
+		case duoapi.TrustMonitor:
+			ev := g.trustMonitor(at)
+			batch[i].id, batch[i].kind = ev.SEKey, ev.Type
+			spans[i][0] = encode(ev)
 		}
 	}
 	all := bytes.Clone(buf.Bytes()) // drop the buffer's spare capacity
@@ -457,21 +488,36 @@ func (g *generator) auth(at time.Time) genAuth {
 // pyJSON renders key/value pairs as a JSON object the way Python's
 // json.dumps does by default ({"a": 1, "b": "x"}), which is how Duo writes
 // the description of administrator and offline enrollment events.
-func pyJSON(kv ...any) string {
+func pyJSON(kv ...any) string { return jsonObject(", ", ": ", kv) }
+
+// compactJSON renders key/value pairs as a compact JSON object in the order
+// given ({"a":1,"b":"x"}), which is how Duo writes the details of activity
+// events.
+func compactJSON(kv ...any) string { return jsonObject(",", ":", kv) }
+
+// jsonObject renders key/value pairs as a JSON object in the order given,
+// with the separators given.
+func jsonObject(itemSep, keySep string, kv []any) string {
 	var b strings.Builder
 	b.WriteByte('{')
 	for i := 0; i+1 < len(kv); i += 2 {
 		if i > 0 {
-			b.WriteString(", ")
+			b.WriteString(itemSep)
 		}
 		k, _ := json.Marshal(kv[i])
 		v, _ := json.Marshal(kv[i+1])
 		b.Write(k)
-		b.WriteString(": ")
+		b.WriteString(keySep)
 		b.Write(v)
 	}
 	b.WriteByte('}')
 	return b.String()
+}
+
+// realName returns the full name of p, as "Ada Lovelace".
+func realName(p person) string {
+	first, last, _ := strings.Cut(p.name, ".")
+	return strings.ToUpper(first[:1]) + first[1:] + " " + strings.ToUpper(last[:1]) + last[1:]
 }
 
 func (g *generator) admin(at time.Time) genAdmin {
@@ -481,10 +527,6 @@ func (g *generator) admin(at time.Time) genAdmin {
 		ISOTimestamp: formatSeconds(at.Unix()),
 		Timestamp:    at.Unix(),
 		Username:     pick(rng, g.admins),
-	}
-	realname := func(p person) string {
-		first, last, _ := strings.Cut(p.name, ".")
-		return strings.ToUpper(first[:1]) + first[1:] + " " + strings.ToUpper(last[:1]) + last[1:]
 	}
 	ev.Action = weighted(rng,
 		weightedChoice{"admin_login", 30}, weightedChoice{"admin_login_error", 5}, weightedChoice{"user_update", 20},
@@ -499,13 +541,13 @@ func (g *generator) admin(at time.Time) genAdmin {
 		ev.Description = pyJSON("ip_address", g.ip(), "error", weighted(rng, weightedChoice{"Invalid password", 4}, weightedChoice{"SAML login is disabled", 1}), "email", p.email)
 	case "user_update":
 		ev.Object = ptr(p.name)
-		ev.Description = pyJSON("notes", "Asked for their nickname to be displayed.", "realname", realname(p))
+		ev.Description = pyJSON("notes", "Asked for their nickname to be displayed.", "realname", realName(p))
 	case "user_create":
 		ev.Object = ptr(p.name)
-		ev.Description = pyJSON("email", p.email, "realname", realname(p), "status", "Active", "notes", "")
+		ev.Description = pyJSON("email", p.email, "realname", realName(p), "status", "Active", "notes", "")
 	case "user_delete":
 		ev.Object = ptr(p.name)
-		ev.Description = pyJSON("email", p.email, "realname", realname(p))
+		ev.Description = pyJSON("email", p.email, "realname", realName(p))
 	case "group_update":
 		grp := pick(rng, groupNames)
 		ev.Object = ptr(grp)

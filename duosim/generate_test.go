@@ -236,7 +236,7 @@ func TestGenerateErrors(t *testing.T) {
 		from, to time.Time
 		wantErr  string
 	}{
-		{"unknown type", "activity", 1, epoch, epoch, `generate: unknown log type "activity": use one of authentication, administrator, telephony, offline_enrollment`},
+		{"unknown type", "endpoint", 1, epoch, epoch, `generate: unknown log type "endpoint": use one of authentication, administrator, telephony, offline_enrollment, activity, trust_monitor`},
 		{"negative count", duoapi.Authentication, -1, epoch, epoch, "generate authentication: count -1 is negative"},
 		{"backwards", duoapi.Administrator, 1, epoch, epoch.Add(-time.Second), "generate administrator: to 2026-06-01T11:59:59Z is before from 2026-06-01T12:00:00Z"},
 		{"before 2001", duoapi.Telephony, 1, time.Unix(0, 0), epoch, "generate telephony: times must be 13-digit millisecond timestamps (2001 to 2286)"},

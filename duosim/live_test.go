@@ -63,7 +63,7 @@ func TestRunLiveRejectsBadRates(t *testing.T) {
 		{"negative", map[duoapi.LogType]float64{duoapi.Authentication: -1}, "live authentication: rate -1 is not a non-negative number"},
 		{"NaN", map[duoapi.LogType]float64{duoapi.Telephony: math.NaN()}, "live telephony: rate NaN is not a non-negative number"},
 		{"infinite", map[duoapi.LogType]float64{duoapi.Telephony: math.Inf(1)}, "live telephony: rate +Inf is not a non-negative number"},
-		{"unknown type", map[duoapi.LogType]float64{"activity": 1}, `live: unknown log type "activity": use one of authentication, administrator, telephony, offline_enrollment`},
+		{"unknown type", map[duoapi.LogType]float64{"endpoint": 1}, `live: unknown log type "endpoint": use one of authentication, administrator, telephony, offline_enrollment, activity, trust_monitor`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,16 +4,21 @@ package duosim
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// Limits of the v2 limit parameter.
+// Limits of the limit parameter: of the v2 endpoints, and of Trust Monitor,
+// which refuses a larger limit rather than capping it.
 const (
-	defaultV2Limit = 100
-	maxV2Limit     = 1000
+	defaultV2Limit           = 100
+	maxV2Limit               = 1000
+	defaultTrustMonitorLimit = 50
+	maxTrustMonitorLimit     = 200
 )
 
 // cursor is a position in a v2 log: the millisecond and ID of an event.
@@ -31,45 +36,17 @@ type v2Query struct {
 }
 
 // parseV2Query validates the parameters of a v2 log request at server time
-// nowMs, the way Duo does: mintime and maxtime are required 13-digit
-// millisecond timestamps with mintime < maxtime and mintime no older than
-// retention; limit is 1 to 1000 (default 100); sort is ts:asc or ts:desc
-// (default ts:desc); next_offset is "ms,id" or the key given twice.
+// nowMs, the way Duo does: mintime and maxtime as parseWindow reads them;
+// limit is 1 to 1000 (default 100); sort is ts:asc or ts:desc (default
+// ts:desc); next_offset is "ms,id" or the key given twice.
 func parseV2Query(q url.Values, nowMs int64, retention time.Duration) (v2Query, *apiError) {
 	var v v2Query
-	minS, err := required(q, "mintime")
-	if err != nil {
+	var err *apiError
+	if v.minMs, v.maxMs, err = parseWindow(q, nowMs, retention); err != nil {
 		return v, err
 	}
-	maxS, err := required(q, "maxtime")
-	if err != nil {
+	if v.limit, err = parseLimit(q, defaultV2Limit, maxV2Limit); err != nil {
 		return v, err
-	}
-	var ok bool
-	if v.minMs, ok = parseMillis(minS); !ok {
-		return v, errInvalid("'mintime' must be a timestamp in milliseconds")
-	}
-	if v.maxMs, ok = parseMillis(maxS); !ok {
-		return v, errInvalid("'maxtime' must be a timestamp in milliseconds")
-	}
-	if v.maxMs <= v.minMs {
-		return v, errInvalid("'maxtime' must be strictly greater than 'mintime'")
-	}
-	if v.minMs < nowMs-retention.Milliseconds() {
-		return v, errInvalid("mintime must be within the past " + describeRetention(retention))
-	}
-
-	v.limit = defaultV2Limit
-	limitS, has, err := single(q, "limit")
-	if err != nil {
-		return v, err
-	}
-	if has {
-		n, perr := strconv.Atoi(limitS)
-		if perr != nil || n < 1 || n > maxV2Limit {
-			return v, errInvalid(fmt.Sprintf("'limit' must be an integer between 1 and %d", maxV2Limit))
-		}
-		v.limit = n
 	}
 
 	v.desc = true
@@ -93,6 +70,122 @@ func parseV2Query(q url.Values, nowMs int64, retention time.Duration) (v2Query, 
 		v.offset = &c
 	}
 	return v, nil
+}
+
+// parseWindow reads the mintime and maxtime of a v2 or Trust Monitor
+// request at server time nowMs: both are required 13-digit millisecond
+// timestamps, mintime < maxtime, and mintime no older than retention.
+func parseWindow(q url.Values, nowMs int64, retention time.Duration) (minMs, maxMs int64, err *apiError) {
+	minS, err := required(q, "mintime")
+	if err != nil {
+		return 0, 0, err
+	}
+	maxS, err := required(q, "maxtime")
+	if err != nil {
+		return 0, 0, err
+	}
+	var ok bool
+	if minMs, ok = parseMillis(minS); !ok {
+		return 0, 0, errInvalid("'mintime' must be a timestamp in milliseconds")
+	}
+	if maxMs, ok = parseMillis(maxS); !ok {
+		return 0, 0, errInvalid("'maxtime' must be a timestamp in milliseconds")
+	}
+	if maxMs <= minMs {
+		return 0, 0, errInvalid("'maxtime' must be strictly greater than 'mintime'")
+	}
+	if minMs < nowMs-retention.Milliseconds() {
+		return 0, 0, errInvalid("mintime must be within the past " + describeRetention(retention))
+	}
+	return minMs, maxMs, nil
+}
+
+// parseLimit reads the optional limit parameter: an integer from 1 to most,
+// def when absent.
+func parseLimit(q url.Values, def, most int) (int, *apiError) {
+	s, has, err := single(q, "limit")
+	if err != nil || !has {
+		return def, err
+	}
+	n, perr := strconv.Atoi(s)
+	if perr != nil || n < 1 || n > most {
+		return 0, errInvalid(fmt.Sprintf("'limit' must be an integer between 1 and %d", most))
+	}
+	return n, nil
+}
+
+// trustMonitorFilters maps each value of the Trust Monitor type parameter to
+// the type of the events it selects: the types the events carry, and
+// bypass_status_enabled, the name Duo's documentation gives the bypass
+// filter (as the DuoSecurity PowerShell module copies it).
+var trustMonitorFilters = map[string]string{
+	"auth":                  "auth",
+	"bypass_status":         "bypass_status",
+	"bypass_status_enabled": "bypass_status",
+	"device_registration":   "device_registration",
+}
+
+// trustMonitorQuery is a validated request to the Trust Monitor endpoint.
+type trustMonitorQuery struct {
+	minMs, maxMs int64
+	limit        int
+	// types are the event types asked for, sorted and without repeats;
+	// nil asks for every type.
+	types []string
+	// offset is the offset parameter as sent, "" when absent.
+	offset string
+}
+
+// parseTrustMonitorQuery validates the parameters of a Trust Monitor request
+// at server time nowMs: mintime and maxtime as parseWindow reads them, on
+// surfaced_timestamp; limit is 1 to 200 (default 50); type, which may be
+// repeated, names event types; offset is kept as sent, for the caller to
+// check that it was issued. There is no sort.
+func parseTrustMonitorQuery(q url.Values, nowMs int64, retention time.Duration) (trustMonitorQuery, *apiError) {
+	var v trustMonitorQuery
+	var err *apiError
+	if v.minMs, v.maxMs, err = parseWindow(q, nowMs, retention); err != nil {
+		return v, err
+	}
+	if v.limit, err = parseLimit(q, defaultTrustMonitorLimit, maxTrustMonitorLimit); err != nil {
+		return v, err
+	}
+	for _, name := range q["type"] {
+		typ, ok := trustMonitorFilters[name]
+		if !ok {
+			return v, errInvalid("'type' must be one of " + strings.Join(slices.Sorted(maps.Keys(trustMonitorFilters)), ", "))
+		}
+		v.types = append(v.types, typ)
+	}
+	slices.Sort(v.types)
+	v.types = slices.Compact(v.types)
+	offset, has, err := single(q, "offset")
+	if err != nil {
+		return v, err
+	}
+	if has && offset == "" {
+		return v, errInvalid(errOffsetNotIssued)
+	}
+	v.offset = offset
+	return v, nil
+}
+
+// errOffsetNotIssued is the detail of the error that refuses a Trust Monitor
+// offset the simulator did not give out for the query.
+const errOffsetNotIssued = "'offset' must be the next_offset of an earlier response to the same mintime, maxtime and type"
+
+// matches reports whether an event of type typ is asked for.
+func (v trustMonitorQuery) matches(typ string) bool {
+	if v.types == nil {
+		return true
+	}
+	_, found := slices.BinarySearch(v.types, typ)
+	return found
+}
+
+// key identifies the query an offset belongs to: its window and types.
+func (v trustMonitorQuery) key() string {
+	return strconv.FormatInt(v.minMs, 10) + "," + strconv.FormatInt(v.maxMs, 10) + "," + strings.Join(v.types, "+")
 }
 
 // parseNextOffset reads a v2 cursor in either form Duo accepts: one value

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -81,6 +82,27 @@ type Config struct {
 	// permission: every authenticated log request gets 403 / 40301.
 	DenyLogRead bool
 
+	// Unavailable makes the endpoints of some log types answer the way Duo
+	// answers an account whose edition lacks them: with the HTTP status
+	// given for the type, 403 (code 40301, "Access forbidden") or 404
+	// (40401, "Resource not found"), once the credentials are checked. The
+	// other log types are served as usual, so a client's handling of one
+	// missing log type can be tested while it goes on with the others.
+	Unavailable map[duoapi.LogType]int
+
+	// TrustMonitorStringOffsets makes the Trust Monitor endpoint write its
+	// opaque next_offset as a JSON string token rather than a JSON number
+	// (the number is what Duo's own tests show), so that clients are tested
+	// with both.
+	TrustMonitorStringOffsets bool
+
+	// ActivityStringActions is the share, in [0, 1], of generated activity
+	// events whose action is a plain string ("phone_create"), the older
+	// shape that Duo's log sync tests and the Python client's documentation
+	// show, instead of an object {"details": ..., "name": ...}. Zero
+	// generates objects only.
+	ActivityStringActions float64
+
 	// RateLimitPerMinute is how many authenticated log requests the
 	// integration may make in any 60 seconds of the server clock; the others
 	// get 429 / 42901 with no Retry-After header. Zero means no limit.
@@ -99,6 +121,8 @@ type Config struct {
 //
 //	GET /admin/v2/logs/authentication
 //	GET /admin/v2/logs/telephony
+//	GET /admin/v2/logs/activity
+//	GET /admin/v1/trust_monitor/events
 //	GET /admin/v1/logs/administrator
 //	GET /admin/v1/logs/telephony
 //	GET /admin/v1/logs/offline_enrollment
@@ -115,6 +139,8 @@ type Sim struct {
 	v1PageSize       int
 	v1WholeSeconds   bool
 	denyLogRead      bool
+	unavailable      map[duoapi.LogType]*apiError
+	tmStringOffsets  bool
 	limiter          *rateLimiter
 
 	mu      sync.RWMutex
@@ -124,8 +150,9 @@ type Sim struct {
 	genMu sync.Mutex
 	gen   *generator
 
-	faults faultInjector
-	stats  requestStats
+	faults  faultInjector
+	stats   requestStats
+	offsets offsetRegistry
 }
 
 // New returns a simulator configured by cfg, holding no events.
@@ -142,19 +169,29 @@ func New(cfg Config) (*Sim, error) {
 	if cfg.ClockSkew < 0 || cfg.Retention < 0 {
 		return nil, errors.New("clock skew and retention must not be negative")
 	}
+	if !(cfg.ActivityStringActions >= 0 && cfg.ActivityStringActions <= 1) { // also rejects NaN
+		return nil, fmt.Errorf("activity string actions: share %v is outside [0, 1]", cfg.ActivityStringActions)
+	}
+	unavailable, err := unavailableErrors(cfg.Unavailable)
+	if err != nil {
+		return nil, err
+	}
+	host := orDefault(cfg.APIHost, DefaultAPIHost)
 	s := &Sim{
-		ikey:           orDefault(cfg.IntegrationKey, DefaultIntegrationKey),
-		skey:           orDefault(cfg.SecretKey, DefaultSecretKey),
-		host:           orDefault(cfg.APIHost, DefaultAPIHost),
-		now:            cfg.Now,
-		lag:            cfg.AvailabilityLag,
-		skew:           cfg.ClockSkew,
-		retention:      cfg.Retention,
-		v1PageSize:     cfg.V1PageSize,
-		v1WholeSeconds: cfg.V1WholeSeconds,
-		denyLogRead:    cfg.DenyLogRead,
-		streams:        make(map[duoapi.LogType]*stream, len(duoapi.AllLogTypes)),
-		gen:            newGenerator(cfg.Seed),
+		ikey:            orDefault(cfg.IntegrationKey, DefaultIntegrationKey),
+		skey:            orDefault(cfg.SecretKey, DefaultSecretKey),
+		host:            host,
+		now:             cfg.Now,
+		lag:             cfg.AvailabilityLag,
+		skew:            cfg.ClockSkew,
+		retention:       cfg.Retention,
+		v1PageSize:      cfg.V1PageSize,
+		v1WholeSeconds:  cfg.V1WholeSeconds,
+		denyLogRead:     cfg.DenyLogRead,
+		unavailable:     unavailable,
+		tmStringOffsets: cfg.TrustMonitorStringOffsets,
+		streams:         make(map[duoapi.LogType]*stream, len(duoapi.AllLogTypes)),
+		gen:             newGenerator(cfg.Seed, adminHost(host), cfg.ActivityStringActions),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -189,6 +226,40 @@ func orDefault(s, def string) string {
 	return s
 }
 
+// unavailableAnswers are the answers an endpoint missing from the account's
+// edition may give, by HTTP status.
+var unavailableAnswers = map[int]*apiError{
+	http.StatusForbidden: errForbidden,
+	http.StatusNotFound:  errNotFound,
+}
+
+// unavailableErrors checks Config.Unavailable and returns the error each
+// unavailable log type is answered with.
+func unavailableErrors(statuses map[duoapi.LogType]int) (map[duoapi.LogType]*apiError, error) {
+	out := make(map[duoapi.LogType]*apiError, len(statuses))
+	for t, status := range statuses {
+		if _, err := duoapi.ParseLogType(string(t)); err != nil {
+			return nil, fmt.Errorf("unavailable: %w", err)
+		}
+		e, ok := unavailableAnswers[status]
+		if !ok {
+			return nil, fmt.Errorf("unavailable %s: status %d is neither 403 nor 404", t, status)
+		}
+		out[t] = e
+	}
+	return out, nil
+}
+
+// adminHost returns the Admin Panel hostname of an account whose API
+// hostname is apiHost: api-XXXXXXXX.duosecurity.com has its panel at
+// admin-XXXXXXXX.duosecurity.com.
+func adminHost(apiHost string) string {
+	if rest, ok := strings.CutPrefix(apiHost, "api-"); ok {
+		return "admin-" + rest
+	}
+	return apiHost
+}
+
 // IntegrationKey returns the integration key the simulator accepts.
 func (s *Sim) IntegrationKey() string { return s.ikey }
 
@@ -201,17 +272,35 @@ func (s *Sim) APIHost() string { return s.host }
 // PathPing is the unsigned Auth API endpoint that returns the server time.
 const PathPing = "/auth/v2/ping"
 
+// paging is how an endpoint pages through its events.
+type paging int
+
+const (
+	// pagingV1 returns the earliest events at or after a mintime in
+	// seconds, in a bare array.
+	pagingV1 paging = iota
+	// pagingV2 pages a millisecond window with a "ms,id" next_offset and a
+	// sort order.
+	pagingV2
+	// pagingTrustMonitor pages a millisecond window on surfaced_timestamp
+	// with an opaque offset, in one order.
+	pagingTrustMonitor
+)
+
 // endpoint describes one log endpoint.
 type endpoint struct {
-	typ duoapi.LogType
-	v2  bool
-	// records is the key of the record array in a v2 response.
+	typ    duoapi.LogType
+	paging paging
+	// records is the key of the record array in a v2 or Trust Monitor
+	// response.
 	records string
 }
 
 var endpoints = map[string]endpoint{
-	duoapi.PathAuthenticationV2:    {typ: duoapi.Authentication, v2: true, records: "authlogs"},
-	duoapi.PathTelephonyV2:         {typ: duoapi.Telephony, v2: true, records: "items"},
+	duoapi.PathAuthenticationV2:    {typ: duoapi.Authentication, paging: pagingV2, records: "authlogs"},
+	duoapi.PathTelephonyV2:         {typ: duoapi.Telephony, paging: pagingV2, records: "items"},
+	duoapi.PathActivityV2:          {typ: duoapi.Activity, paging: pagingV2, records: "items"},
+	duoapi.PathTrustMonitorV1:      {typ: duoapi.TrustMonitor, paging: pagingTrustMonitor, records: "events"},
 	duoapi.PathAdministratorV1:     {typ: duoapi.Administrator},
 	duoapi.PathTelephonyV1:         {typ: duoapi.Telephony},
 	duoapi.PathOfflineEnrollmentV1: {typ: duoapi.OfflineEnrollment},
@@ -334,6 +423,10 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.denyLogRead {
 		s.write(w, &rec, errForbidden.reply(), false)
+		return
+	}
+	if e, ok := s.unavailable[ep.typ]; ok {
+		s.write(w, &rec, e.reply(), false)
 		return
 	}
 	if s.limiter != nil && !s.limiter.allow(now) {

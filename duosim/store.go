@@ -26,14 +26,30 @@ const (
 
 // record is one stored event, encoded once when it is added.
 type record struct {
-	ms  int64  // event time in milliseconds (whole seconds for v1-only types)
-	id  string // txid or telephony_id; empty for v1-only types
+	// ms is the event time in milliseconds: whole seconds for v1-only
+	// types, surfaced_timestamp for Trust Monitor.
+	ms  int64
+	id  string // the event's idFields value; empty for v1-only types
 	seq uint64 // insertion order, which orders events with the same ms and id
-	// body is the record as the type's current endpoint returns it: v2 for
-	// authentication and telephony, v1 for the others.
+	// body is the record as the type's endpoint returns it: v2 for
+	// authentication and telephony, v1 for administrator and offline
+	// enrollment.
 	body []byte
 	// v1 is the telephony record as /admin/v1/logs/telephony returns it.
 	v1 []byte
+	// kind is the type of a Trust Monitor event (auth, bypass_status,
+	// device_registration), which the type parameter filters on.
+	kind string
+}
+
+// idFields names, for each log type whose endpoint resumes after an event,
+// the field that identifies the event; its events must be unique by
+// millisecond and ID. The v1-only types have none.
+var idFields = map[duoapi.LogType]string{
+	duoapi.Authentication: "txid",
+	duoapi.Telephony:      "telephony_id",
+	duoapi.Activity:       "activity_id",
+	duoapi.TrustMonitor:   "sekey",
 }
 
 func compareRecords(a, b record) int {
@@ -46,7 +62,8 @@ func compareRecords(a, b record) int {
 	return cmp.Compare(a.seq, b.seq)
 }
 
-// stream holds the events of one log type, sorted by (ms, id, seq).
+// stream holds the events of one log type, sorted by (ms, id, seq): for
+// Trust Monitor, by surfaced_timestamp then sekey.
 type stream struct {
 	recs []record
 }
@@ -72,8 +89,8 @@ func (st *stream) firstAtOrAfter(c cursor) int {
 	})
 }
 
-// insert adds batch to the events of type t. Events of a v2 type must be
-// unique by (ms, id), since a cursor resumes strictly after one.
+// insert adds batch to the events of type t. Events of a type with an ID
+// must be unique by (ms, id), since a cursor resumes strictly after one.
 func (s *Sim) insert(t duoapi.LogType, batch []record) error {
 	if len(batch) == 0 {
 		return nil
@@ -86,7 +103,7 @@ func (s *Sim) insert(t duoapi.LogType, batch []record) error {
 	}
 	slices.SortFunc(batch, compareRecords)
 	st := s.streams[t]
-	if t == duoapi.Authentication || t == duoapi.Telephony {
+	if _, ok := idFields[t]; ok {
 		for i, r := range batch {
 			if i > 0 && batch[i-1].ms == r.ms && batch[i-1].id == r.id {
 				return fmt.Errorf("two %s events at %d ms have ID %q", t, r.ms, r.id)
@@ -126,10 +143,14 @@ func (s *Sim) insert(t duoapi.LogType, batch []record) error {
 //   - administrator and offline_enrollment: timestamp (seconds);
 //   - telephony: either the v2 form (ts, telephony_id) or the v1 form
 //     (timestamp); the other form is derived from it, with generated
-//     telephony_id and txid when the v1 form is given.
+//     telephony_id and txid when the v1 form is given;
+//   - activity: ts (ISO 8601, to the microsecond) and activity_id;
+//   - trust_monitor: surfaced_timestamp (milliseconds) and sekey, and the
+//     event type in type (a record without one matches no type filter).
 //
-// Events of authentication and telephony must be unique by millisecond and
-// ID. Either all records are added or, on error, none.
+// Events of the types with an ID (authentication txid, telephony
+// telephony_id, activity activity_id, Trust Monitor sekey) must be unique by
+// millisecond and ID. Either all records are added or, on error, none.
 func (s *Sim) AddEvents(t duoapi.LogType, records ...json.RawMessage) error {
 	batch := make([]record, 0, len(records))
 	for i, raw := range records {
@@ -183,6 +204,31 @@ func (s *Sim) parseRecord(t duoapi.LogType, raw json.RawMessage) (record, error)
 	case duoapi.Telephony:
 		if rec, err = s.parseTelephony(fields, rec.body); err != nil {
 			return record{}, err
+		}
+	case duoapi.Activity:
+		if rec.id, err = stringField(fields, "activity_id"); err != nil {
+			return record{}, err
+		}
+		ts, ok := fields["ts"]
+		if !ok {
+			return record{}, errors.New("missing field ts")
+		}
+		var at time.Time
+		if at, err = timeField(ts, "ts"); err != nil {
+			return record{}, err
+		}
+		rec.ms = at.UnixMilli()
+	case duoapi.TrustMonitor:
+		if rec.id, err = stringField(fields, "sekey"); err != nil {
+			return record{}, err
+		}
+		if rec.ms, err = intField(fields, "surfaced_timestamp"); err != nil {
+			return record{}, err
+		}
+		if raw, ok := fields["type"]; ok {
+			if err := json.Unmarshal(raw, &rec.kind); err != nil {
+				return record{}, fmt.Errorf("field type: want a string, got %s", raw)
+			}
 		}
 	default:
 		return record{}, fmt.Errorf("unknown log type %q", t)
@@ -302,14 +348,17 @@ func formatSeconds(sec int64) string  { return time.Unix(sec, 0).UTC().Format(is
 // Event is one stored event, as returned by Events.
 type Event struct {
 	Type duoapi.LogType
-	// Time is the event time: to the millisecond for authentication and
-	// telephony, to the second for the others.
+	// Time is the event time: to the millisecond for authentication,
+	// telephony and activity, to the second for administrator and offline
+	// enrollment, and the surfaced_timestamp of a Trust Monitor event.
 	Time time.Time
-	// ID is the txid of an authentication event and the telephony_id of a
-	// telephony event; empty for the others.
+	// ID identifies the event: the txid of an authentication event, the
+	// telephony_id of a telephony event, the activity_id of an activity
+	// event and the sekey of a Trust Monitor event; empty for the others.
 	ID string
 	// Body is the record exactly as the type's current endpoint returns it:
-	// /admin/v2/logs/authentication, /admin/v2/logs/telephony, or the v1
+	// /admin/v2/logs/authentication, /admin/v2/logs/telephony,
+	// /admin/v2/logs/activity, /admin/v1/trust_monitor/events, or the v1
 	// endpoint for administrator and offline enrollment.
 	Body json.RawMessage
 	// V1Body is the telephony record as /admin/v1/logs/telephony returns
@@ -318,8 +367,9 @@ type Event struct {
 }
 
 // Events returns the events of type t whose time is in [from, to), in the
-// order the endpoints return them (oldest first), whether or not they are
-// available yet. Tests compare it with what a client delivered.
+// order the endpoints return them (oldest first; events of one millisecond
+// by ID), whether or not they are available yet. Tests compare it with what
+// a client delivered.
 func (s *Sim) Events(t duoapi.LogType, from, to time.Time) []Event {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -370,12 +420,19 @@ func ceilMillis(t time.Time) int64 {
 
 // serveLogs answers a validated, authorized request to endpoint ep.
 func (s *Sim) serveLogs(ep endpoint, q url.Values, now time.Time) reply {
-	if ep.v2 {
+	switch ep.paging {
+	case pagingV2:
 		v, err := parseV2Query(q, now.UnixMilli(), s.retention)
 		if err != nil {
 			return err.reply()
 		}
 		return s.pageV2(ep, v, s.visibleBefore(now))
+	case pagingTrustMonitor:
+		v, err := parseTrustMonitorQuery(q, now.UnixMilli(), s.retention)
+		if err != nil {
+			return err.reply()
+		}
+		return s.pageTrustMonitor(ep, v, s.visibleBefore(now))
 	}
 	minMs, err := parseV1Query(q)
 	if err != nil {

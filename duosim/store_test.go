@@ -158,7 +158,7 @@ func TestAddEventsErrors(t *testing.T) {
 		{"not JSON", duoapi.Administrator, []string{`{`}, "add administrator event 0: not a JSON object"},
 		{"an array", duoapi.Administrator, []string{`[]`}, "add administrator event 0: not a JSON object"},
 		{"null", duoapi.Administrator, []string{`null`}, "add administrator event 0: not a JSON object"},
-		{"unknown type", "activity", []string{`{}`}, `add activity event 0: unknown log type "activity"`},
+		{"unknown type", "endpoint", []string{`{}`}, `add endpoint event 0: unknown log type "endpoint"`},
 		{"auth without txid", duoapi.Authentication, []string{`{` + authAt + `}`}, "add authentication event 0: missing field txid"},
 		{"auth with a numeric txid", duoapi.Authentication, []string{`{` + authAt + `,"txid":5}`}, "add authentication event 0: field txid: want a non-empty string, got 5"},
 		{"auth without time", duoapi.Authentication, []string{`{"txid":"a"}`}, "add authentication event 0: missing field timestamp"},
@@ -229,8 +229,8 @@ func TestEventsRange(t *testing.T) {
 			assert.Equal(t, len(tt.wantIDs), s.CountEvents(duoapi.Authentication, tt.from, tt.to))
 		})
 	}
-	assert.Nil(t, s.Events("activity", base, base.Add(time.Hour)))
-	assert.Zero(t, s.CountEvents("activity", base, base.Add(time.Hour)))
+	assert.Nil(t, s.Events("endpoint", base, base.Add(time.Hour)))
+	assert.Zero(t, s.CountEvents("endpoint", base, base.Add(time.Hour)))
 
 	// Events returns copies.
 	e := s.Events(duoapi.Authentication, base, base.Add(time.Millisecond))

@@ -141,7 +141,9 @@ func TestUnknownPathAndMethod(t *testing.T) {
 	}{
 		{"unknown path", "/admin/v1/users", http.MethodGet, 404, 40401},
 		{"trailing slash", duoapi.PathAuthenticationV2 + "/", http.MethodGet, 404, 40401},
-		{"activity is not simulated", "/admin/v2/logs/activity", http.MethodGet, 404, 40401},
+		{"activity v1 does not exist", "/admin/v1/logs/activity", http.MethodGet, 404, 40401},
+		{"POST activity", duoapi.PathActivityV2, http.MethodPost, 405, 40501},
+		{"POST trust monitor", duoapi.PathTrustMonitorV1, http.MethodPost, 405, 40501},
 		{"POST", duoapi.PathAuthenticationV2, http.MethodPost, 405, 40501},
 		{"POST ping", PathPing, http.MethodPost, 405, 40501},
 	}
