@@ -126,10 +126,11 @@ func total(m map[string]int) int {
 	return n
 }
 
-// TestBackfillExactlyOnce pulls a backfill of every log type, with split
-// seconds on the v1 endpoints and many authentication events in single
-// milliseconds, and checks every event arrives exactly once within the
-// request counts Duo's paging allows.
+// TestBackfillExactlyOnce pulls a backfill of all six log types, with split
+// seconds on the v1 endpoints and more authentication, activity and Trust
+// Monitor events in single milliseconds than a page holds, from a simulator
+// that checks signatures as Duo does, and checks every event arrives exactly
+// once within the request counts Duo's paging allows.
 func TestBackfillExactlyOnce(t *testing.T) {
 	sim, err := duosim.Start(duosim.Config{Seed: 7})
 	require.NoError(t, err)
@@ -138,6 +139,7 @@ func TestBackfillExactlyOnce(t *testing.T) {
 	from, to := now.Add(-47*time.Hour), now.Add(-10*time.Minute)
 	counts := map[duoapi.LogType]int{
 		duoapi.Authentication: 4500, duoapi.Administrator: 2300, duoapi.Telephony: 1500, duoapi.OfflineEnrollment: 100,
+		duoapi.Activity: 2250, duoapi.TrustMonitor: 675,
 	}
 	for lt, n := range counts {
 		require.NoError(t, sim.Generate(lt, n, from, to))
@@ -147,13 +149,18 @@ func TestBackfillExactlyOnce(t *testing.T) {
 	crowded := now.Add(-20 * time.Hour).Truncate(time.Second)
 	require.NoError(t, sim.Generate(duoapi.Authentication, 1500, crowded, crowded))
 	require.NoError(t, sim.Generate(duoapi.Administrator, 700, crowded, crowded))
+	// 750 of 3,000 activity events in one millisecond, 225 of 900 Trust
+	// Monitor events surfaced in one.
+	require.NoError(t, sim.Generate(duoapi.Activity, 750, crowded, crowded))
+	require.NoError(t, sim.Generate(duoapi.TrustMonitor, 225, crowded, crowded))
 	want := expected(sim, now.Add(-48*time.Hour), now)
-	require.Equal(t, 4500+2300+1500+100+1500+700, total(want), "events in the simulator")
+	require.Equal(t, 4500+2300+1500+100+1500+700+3000+900, total(want), "events in the simulator")
 
 	c := newCollector()
 	// A poll interval of a minute, so that the requests counted below are
 	// those of the backfill.
-	conf := strings.Replace(simInputYAML(sim, ""), "poll_interval: 1s", "poll_interval: 1m", 1)
+	conf := strings.Replace(simInputYAML(sim, "  log_types: [authentication, administrator, telephony, offline_enrollment, activity, trust_monitor]\n"),
+		"poll_interval: 1s", "poll_interval: 1m", 1)
 	runStream(t, conf, filepath.Join(t.TempDir(), "state.db"), c, func() bool { return c.delivered() >= total(want) })
 	// Give a straggler a moment to show up as a duplicate, if any.
 	time.Sleep(100 * time.Millisecond)
@@ -181,6 +188,8 @@ func TestBackfillExactlyOnce(t *testing.T) {
 	// for the minute's poll_interval.
 	assert.LessOrEqual(t, reqs[duoapi.PathAuthenticationV2], (6000+999)/1000+2)
 	assert.LessOrEqual(t, reqs[duoapi.PathTelephonyV2], (1500+999)/1000+2)
+	assert.LessOrEqual(t, reqs[duoapi.PathActivityV2], (3000+999)/1000+2)
+	assert.LessOrEqual(t, reqs[duoapi.PathTrustMonitorV1], (900+duoapi.TrustMonitorPageLimit-1)/duoapi.TrustMonitorPageLimit+2)
 	// v1: pages re-read their boundary second, so a page carries fewer
 	// than 1000 new events; 700 events of one second take two pages.
 	assert.LessOrEqual(t, reqs[duoapi.PathAdministratorV1], 3000/900+4)
