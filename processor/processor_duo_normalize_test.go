@@ -316,8 +316,8 @@ func TestLogTypeResolution(t *testing.T) {
 	batches, err = p.ProcessBatch(t.Context(), service.MessageBatch{service.NewMessage(event)})
 	require.NoError(t, err)
 	assert.EqualError(t, batches[0][0].GetError(), `(no log type): the event has no log type: set log_type, or the duo_log_type metadata`)
-	_, err = normalize(t, p, "Duo.Activity", event)
-	assert.EqualError(t, err, `Duo.Activity: unknown log type: loaded schemas are Duo.Administrator, Duo.Authentication, Duo.OfflineEnrollment, Duo.Telephony`)
+	_, err = normalize(t, p, "Duo.Unknown", event)
+	assert.EqualError(t, err, `Duo.Unknown: unknown log type: loaded schemas are Duo.Activity, Duo.Administrator, Duo.Authentication, Duo.OfflineEnrollment, Duo.Telephony, Duo.TrustMonitor`)
 
 	// An unknown static log type stops start-up.
 	conf, err := duoNormalizeSpec().ParseYAML(`log_type: Duo.Nope`, nil)
@@ -351,6 +351,8 @@ fields:
             indicators: [ip]
 `), 0o644))
 	p := newTestProc(t, fmt.Sprintf("schema_files: [%q]", custom))
+	// The file replaces the built-in Duo.Activity: akey, which the built-in
+	// schema keeps, is left out.
 	out, err := normalize(t, p, "Duo.Activity", []byte(`{"activity_id":"720b8360","ts":"2023-03-21T15:51:22.591015+00:00","access_device":{"ip":{"address":"216.160.83.56"}},"akey":"x"}`))
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"activity_id":"720b8360","ts":"2023-03-21T15:51:22.591015Z","access_device":{"ip":{"address":"216.160.83.56"}},

@@ -7,8 +7,16 @@
 // int, bigint, float, boolean, timestamp, object, array and json;
 // required; timeFormat or timeFormats; isEventTime; indicators; and
 // copy.from to fill a missing field from another one), and [NewRegistry]
-// starts with the four Duo schemas Panther publishes, embedded from
-// schemas/*.yml.
+// starts with six Duo schemas embedded from schemas/*.yml: the four
+// Panther publishes, and Duo.Activity and Duo.TrustMonitor, which
+// duostream writes from Duo's documentation in the same format, as
+// Panther's Duo source reads neither log.
+//
+// One thing goes beyond Panther's format: indicators on a json field,
+// which read every string inside its value, at any depth. A field whose
+// shape differs between Duo versions, such as an IP address sent as
+// {"address": "..."} or as a plain string, can so keep its value as it
+// came and still fill p_any_ip_addresses.
 //
 // A [Normalizer] checks one JSON event against a schema and writes it in
 // Panther's form in a single pass over the event: strings keep their

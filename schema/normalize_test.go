@@ -5,6 +5,7 @@ package schema
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -412,18 +413,30 @@ func TestAppendKeepsDstOnError(t *testing.T) {
 func TestBuiltinSchemas(t *testing.T) {
 	r, err := NewRegistry()
 	require.NoError(t, err)
-	assert.Equal(t, []string{"Duo.Administrator", "Duo.Authentication", "Duo.OfflineEnrollment", "Duo.Telephony"}, r.Names())
-	auth := r.Lookup("Duo.Authentication")
-	require.NotNil(t, auth)
-	var required []string
-	for _, f := range auth.Fields {
-		if f.Required {
-			required = append(required, f.Name)
-		}
+	// Each built-in schema and its required fields: what Duo always sends.
+	wantRequired := map[string][]string{
+		"Duo.Activity":          {"action", "activity_id", "ts"},
+		"Duo.Administrator":     {"action", "isotimestamp", "username"},
+		"Duo.Authentication":    {"isotimestamp", "txid"},
+		"Duo.OfflineEnrollment": {"action", "isotimestamp", "object", "username"},
+		"Duo.Telephony":         {"isotimestamp", "phone", "type"},
+		"Duo.TrustMonitor":      {"sekey", "surfaced_timestamp", "type"},
 	}
-	assert.Equal(t, []string{"isotimestamp", "txid"}, required)
-	assert.Nil(t, r.Lookup("Duo.Activity"))
-	assert.Equal(t, `Duo.Activity: unknown log type: loaded schemas are Duo.Administrator, Duo.Authentication, Duo.OfflineEnrollment, Duo.Telephony`, r.UnknownLogTypeError("Duo.Activity").Error())
+	assert.Equal(t, []string{"Duo.Activity", "Duo.Administrator", "Duo.Authentication", "Duo.OfflineEnrollment", "Duo.Telephony", "Duo.TrustMonitor"}, r.Names())
+	for name, want := range wantRequired {
+		s := r.Lookup(name)
+		require.NotNil(t, s, "Lookup(%q)", name)
+		var required []string
+		for _, f := range s.Fields {
+			if f.Required {
+				required = append(required, f.Name)
+			}
+		}
+		assert.Equal(t, want, required, "required fields of %s", name)
+		assert.NotEmpty(t, s.ReferenceURL, "referenceURL of %s", name)
+	}
+	assert.Nil(t, r.Lookup("Duo.Nope"))
+	assert.Equal(t, `Duo.Nope: unknown log type: loaded schemas are Duo.Activity, Duo.Administrator, Duo.Authentication, Duo.OfflineEnrollment, Duo.Telephony, Duo.TrustMonitor`, r.UnknownLogTypeError("Duo.Nope").Error())
 
 	// A schema of the same name replaces the built-in one.
 	r.Add(mustParse(t, "schema: Duo.Telephony\nfields:\n  - name: phone\n    type: string\n"))
@@ -467,15 +480,24 @@ func TestParseRejectsBadSchemas(t *testing.T) {
 // either normalizes to valid JSON or fails with a FieldError naming its log
 // type; nothing panics.
 func FuzzNormalize(f *testing.F) {
-	f.Add(`{"isotimestamp":"2020-02-13T18:56:20.351346+00:00","txid":"t","access_device":{"hostname":"null","ip":"1.2.3.4:5","security_agents":"unknown"},"user":{"groups":["a",true]}}`, 0)
-	f.Add(`{"action":"a","isotimestamp":"2021-07-20T11: 41: 31+00: 00","username":"u","timestamp":"1"}`, 1)
-	f.Add(`{"ts":"2023-03-21T22:34:49.466370+00:00","phone":"+1","type":"sms","credits":"2"}`, 2)
-	f.Add(`{"action":"o","isotimestamp":"2019-08-30T16:10:05+02:00","object":"x","username":"u","timestamp":1567181405.5}`, 3)
 	r, err := NewRegistry()
 	if err != nil {
 		f.Fatal(err)
 	}
 	names := r.Names()
+	seeds := []struct{ logType, event string }{
+		{"Duo.Authentication", `{"isotimestamp":"2020-02-13T18:56:20.351346+00:00","txid":"t","access_device":{"hostname":"null","ip":"1.2.3.4:5","security_agents":"unknown"},"user":{"groups":["a",true]}}`},
+		{"Duo.Administrator", `{"action":"a","isotimestamp":"2021-07-20T11: 41: 31+00: 00","username":"u","timestamp":"1"}`},
+		{"Duo.Telephony", `{"ts":"2023-03-21T22:34:49.466370+00:00","phone":"+1","type":"sms","credits":"2"}`},
+		{"Duo.OfflineEnrollment", `{"action":"o","isotimestamp":"2019-08-30T16:10:05+02:00","object":"x","username":"u","timestamp":1567181405.5}`},
+		{"Duo.Activity", `{"access_device":{"ip":{"address":"216.160.83.56"}},"action":{"details":null,"name":"x"},"activity_id":"a","actor":{"details":"{\"k\":1}","name":"u@example.com"},"ts":"2023-03-21T15:51:22.591015+00:00"}`},
+		{"Duo.Activity", `{"access_device":{"ip":"10.0.0.1"},"action":"phone_create","activity_id":"a","target":{"details":{"k":["10.0.0.2"]}},"ts":"2022-09-30T23:10:39.635000+00:00"}`},
+		{"Duo.TrustMonitor", `{"sekey":"S","surfaced_timestamp":1598034349059,"type":"auth","surfaced_auth":{"access_device":{"ip":"71.105.79.160","security_agents":"unknown"},"auth_device":{"ip":null},"email":"","timestamp":1598034349,"txid":"t"},"explanations":[{"type":"NEW_NETBLOCK"}],"priority_reasons":[]}`},
+		{"Duo.TrustMonitor", `{"bypass_status_enabled":1604337058989,"enabled_by":{"name":"a"},"sekey":"S","state_updated_timestamp":null,"surfaced_timestamp":"1605602911680","type":"bypass_status"}`},
+	}
+	for _, sd := range seeds {
+		f.Add(sd.event, slices.Index(names, sd.logType))
+	}
 	n := NewNormalizer(Options{PantherFields: true})
 	keep := NewNormalizer(Options{PantherFields: true, KeepUnknown: true})
 	f.Fuzz(func(t *testing.T, event string, which int) {

@@ -19,9 +19,10 @@ type Registry struct {
 	byName map[string]*Schema
 }
 
-// NewRegistry returns a registry holding the built-in schemas:
-// Duo.Authentication, Duo.Administrator, Duo.Telephony and
-// Duo.OfflineEnrollment.
+// NewRegistry returns a registry holding the six built-in schemas: the four
+// Panther manages (Duo.Authentication, Duo.Administrator, Duo.Telephony and
+// Duo.OfflineEnrollment) and duostream's own Duo.Activity and
+// Duo.TrustMonitor, written in the same format.
 func NewRegistry() (*Registry, error) {
 	r := &Registry{byName: map[string]*Schema{}}
 	entries, err := builtinFS.ReadDir("schemas")
