@@ -141,7 +141,7 @@ func TestGoldenFiles(t *testing.T) {
 			assert.NoFileExists(t, errPath)
 		})
 	}
-	for _, lt := range []string{"Duo.Authentication", "Duo.Administrator", "Duo.Telephony", "Duo.OfflineEnrollment"} {
+	for _, lt := range []string{"Duo.Authentication", "Duo.Administrator", "Duo.Telephony", "Duo.OfflineEnrollment", "Duo.Activity", "Duo.TrustMonitor"} {
 		assert.GreaterOrEqual(t, perType[lt], 3, "too few golden cases for %s", lt)
 	}
 }
@@ -260,6 +260,89 @@ func assertSurvives(t *testing.T, want, got map[string]any, path string) {
 				continue
 			}
 			assert.Equal(t, wv, gv, "field %s", p)
+		}
+	}
+}
+
+// TestActivityAndTrustMonitor checks what the golden files of the two
+// duostream schemas must show, so that a careless -update cannot lose it:
+// every record comes out valid or flagged with an error naming a field,
+// and p_any_ip_addresses holds the activity access device's IP in both of
+// its shapes and the IPs of Trust Monitor's surfaced authentication.
+func TestActivityAndTrustMonitor(t *testing.T) {
+	p := newTestProc(t, `{}`)
+	for _, logType := range []string{"Duo.Activity", "Duo.TrustMonitor"} {
+		inputs, err := filepath.Glob(filepath.Join("testdata", "golden", logType, "*.input.json"))
+		require.NoError(t, err)
+		require.NotEmpty(t, inputs)
+		for _, in := range inputs {
+			event, err := os.ReadFile(in)
+			require.NoError(t, err)
+			if _, perr := normalize(t, p, logType, event); perr != nil {
+				var fe *schema.FieldError
+				require.ErrorAs(t, perr, &fe, in)
+				assert.NotEmpty(t, fe.Path, "%s: error %q names no field", in, perr)
+			}
+		}
+	}
+
+	tests := []struct {
+		logType, name string
+		// wantIPs and wantTraceIDs are p_any_ip_addresses and
+		// p_any_trace_ids.
+		wantIPs, wantTraceIDs []string
+	}{
+		{"Duo.Activity", "elastic-action-object", []string{"216.160.83.56"}, nil},
+		{"Duo.Activity", "ip-string", []string{"216.160.83.56"}, nil},
+		{"Duo.Activity", "admin-actor-emails-ipv6", []string{"2001:db8::17"}, nil},
+		{"Duo.Activity", "dls-action-string-item1", nil, nil},
+		{"Duo.TrustMonitor", "dls-auth", []string{"71.105.79.160"}, []string{"1bc858de-cef7-4337-b5b3-80eca311af08"}},
+		{"Duo.TrustMonitor", "elastic-auth", []string{"17.88.232.83"}, []string{"436694ad-467c-4aed-b048-8ad--f58e04c"}},
+		{"Duo.TrustMonitor", "auth-triaged-both-ips-unknown-fields", []string{"17.88.232.83", "203.0.113.7"}, []string{"436694ad-467c-4aed-b048-8ad--f58e04c"}},
+		{"Duo.TrustMonitor", "elastic-bypass-status", nil, nil},
+	}
+	for _, tc := range tests {
+		event, err := os.ReadFile(filepath.Join("testdata", "golden", tc.logType, tc.name+".input.json"))
+		require.NoError(t, err)
+		out, err := normalize(t, p, tc.logType, event)
+		require.NoError(t, err, "%s/%s", tc.logType, tc.name)
+		var got struct {
+			IPs      []string `json:"p_any_ip_addresses"`
+			TraceIDs []string `json:"p_any_trace_ids"`
+		}
+		require.NoError(t, json.Unmarshal(out, &got))
+		assert.Equal(t, tc.wantIPs, got.IPs, "p_any_ip_addresses of %s/%s", tc.logType, tc.name)
+		assert.Equal(t, tc.wantTraceIDs, got.TraceIDs, "p_any_trace_ids of %s/%s", tc.logType, tc.name)
+	}
+}
+
+// TestUnknownFieldsKeepNewLogTypes checks that with unknown_fields: keep
+// the fields Duo may add to activity and Trust Monitor records, at the top
+// level and nested, reach the output unchanged, as for the other log
+// types; by default they are left out.
+func TestUnknownFieldsKeepNewLogTypes(t *testing.T) {
+	tests := []struct {
+		logType, name string
+		unknown       []string // members of the input the schema does not name
+	}{
+		{"Duo.Activity", "unknown-fields-dropped", []string{`"is_trusted_endpoint":true`, `"email":"sogilby@example.com"`, `"risk_assessment":{"level":"low","signals":["NEW_DEVICE"]}`}},
+		{"Duo.TrustMonitor", "auth-triaged-both-ips-unknown-fields", []string{`"adaptive_trust_assessments":{"remember_me":{"model_version":"None","policy_enabled":false}}`, `"new_top_level_field":{"x":[1,null]}`}},
+	}
+	keep, drop := newTestProc(t, `unknown_fields: keep`), newTestProc(t, `{}`)
+	for _, tc := range tests {
+		raw, err := os.ReadFile(filepath.Join("testdata", "golden", tc.logType, tc.name+".input.json"))
+		require.NoError(t, err)
+		var compact bytes.Buffer
+		require.NoError(t, json.Compact(&compact, raw))
+		event := compact.Bytes()
+		kept, err := normalize(t, keep, tc.logType, event)
+		require.NoError(t, err)
+		dropped, err := normalize(t, drop, tc.logType, event)
+		require.NoError(t, err)
+		for _, member := range tc.unknown {
+			require.Contains(t, string(event), member, "the input of %s/%s", tc.logType, tc.name)
+			assert.Contains(t, string(kept), member, "%s/%s with unknown_fields: keep", tc.logType, tc.name)
+			assert.NotContains(t, string(dropped), member, "%s/%s with unknown_fields: drop", tc.logType, tc.name)
 		}
 	}
 }
