@@ -27,7 +27,7 @@ func duoNormalizeSpec() *service.ConfigSpec {
 		Categories("Parsing").
 		Summary("Validates Duo log events against Panther's Duo schemas and writes them in Panther's normalized form, with Panther's standard p_* fields.").
 		Description(`
-Each message must hold one JSON object: one Duo log record, as the `+"`duo_admin_logs`"+` input emits them. The processor finds the schema for the record's log type, checks the record against it and replaces the message with the normalized record. It understands Panther-format schemas; the four Duo schemas Panther publishes (`+"`Duo.Authentication`, `Duo.Administrator`, `Duo.Telephony`, `Duo.OfflineEnrollment`"+`) are built in, and `+"`schema_files`"+` loads more.
+Each message must hold one JSON object: one Duo log record, as the `+"`duo_admin_logs`"+` input emits them. The processor finds the schema for the record's log type, checks the record against it and replaces the message with the normalized record. It understands Panther-format schemas. Six Duo schemas are built in: the four Panther publishes (`+"`Duo.Authentication`, `Duo.Administrator`, `Duo.Telephony`, `Duo.OfflineEnrollment`"+`) and duostream's own `+"`Duo.Activity`"+` and `+"`Duo.TrustMonitor`"+`, written in the same format from Duo's documentation of the activity and Trust Monitor logs. `+"`schema_files`"+` loads more.
 
 ### What normalization does
 
@@ -39,6 +39,8 @@ It follows Panther's own Duo parser:
 - `+"`null`"+` values and empty arrays are left out. A single value where an array belongs is read as a one-element array: Duo sends `+"`\"security_agents\": \"unknown\"`"+` where the schema has an array, and the value is kept rather than the event refused.
 - Fields the schema does not name are dropped, so the output matches the schema, unless `+"`unknown_fields: keep`"+`.
 - Records of the v2 telephony endpoint (`+"`ts`, `telephony_id`, `txid`"+`) become `+"`Duo.Telephony`"+` events: `+"`isotimestamp`"+` and `+"`timestamp`"+` are taken from `+"`ts`"+`.
+- In `+"`Duo.Activity`"+` events, fields whose shape differs between Duo versions are kept as they came: `+"`action`"+` (an object `+"`{name, details}`"+`, or the name alone in older records), the `+"`details`"+` of `+"`actor`, `target` and `old_target`"+` (JSON-encoded strings, sometimes objects) and `+"`access_device.ip`"+` (an object `+"`{address}`"+`, or a plain string); the address is in `+"`p_any_ip_addresses`"+` in either shape. The event time is `+"`ts`"+`.
+- In `+"`Duo.TrustMonitor`"+` events the event time is `+"`surfaced_timestamp`"+` (unix milliseconds); `+"`surfaced_auth`"+`, the authentication record of an `+"`auth`"+` event, adds its IP addresses, host name, user, email and `+"`txid`"+` to the indicator fields.
 
 With `+"`panther_fields`"+` on, every event also gets `+"`p_log_type`, `p_row_id`, `p_event_time`"+` (the schema's event time in UTC, or the parse time when there is none), `+"`p_parse_time`"+` (when the batch was processed), and the indicator fields `+"`p_any_ip_addresses`, `p_any_domain_names`, `p_any_usernames`, `p_any_emails`, `p_any_trace_ids`"+` (and the other `+"`p_any_*`"+` fields a schema asks for), each sorted and without duplicates. Indicator values are taken only when valid: an IP address after stripping a port, a real host name (never a placeholder such as `+"`\"null\"`"+`). A bad indicator value never fails an event.
 
@@ -54,7 +56,7 @@ Nothing is dropped. Route flagged events to a dead-letter output with a `+"`swit
 
 ### Schema files
 
-A schema file is a Panther log schema in YAML: `+"`schema`"+` (the log type name), `+"`fields`"+` with `+"`name`, `type`, `required`, `description`, `timeFormat`"+` (or a list, `+"`timeFormats`"+`, tried in order and written in the first), `+"`isEventTime`, `indicators`, `fields`"+` for objects and `+"`element`"+` for arrays, and `+"`copy: {from: dotted.path}`"+` to fill a missing field from another one. Time formats are `+"`rfc3339`, `unix`, `unix_ms`, `unix_us`, `unix_ns`"+` or a strftime layout such as `+"`%Y-%m-%d %H:%M:%S`"+`. Indicators are `+"`ip`, `hostname`, `domain`, `url`, `net_addr`, `email`, `username`, `trace_id`, `md5`, `sha1`, `sha256`, `aws_arn`, `aws_account_id`, `aws_instance_id`, `aws_tag`"+`. A file whose schema name is already loaded replaces that schema. Schema errors stop start-up.`).
+A schema file is a Panther log schema in YAML: `+"`schema`"+` (the log type name), `+"`fields`"+` with `+"`name`, `type`, `required`, `description`, `timeFormat`"+` (or a list, `+"`timeFormats`"+`, tried in order and written in the first), `+"`isEventTime`, `indicators`, `fields`"+` for objects and `+"`element`"+` for arrays, and `+"`copy: {from: dotted.path}`"+` to fill a missing field from another one. Time formats are `+"`rfc3339`, `unix`, `unix_ms`, `unix_us`, `unix_ns`"+` or a strftime layout such as `+"`%Y-%m-%d %H:%M:%S`"+`. Indicators are `+"`ip`, `hostname`, `domain`, `url`, `net_addr`, `email`, `username`, `trace_id`, `md5`, `sha1`, `sha256`, `aws_arn`, `aws_account_id`, `aws_instance_id`, `aws_tag`"+`; on a `+"`json`"+` field, which Panther does not allow, they read every string inside the value. A file whose schema name is already loaded replaces that schema. Schema errors stop start-up.`).
 		Fields(
 			service.NewInterpolatedStringField(dnFieldLogType).
 				Description("The log type of each message: the name of a loaded schema. By default it is the `duo_log_type` metadata that `duo_admin_logs` sets.").
@@ -71,7 +73,7 @@ A schema file is a Panther log schema in YAML: `+"`schema`"+` (the log type name
 				Default("drop"),
 			service.NewStringListField(dnFieldSchemaFiles).
 				Description("Paths of more Panther-format schema files (YAML) to load at start-up.").
-				Example([]string{"./schemas/custom_duo_activity.yml"}).
+				Example([]string{"./schemas/custom_duo.yml"}).
 				Default([]string{}).
 				Advanced(),
 		).
