@@ -63,9 +63,10 @@ type Config struct {
 	// ClockSkew is the largest accepted difference between a request's Date
 	// and Now. Zero means DefaultClockSkew.
 	ClockSkew time.Duration
-	// Retention is how far back events can be read: a v2 mintime older than
-	// Now minus Retention is rejected, and v1 endpoints skip older events.
-	// Zero means DefaultRetention.
+	// Retention is how far back events can be read: a v2 or Trust Monitor
+	// mintime older than Now minus Retention is rejected ("mintime must be
+	// within the past 180 days"), and v1 endpoints skip older events. Zero
+	// means DefaultRetention.
 	Retention time.Duration
 
 	// V1PageSize is how many events a v1 endpoint returns at most. Zero means
