@@ -164,6 +164,8 @@ func TestDenyLogRead(t *testing.T) {
 	queries := map[string]url.Values{
 		duoapi.PathAuthenticationV2:    {"mintime": {ms(epoch.Add(-time.Hour))}, "maxtime": {ms(epoch)}},
 		duoapi.PathTelephonyV2:         {"mintime": {ms(epoch.Add(-time.Hour))}, "maxtime": {ms(epoch)}},
+		duoapi.PathActivityV2:          {"mintime": {ms(epoch.Add(-time.Hour))}, "maxtime": {ms(epoch)}},
+		duoapi.PathTrustMonitorV1:      {"mintime": {ms(epoch.Add(-time.Hour))}, "maxtime": {ms(epoch)}},
 		duoapi.PathAdministratorV1:     {"mintime": {"0"}},
 		duoapi.PathTelephonyV1:         {"mintime": {"0"}},
 		duoapi.PathOfflineEnrollmentV1: {"mintime": {"0"}},
@@ -177,6 +179,54 @@ func TestDenyLogRead(t *testing.T) {
 			status, body = h.get(path, q, withSKey("wrong"))
 			assert.Equal(t, 401, status)
 			assert.Equal(t, 40103, decodeFailure(t, body).Code)
+		})
+	}
+}
+
+func TestUnavailable(t *testing.T) {
+	window := url.Values{"mintime": {ms(epoch.Add(-time.Hour))}, "maxtime": {ms(epoch)}}
+	queries := map[string]url.Values{
+		duoapi.PathAuthenticationV2:    window,
+		duoapi.PathTelephonyV2:         window,
+		duoapi.PathActivityV2:          window,
+		duoapi.PathTrustMonitorV1:      window,
+		duoapi.PathAdministratorV1:     {"mintime": {"0"}},
+		duoapi.PathTelephonyV1:         {"mintime": {"0"}},
+		duoapi.PathOfflineEnrollmentV1: {"mintime": {"0"}},
+	}
+	forbidden := failure{Stat: "FAIL", Code: 40301, Message: "Access forbidden"}
+	notFound := failure{Stat: "FAIL", Code: 40401, Message: "Resource not found"}
+	tests := []struct {
+		name        string
+		unavailable map[duoapi.LogType]int
+		want        map[string]failure // by path; the others answer 200
+	}{
+		{"activity forbidden", map[duoapi.LogType]int{duoapi.Activity: 403},
+			map[string]failure{duoapi.PathActivityV2: forbidden}},
+		{"trust monitor not found", map[duoapi.LogType]int{duoapi.TrustMonitor: 404},
+			map[string]failure{duoapi.PathTrustMonitorV1: notFound}},
+		{"both, differently", map[duoapi.LogType]int{duoapi.Activity: 404, duoapi.TrustMonitor: 403},
+			map[string]failure{duoapi.PathActivityV2: notFound, duoapi.PathTrustMonitorV1: forbidden}},
+		{"telephony, on both its endpoints", map[duoapi.LogType]int{duoapi.Telephony: 404},
+			map[string]failure{duoapi.PathTelephonyV2: notFound, duoapi.PathTelephonyV1: notFound}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, Config{Unavailable: tt.unavailable})
+			for path, q := range queries {
+				status, body := h.get(path, q)
+				want, ok := tt.want[path]
+				if !ok {
+					assert.Equal(t, 200, status, "%s: body %s", path, body)
+					continue
+				}
+				assert.Equal(t, want.Code/100, status, path)
+				assert.Equal(t, want, decodeFailure(t, body), path)
+				// Credentials are checked first.
+				status, body = h.get(path, q, withSKey("wrong"))
+				assert.Equal(t, 401, status, path)
+				assert.Equal(t, 40103, decodeFailure(t, body).Code, path)
+			}
 		})
 	}
 }

@@ -89,3 +89,83 @@ func Example() {
 	// 250 events exist
 	// 3 requests
 }
+
+// Example_trustMonitor pages through Trust Monitor events, 225 of which
+// surfaced in one millisecond, the way Duo pages them: a fixed window on
+// surfaced_timestamp, and the opaque metadata.next_offset sent back as offset
+// until it is absent.
+func Example_trustMonitor() {
+	clock := duosim.NewManualClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
+	srv, err := duosim.Start(duosim.Config{Now: clock.Now, Seed: 1})
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+
+	start, end := clock.Now().Add(-time.Hour), clock.Now().Add(-10*time.Minute)
+	burst := start.Add(30 * time.Minute)
+	if err := srv.Generate(duoapi.TrustMonitor, 675, start, end); err != nil {
+		panic(err)
+	}
+	if err := srv.Generate(duoapi.TrustMonitor, 225, burst, burst); err != nil { // one surfaced_timestamp
+		panic(err)
+	}
+
+	params := url.Values{
+		"mintime": {strconv.FormatInt(start.UnixMilli(), 10)},
+		"maxtime": {strconv.FormatInt(end.UnixMilli(), 10)},
+		"limit":   {"200"},
+	}
+	total := 0
+	for {
+		signed := duoapi.Request{
+			Date:   duoapi.FormatDate(clock.Now()),
+			Method: http.MethodGet,
+			Host:   srv.APIHost(),
+			Path:   duoapi.PathTrustMonitorV1,
+			Params: params,
+		}
+		authz, err := duoapi.Authorization(duoapi.SignatureV2, srv.IntegrationKey(), srv.SecretKey(), signed)
+		if err != nil {
+			panic(err)
+		}
+		req, err := http.NewRequest(http.MethodGet, srv.URL+signed.Path+"?"+duoapi.CanonicalParams(params), nil)
+		if err != nil {
+			panic(err)
+		}
+		req.Header.Set("Date", signed.Date)
+		req.Header.Set("Authorization", authz)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			panic(err)
+		}
+		var page struct {
+			Response struct {
+				Events   []json.RawMessage `json:"events"`
+				Metadata struct {
+					NextOffset json.RawMessage `json:"next_offset"`
+				} `json:"metadata"`
+			} `json:"response"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if err != nil {
+			panic(err)
+		}
+		total += len(page.Response.Events)
+		if page.Response.Metadata.NextOffset == nil {
+			fmt.Printf("%d %d events, no next_offset\n", resp.StatusCode, len(page.Response.Events))
+			break
+		}
+		fmt.Printf("%d %d events, next_offset %s\n", resp.StatusCode, len(page.Response.Events), page.Response.Metadata.NextOffset)
+		params.Set("offset", string(page.Response.Metadata.NextOffset)) // a number: sent as written
+	}
+	fmt.Println(total, "of", srv.CountEvents(duoapi.TrustMonitor, start, end.Add(time.Millisecond)), "events")
+	// Output:
+	// 200 200 events, next_offset 200
+	// 200 200 events, next_offset 400
+	// 200 200 events, next_offset 600
+	// 200 200 events, next_offset 800
+	// 200 100 events, no next_offset
+	// 900 of 900 events
+}

@@ -24,80 +24,99 @@ const tooManyRequestsBody = `{"code": 42901, "message": "Too Many Requests", "st
 
 func TestFaults(t *testing.T) {
 	start, end := epoch.Add(-time.Hour), epoch.Add(-10*time.Minute)
-	query := url.Values{"mintime": {ms(start)}, "maxtime": {ms(end)}, "sort": {"ts:asc"}, "limit": {"1000"}}
+	window := url.Values{"mintime": {ms(start)}, "maxtime": {ms(end)}}
+	v2 := cloneValues(window)
+	v2.Set("sort", "ts:asc")
+	v2.Set("limit", "1000")
+	tm := cloneValues(window)
+	tm.Set("limit", "200")
+	endpoints := []struct {
+		path  string
+		typ   duoapi.LogType
+		query url.Values
+	}{
+		{duoapi.PathAuthenticationV2, duoapi.Authentication, v2},
+		{duoapi.PathActivityV2, duoapi.Activity, v2},
+		{duoapi.PathTrustMonitorV1, duoapi.TrustMonitor, tm},
+	}
+	// get is a request of a case: a signed GET of the endpoint's query.
+	type get func() *http.Request
 	tests := []struct {
 		name   string
 		faults Faults
-		check  func(t *testing.T, h *harness, clean []byte)
+		check  func(t *testing.T, h *harness, req get, clean []byte)
 	}{
-		{"too many requests", Faults{TooManyRequests: 1}, func(t *testing.T, h *harness, _ []byte) {
-			status, header, body := h.do(h.newRequest(duoapi.PathAuthenticationV2, query))
+		{"too many requests", Faults{TooManyRequests: 1}, func(t *testing.T, h *harness, req get, _ []byte) {
+			status, header, body := h.do(req())
 			assert.Equal(t, 429, status)
 			assert.Equal(t, tooManyRequestsBody, string(body))
 			assert.Empty(t, header.Values("Retry-After"))
 		}},
-		{"server error", Faults{ServerError: 1}, func(t *testing.T, h *harness, _ []byte) {
-			status, body := h.get(duoapi.PathAuthenticationV2, query)
+		{"server error", Faults{ServerError: 1}, func(t *testing.T, h *harness, req get, _ []byte) {
+			status, _, body := h.do(req())
 			assert.Equal(t, 500, status)
 			assert.Equal(t, failure{Stat: "FAIL", Code: 50001, Message: "Unknown internal server error"}, decodeFailure(t, body))
 		}},
-		{"unavailable", Faults{Unavailable: 1}, func(t *testing.T, h *harness, _ []byte) {
-			status, header, body := h.do(h.newRequest(duoapi.PathAuthenticationV2, query))
+		{"unavailable", Faults{Unavailable: 1}, func(t *testing.T, h *harness, req get, _ []byte) {
+			status, header, body := h.do(req())
 			assert.Equal(t, 503, status)
 			assert.Equal(t, "text/html", header.Get("Content-Type"))
 			assert.Contains(t, string(body), "503 Service Temporarily Unavailable")
 		}},
-		{"truncate", Faults{Truncate: 1}, func(t *testing.T, h *harness, clean []byte) {
-			status, header, body := h.do(h.newRequest(duoapi.PathAuthenticationV2, query))
+		{"truncate", Faults{Truncate: 1}, func(t *testing.T, h *harness, req get, clean []byte) {
+			r := req()
+			status, header, body := h.do(r)
 			assert.Equal(t, 200, status)
 			assert.Equal(t, "application/json", header.Get("Content-Type"))
 			assert.Len(t, body, len(clean)/2)
 			assert.True(t, strings.HasPrefix(string(clean), string(body)), "the body is the start of the real one")
 			assert.Error(t, json.Unmarshal(body, new(any)))
 			// Errors are not cut.
-			status, body = h.get(duoapi.PathAuthenticationV2, url.Values{"mintime": {"1"}, "maxtime": {ms(end)}})
+			status, body = h.get(r.URL.Path, url.Values{"mintime": {"1"}, "maxtime": {ms(end)}})
 			assert.Equal(t, 400, status)
 			assert.Equal(t, 40002, decodeFailure(t, body).Code)
 		}},
-		{"drop", Faults{Drop: 1}, func(t *testing.T, h *harness, _ []byte) {
-			resp, err := h.client.Do(h.newRequest(duoapi.PathAuthenticationV2, query))
+		{"drop", Faults{Drop: 1}, func(t *testing.T, h *harness, req get, _ []byte) {
+			resp, err := h.client.Do(req())
 			if err == nil {
 				resp.Body.Close()
 			}
 			assert.Error(t, err)
 		}},
-		{"slow", Faults{Slow: 1, SlowDelay: 150 * time.Millisecond}, func(t *testing.T, h *harness, clean []byte) {
+		{"slow", Faults{Slow: 1, SlowDelay: 150 * time.Millisecond}, func(t *testing.T, h *harness, req get, clean []byte) {
 			began := time.Now()
-			status, body := h.get(duoapi.PathAuthenticationV2, query)
+			status, _, body := h.do(req())
 			assert.GreaterOrEqual(t, time.Since(began), 150*time.Millisecond)
 			assert.Equal(t, 200, status)
 			assert.Equal(t, string(clean), string(body))
 		}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, Config{Seed: 5})
-			require.NoError(t, h.srv.Generate(duoapi.Authentication, 40, start, end))
-			status, clean := h.get(duoapi.PathAuthenticationV2, query)
-			require.Equal(t, 200, status)
-			require.NoError(t, h.srv.SetFaults(tt.faults))
-			h.srv.ResetRequests()
+	for _, ep := range endpoints {
+		for _, tt := range tests {
+			t.Run(string(ep.typ)+"/"+tt.name, func(t *testing.T) {
+				h := newHarness(t, Config{Seed: 5})
+				require.NoError(t, h.srv.Generate(ep.typ, 40, start, end))
+				status, clean := h.get(ep.path, ep.query)
+				require.Equal(t, 200, status)
+				require.NoError(t, h.srv.SetFaults(tt.faults))
+				h.srv.ResetRequests()
 
-			tt.check(t, h, clean)
+				tt.check(t, h, func() *http.Request { return h.newRequest(ep.path, ep.query) }, clean)
 
-			recs := h.srv.Requests()
-			require.NotEmpty(t, recs)
-			first := recs[0]
-			if tt.faults.Slow > 0 {
-				assert.True(t, first.Slowed)
-				assert.Empty(t, first.Fault)
-			} else {
-				assert.Equal(t, strings.ReplaceAll(tt.name, " ", "_"), string(first.Fault))
-			}
-			if tt.faults.Drop > 0 {
-				assert.Equal(t, 0, first.Status, "a dropped connection has no status")
-			}
-		})
+				recs := h.srv.Requests()
+				require.NotEmpty(t, recs)
+				first := recs[0]
+				if tt.faults.Slow > 0 {
+					assert.True(t, first.Slowed)
+					assert.Empty(t, first.Fault)
+				} else {
+					assert.Equal(t, strings.ReplaceAll(tt.name, " ", "_"), string(first.Fault))
+				}
+				if tt.faults.Drop > 0 {
+					assert.Equal(t, 0, first.Status, "a dropped connection has no status")
+				}
+			})
+		}
 	}
 }
 
@@ -291,6 +310,10 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"negative page size", Config{V1PageSize: -1}},
 		{"negative skew", Config{ClockSkew: -time.Second}},
 		{"negative retention", Config{Retention: -time.Hour}},
+		{"an unavailable type answered 500", Config{Unavailable: map[duoapi.LogType]int{duoapi.Activity: 500}}},
+		{"an unknown unavailable type", Config{Unavailable: map[duoapi.LogType]int{"endpoint": 404}}},
+		{"activity string actions above one", Config{ActivityStringActions: 1.5}},
+		{"activity string actions NaN", Config{ActivityStringActions: math.NaN()}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -38,16 +38,22 @@ func TestRunLiveFollowsTheClock(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error)
 	go func() {
-		done <- s.RunLive(ctx, map[duoapi.LogType]float64{duoapi.Administrator: 2, duoapi.OfflineEnrollment: 0.5})
+		done <- s.RunLive(ctx, map[duoapi.LogType]float64{
+			duoapi.Administrator: 2, duoapi.OfflineEnrollment: 0.5, duoapi.Activity: 1, duoapi.TrustMonitor: 0.3,
+		})
 	}()
 
 	time.Sleep(3 * LiveTick)
 	assert.Zero(t, s.CountEvents(duoapi.Administrator, epoch.Add(-time.Hour), epoch.Add(time.Hour)), "a stopped clock makes no events")
 	clock.Advance(10 * time.Second)
+	// A tick adds the types in the order of duoapi.AllLogTypes, Trust
+	// Monitor last.
 	require.Eventually(t, func() bool {
-		return s.CountEvents(duoapi.Administrator, epoch, epoch.Add(10*time.Second+time.Millisecond)) == 20
+		return s.CountEvents(duoapi.TrustMonitor, epoch, epoch.Add(10*time.Second+time.Millisecond)) == 3
 	}, 5*time.Second, LiveTick/2)
+	assert.Equal(t, 20, s.CountEvents(duoapi.Administrator, epoch, epoch.Add(10*time.Second+time.Millisecond)))
 	assert.Equal(t, 5, s.CountEvents(duoapi.OfflineEnrollment, epoch, epoch.Add(10*time.Second+time.Millisecond)))
+	assert.Equal(t, 10, s.CountEvents(duoapi.Activity, epoch, epoch.Add(10*time.Second+time.Millisecond)))
 	cancel()
 	assert.NoError(t, <-done)
 }

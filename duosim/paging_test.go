@@ -25,7 +25,8 @@ type batch struct {
 }
 
 // lastCursor returns the (ms, id) of a v2 record, the way a client computes
-// it: from isotimestamp and txid, or ts and telephony_id.
+// it: from isotimestamp and txid, ts and telephony_id, or ts and
+// activity_id.
 func lastCursor(t *testing.T, typ duoapi.LogType, raw json.RawMessage) []string {
 	t.Helper()
 	var rec struct {
@@ -33,6 +34,7 @@ func lastCursor(t *testing.T, typ duoapi.LogType, raw json.RawMessage) []string 
 		TxID         string `json:"txid"`
 		TS           string `json:"ts"`
 		TelephonyID  string `json:"telephony_id"`
+		ActivityID   string `json:"activity_id"`
 	}
 	require.NoError(t, json.Unmarshal(raw, &rec))
 	if typ == duoapi.Authentication {
@@ -42,6 +44,9 @@ func lastCursor(t *testing.T, typ duoapi.LogType, raw json.RawMessage) []string 
 	}
 	at, err := time.Parse(time.RFC3339Nano, rec.TS)
 	require.NoError(t, err)
+	if typ == duoapi.Activity {
+		return []string{ms(at), rec.ActivityID}
+	}
 	return []string{ms(at), rec.TelephonyID}
 }
 
@@ -66,8 +71,12 @@ func TestV2Paging(t *testing.T) {
 		{name: "descending", batches: []batch{{25, crowded, crowded}, {10, start, end}}, limit: 10, desc: true, wantPages: 4},
 		{name: "repeated-key next_offset", batches: []batch{{25, crowded, crowded}, {10, start, end}}, limit: 10, repeated: true, wantPages: 4},
 		{name: "pages of exactly 1000", batches: []batch{{2000, start, end}}, limit: 1000, wantPages: 2},
+		// A millisecond of 750 events, more than a page, among 3000: still
+		// ceil(3000/1000) pages.
+		{name: "a burst larger than a page", batches: []batch{{2250, start, end}, {750, crowded, crowded}}, limit: 500, wantPages: 6},
+		{name: "3000 with a burst of 750, by 1000", batches: []batch{{2250, start, end}, {750, crowded, crowded}}, limit: 1000, wantPages: 3},
 	}
-	for _, path := range []string{duoapi.PathAuthenticationV2, duoapi.PathTelephonyV2} {
+	for _, path := range []string{duoapi.PathAuthenticationV2, duoapi.PathTelephonyV2, duoapi.PathActivityV2} {
 		typ := endpoints[path].typ
 		for _, tt := range tests {
 			t.Run(string(typ)+"/"+tt.name, func(t *testing.T) {
@@ -121,7 +130,7 @@ func TestV2Paging(t *testing.T) {
 						require.NoError(t, json.Unmarshal(next, &offset), "auth next_offset %s is not an array", next)
 					} else {
 						var s string
-						require.NoError(t, json.Unmarshal(next, &s), "telephony next_offset %s is not a string", next)
+						require.NoError(t, json.Unmarshal(next, &s), "%s next_offset %s is not a string", typ, next)
 						offset = strings.Split(s, ",")
 					}
 					assert.Equal(t, lastCursor(t, typ, records[len(records)-1]), offset, "next_offset is the last record")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -48,13 +49,15 @@ func TestDescribeRetention(t *testing.T) {
 }
 
 // FuzzParseQuery feeds arbitrary query strings to the parameter parsers of
-// both API versions and checks that every accepted query is consistent and
-// every rejected one gets a Duo 400 error.
+// both API versions and Trust Monitor and checks that every accepted query is
+// consistent and every rejected one gets a Duo 400 error.
 func FuzzParseQuery(f *testing.F) {
 	const nowMs = 1780315200000 // epoch
 	f.Add("mintime=1780311600000&maxtime=1780314600000")
 	f.Add("mintime=1780311600000&maxtime=1780314600000&limit=1000&sort=ts%3Aasc&next_offset=1780311600000%2Cabc")
 	f.Add("mintime=1780311600000&maxtime=1780314600000&next_offset=abc&next_offset=1780311600000")
+	f.Add("mintime=1780311600000&maxtime=1780314600000&limit=200&type=auth&type=bypass_status_enabled&offset=200")
+	f.Add("mintime=1780311600000&maxtime=1780314600000&limit=201&type=login&offset=")
 	f.Add("mintime=1346172815")
 	f.Add("mintime=-1&mintime=2")
 	f.Add("limit=0&sort=asc&mintime=%zz")
@@ -90,6 +93,28 @@ func FuzzParseQuery(f *testing.F) {
 				again, ok := parseNextOffset([]string{fmt.Sprintf("%013d,%s", v.offset.ms, v.offset.id)})
 				if !ok || again != *v.offset {
 					t.Fatalf("query %q: cursor %+v does not survive a round trip (%+v, %v)", raw, *v.offset, again, ok)
+				}
+			}
+		}
+		tm, err := parseTrustMonitorQuery(q, nowMs, DefaultRetention)
+		if err != nil {
+			checkErr(err)
+		} else {
+			switch {
+			case tm.minMs >= tm.maxMs:
+				t.Fatalf("query %q: Trust Monitor accepted mintime %d >= maxtime %d", raw, tm.minMs, tm.maxMs)
+			case tm.minMs < nowMs-DefaultRetention.Milliseconds():
+				t.Fatalf("query %q: Trust Monitor accepted mintime %d older than the retention", raw, tm.minMs)
+			case tm.limit < 1 || tm.limit > maxTrustMonitorLimit:
+				t.Fatalf("query %q: Trust Monitor accepted limit %d", raw, tm.limit)
+			case tm.offset != q.Get("offset"):
+				t.Fatalf("query %q: offset read as %q", raw, tm.offset)
+			case !slices.IsSorted(tm.types) || len(slices.Compact(slices.Clone(tm.types))) != len(tm.types):
+				t.Fatalf("query %q: types %q are not sorted and unique", raw, tm.types)
+			}
+			for _, typ := range tm.types {
+				if typ != "auth" && typ != "bypass_status" && typ != "device_registration" {
+					t.Fatalf("query %q: type filter read as %q", raw, typ)
 				}
 			}
 		}

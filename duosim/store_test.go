@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,20 +19,30 @@ import (
 	"github.com/duostream/duostream/duoapi"
 )
 
-// fixtureRecords reads the records of a Duo envelope in testdata.
+// fixtureRecords reads the records of a Duo envelope in testdata, or the
+// lines of an NDJSON file.
 func fixtureRecords(t *testing.T, name string) []json.RawMessage {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("testdata", name))
 	require.NoError(t, err)
+	if strings.HasSuffix(name, ".ndjson") {
+		var out []json.RawMessage
+		for line := range strings.Lines(string(raw)) {
+			out = append(out, json.RawMessage(strings.TrimSuffix(line, "\n")))
+		}
+		return out
+	}
 	var env struct {
 		Response json.RawMessage `json:"response"`
 	}
 	require.NoError(t, json.Unmarshal(raw, &env))
 	var v2 struct {
 		AuthLogs []json.RawMessage `json:"authlogs"`
+		Items    []json.RawMessage `json:"items"`
+		Events   []json.RawMessage `json:"events"`
 	}
 	if json.Unmarshal(env.Response, &v2) == nil {
-		return v2.AuthLogs
+		return slices.Concat(v2.AuthLogs, v2.Items, v2.Events)
 	}
 	var v1 []json.RawMessage
 	require.NoError(t, json.Unmarshal(env.Response, &v1))
@@ -52,6 +64,7 @@ func TestAddEventsFixtures(t *testing.T) {
 		path    string
 		now     time.Time
 		query   url.Values
+		wantIDs []string // the Event IDs, in the order served
 	}{
 		{
 			name: "authentication", fixture: "duo_api_golang.admin_v2_logs_authentication.json",
@@ -71,6 +84,39 @@ func TestAddEventsFixtures(t *testing.T) {
 			now:   time.Unix(1346172697, 0).Add(time.Hour),
 			query: url.Values{"mintime": {"1346172697"}},
 		},
+		{
+			// Fixture M: the older shape, action a string; newest first.
+			name: "activity, Duo log sync", fixture: "duo_log_sync.test_get_log_offset.sample_activity_response.json",
+			typ: duoapi.Activity, path: duoapi.PathActivityV2,
+			now:     time.UnixMilli(1664579439635).Add(time.Hour),
+			query:   url.Values{"mintime": {"1664579379635"}, "maxtime": {"1664579439635"}, "sort": {"ts:desc"}},
+			wantIDs: []string{"49922e59-0ebe-421a-9635-9846252f6c0a", "5943daea-24cd-43c8-8c4b-1870cbdd9b8f", "9906fb6c-177e-4a70-8c1a-d22951b62781"},
+		},
+		{
+			// Fixture N: the newer shape, action an object.
+			name: "activity, Elastic", fixture: "elastic_integrations.cisco_duo_activity.test-activity.ndjson",
+			typ: duoapi.Activity, path: duoapi.PathActivityV2,
+			now:     time.UnixMilli(1679413882591).Add(time.Hour),
+			query:   url.Values{"mintime": {"1679413882591"}, "maxtime": {"1679413882592"}, "sort": {"ts:asc"}},
+			wantIDs: []string{"720b8360-078b-47c4-adc7-7968df1caef0"},
+		},
+		{
+			// Fixture O.
+			name: "trust monitor, Duo log sync", fixture: "duo_log_sync.test_get_log_offset.dtm_response.json",
+			typ: duoapi.TrustMonitor, path: duoapi.PathTrustMonitorV1,
+			now:     time.UnixMilli(1598034349059).Add(time.Hour),
+			query:   url.Values{"mintime": {"1598034349059"}, "maxtime": {"1598034349060"}},
+			wantIDs: []string{"SEISSBQR6V0LSGE0MU56"},
+		},
+		{
+			// Fixture P: two events surfaced in one millisecond, and a
+			// window inclusive at both ends.
+			name: "trust monitor, Elastic", fixture: "elastic_integrations.cisco_duo_trust_monitor.test-trust-monitor.ndjson",
+			typ: duoapi.TrustMonitor, path: duoapi.PathTrustMonitorV1,
+			now:     time.UnixMilli(1675893605269).Add(time.Hour),
+			query:   url.Values{"mintime": {"1605602911680"}, "maxtime": {"1675893605269"}},
+			wantIDs: []string{"SEDOR9BP00L23C6YUH5", "SEDOR9BP00L23C6YUH6", "SEDOR9BP00L23C6YUH7"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,11 +133,28 @@ func TestAddEventsFixtures(t *testing.T) {
 			for _, r := range records {
 				want = append(want, compact(t, r))
 			}
-			if tt.path == duoapi.PathAuthenticationV2 {
+			if tt.wantIDs != nil {
+				var ids []string
+				for _, e := range h.srv.Events(tt.typ, time.UnixMilli(0), tt.now) {
+					ids = append(ids, e.ID)
+				}
+				if tt.query.Get("sort") == "ts:desc" {
+					slices.Reverse(ids)
+				}
+				assert.Equal(t, tt.wantIDs, ids)
+			}
+			switch endpoints[tt.path].paging {
+			case pagingV2:
 				var page v2Page
 				require.NoError(t, json.Unmarshal(body, &page))
-				assert.Equal(t, want, strs(page.Response.AuthLogs))
+				assert.Equal(t, want, strs(page.records()))
 				assert.Equal(t, "null", string(page.Response.Metadata.NextOffset))
+				assert.Equal(t, len(want), page.Response.Metadata.TotalObjects)
+				return
+			case pagingTrustMonitor:
+				page := decodeTMPage(t, body)
+				assert.Equal(t, want, strs(page.Response.Events))
+				assert.Empty(t, page.Response.Metadata, "no next_offset at the end")
 				return
 			}
 			var page v1Page
@@ -149,6 +212,8 @@ func TestTelephonyForms(t *testing.T) {
 func TestAddEventsErrors(t *testing.T) {
 	at := epoch.Add(-time.Hour)
 	authAt := `"isotimestamp":"` + at.Format(isoMicros) + `"`
+	activityAt := `"ts":"` + at.Format(isoMicros) + `"`
+	surfaced := `"surfaced_timestamp":` + ms(at)
 	tests := []struct {
 		name    string
 		typ     duoapi.LogType
@@ -174,6 +239,18 @@ func TestAddEventsErrors(t *testing.T) {
 			`add authentication events: two authentication events at ` + ms(at) + ` ms have ID "a"`},
 		{"an ID that exists", duoapi.Authentication, []string{`{` + authAt + `,"txid":"existing"}`},
 			`add authentication events: a authentication event at ` + ms(at) + ` ms with ID "existing" already exists`},
+		{"activity without activity_id", duoapi.Activity, []string{`{` + activityAt + `}`}, "add activity event 0: missing field activity_id"},
+		{"activity without ts", duoapi.Activity, []string{`{"activity_id":"a"}`}, "add activity event 0: missing field ts"},
+		{"activity with a bad ts", duoapi.Activity, []string{`{"activity_id":"a","ts":"yesterday"}`}, `add activity event 0: field ts: "yesterday" is not an ISO 8601 time`},
+		{"activity with the same ID twice", duoapi.Activity, []string{`{` + activityAt + `,"activity_id":"a"}`, `{` + activityAt + `,"activity_id":"a"}`},
+			`add activity events: two activity events at ` + ms(at) + ` ms have ID "a"`},
+		{"trust monitor without sekey", duoapi.TrustMonitor, []string{`{` + surfaced + `}`}, "add trust_monitor event 0: missing field sekey"},
+		{"trust monitor without surfaced_timestamp", duoapi.TrustMonitor, []string{`{"sekey":"SE1"}`}, "add trust_monitor event 0: missing field surfaced_timestamp"},
+		{"trust monitor surfaced in seconds", duoapi.TrustMonitor, []string{`{"sekey":"SE1","surfaced_timestamp":1605602911}`},
+			"add trust_monitor event 0: event time 1605602911 ms is not a 13-digit millisecond timestamp"},
+		{"trust monitor with a numeric type", duoapi.TrustMonitor, []string{`{"sekey":"SE1",` + surfaced + `,"type":5}`}, "add trust_monitor event 0: field type: want a string, got 5"},
+		{"trust monitor with the same sekey twice", duoapi.TrustMonitor, []string{`{"sekey":"SE1",` + surfaced + `}`, `{"sekey":"SE1",` + surfaced + `}`},
+			`add trust_monitor events: two trust_monitor events at ` + ms(at) + ` ms have ID "SE1"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

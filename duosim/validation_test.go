@@ -76,12 +76,50 @@ func TestValidation(t *testing.T) {
 		{"mintime twice", url.Values{"mintime": {minOK, minOK}, "maxtime": {maxOK}}, invalid, "'mintime' must be given once"},
 	}
 	h := newHarness(t, Config{})
-	for _, path := range []string{duoapi.PathAuthenticationV2, duoapi.PathTelephonyV2} {
+	for _, path := range []string{duoapi.PathAuthenticationV2, duoapi.PathTelephonyV2, duoapi.PathActivityV2} {
 		for _, tt := range v2Tests {
 			t.Run(path+"/"+tt.name, func(t *testing.T) {
 				assertReply(t, h, path, tt.query, tt.wantCode, tt.wantDetail)
 			})
 		}
+	}
+
+	// Trust Monitor shares the window rules, pages by an opaque offset, has
+	// no sort and refuses a limit above 200.
+	tmTests := []struct {
+		name       string
+		query      url.Values
+		wantCode   int
+		wantDetail string
+	}{
+		{"valid", v2(), 0, ""},
+		{"unknown parameters are ignored", v2("users", "x"), 0, ""},
+		{"sort is not a parameter", v2("sort", "sideways"), 0, ""},
+		{"missing mintime", v2("mintime", ""), missing, "mintime"},
+		{"missing maxtime", v2("maxtime", ""), missing, "maxtime"},
+		{"mintime in seconds", v2("mintime", sec(epoch.Add(-time.Hour))), invalid, "'mintime' must be a timestamp in milliseconds"},
+		{"maxtime in seconds", v2("maxtime", sec(epoch)), invalid, "'maxtime' must be a timestamp in milliseconds"},
+		{"maxtime equal to mintime", v2("maxtime", minOK), invalid, "'maxtime' must be strictly greater than 'mintime'"},
+		{"mintime 180 days ago", v2("mintime", ms(epoch.Add(-DefaultRetention))), 0, ""},
+		{"mintime older than 180 days", v2("mintime", ms(epoch.Add(-DefaultRetention-time.Millisecond))), invalid, "mintime must be within the past 180 days"},
+		{"maxtime in the future", v2("maxtime", ms(epoch.Add(time.Hour))), 0, ""},
+		{"limit 1", v2("limit", "1"), 0, ""},
+		{"limit 200", v2("limit", "200"), 0, ""},
+		{"limit 201", v2("limit", "201"), invalid, "'limit' must be an integer between 1 and 200"},
+		{"limit 1000", v2("limit", "1000"), invalid, "'limit' must be an integer between 1 and 200"},
+		{"limit 0", v2("limit", "0"), invalid, "'limit' must be an integer between 1 and 200"},
+		{"type auth", v2("type", "auth"), 0, ""},
+		{"type bypass_status_enabled", v2("type", "bypass_status_enabled"), 0, ""},
+		{"type repeated", url.Values{"mintime": {minOK}, "maxtime": {maxOK}, "type": {"auth", "device_registration"}}, 0, ""},
+		{"type unknown", v2("type", "login"), invalid, "'type' must be one of auth, bypass_status, bypass_status_enabled, device_registration"},
+		{"type empty", v2("type", " "), invalid, "'type' must be one of"},
+		{"offset not issued", v2("offset", "2"), invalid, errOffsetNotIssued},
+		{"offset twice", url.Values{"mintime": {minOK}, "maxtime": {maxOK}, "offset": {"2", "2"}}, invalid, "'offset' must be given once"},
+	}
+	for _, tt := range tmTests {
+		t.Run(duoapi.PathTrustMonitorV1+"/"+tt.name, func(t *testing.T) {
+			assertReply(t, h, duoapi.PathTrustMonitorV1, tt.query, tt.wantCode, tt.wantDetail)
+		})
 	}
 
 	v1Tests := []struct {
