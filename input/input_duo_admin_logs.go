@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -165,10 +166,10 @@ Every message also carries `+"`duo_page_id`"+`, an identity of the Duo page it c
 				Secret().
 				Example("${DUO_SECRET_KEY}"),
 			service.NewStringListField(dalFieldLogTypes).
-				Description("The log types to pull, which take turns: any of `authentication`, `administrator`, `telephony`, `offline_enrollment`, `activity`, `trust_monitor`. The default is the four Panther's Duo source reads.").
+				Description("The log types to pull, which take turns: any of `authentication`, `administrator`, `telephony`, `offline_enrollment`, `activity`, `trust_monitor`. The default is the four Panther's Duo source reads. An element may hold several names separated by commas, so that one environment variable can set the list: `[ \"${DUO_LOG_TYPES}\" ]`.").
 				Default([]any{"authentication", "administrator", "telephony", "offline_enrollment"}).
 				Example([]any{"authentication", "administrator", "telephony", "offline_enrollment", "activity", "trust_monitor"}).
-				LintRule(`root = if this.type() == "string" && !["authentication", "administrator", "telephony", "offline_enrollment", "activity", "trust_monitor"].contains(this) { ["field log_types: unknown log type %q: use authentication, administrator, telephony, offline_enrollment, activity or trust_monitor".format(this)] }`),
+				LintRule(`root = if this.type() == "string" { this.split(",").map_each(t -> t.trim()).filter(t -> !["authentication", "administrator", "telephony", "offline_enrollment", "activity", "trust_monitor"].contains(t)).map_each(t -> "field log_types: unknown log type %q: use authentication, administrator, telephony, offline_enrollment, activity or trust_monitor".format(t)) }`),
 			service.NewStringAnnotatedEnumField(dalFieldTelephonyAPI, map[string]string{
 				"v2": "`/admin/v2/logs/telephony`, paged with `next_offset`.",
 				"v1": "The legacy `/admin/v1/logs/telephony`, paged by whole seconds. Duo has announced its deprecation.",
@@ -374,12 +375,17 @@ func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*
 		return nil, fmt.Errorf("field %s: lists no log type", dalFieldLogTypes)
 	}
 	var logTypes []duoapi.LogType
-	for _, n := range names {
-		t, err := duoapi.ParseLogType(n)
-		if err != nil {
-			return nil, fmt.Errorf("field %s: %w", dalFieldLogTypes, err)
+	for _, element := range names {
+		for n := range strings.SplitSeq(element, ",") {
+			t, err := duoapi.ParseLogType(strings.TrimSpace(n))
+			if err != nil {
+				return nil, fmt.Errorf("field %s: %w", dalFieldLogTypes, err)
+			}
+			if slices.Contains(logTypes, t) {
+				return nil, fmt.Errorf("field %s: log type %q is listed twice", dalFieldLogTypes, t)
+			}
+			logTypes = append(logTypes, t)
 		}
-		logTypes = append(logTypes, t)
 	}
 	telephonyAPI, err := conf.FieldString(dalFieldTelephonyAPI)
 	if err != nil {

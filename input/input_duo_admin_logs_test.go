@@ -40,6 +40,8 @@ func TestDuoAdminLogsConfigErrors(t *testing.T) {
 		want string
 	}{
 		{"unknown log type", `log_types: [authentication, audit]`, `field log_types: unknown log type "audit": use one of authentication, administrator, telephony, offline_enrollment, activity, trust_monitor`},
+		{"unknown log type in a comma-separated element", `log_types: ["authentication, audit"]`, `field log_types: unknown log type "audit"`},
+		{"a type listed twice across elements", `log_types: ["authentication,telephony", telephony]`, `log type "telephony" is listed twice`},
 		{"empty trust monitor type", `trust_monitor_types: [auth, " "]`, "field trust_monitor_types: element 1 is empty"},
 		{"empty log types", `log_types: []`, "field log_types: lists no log type"},
 		{"lookback too long", `initial_lookback: 4320h`, "field initial_lookback: 4320h0m0s is more than 4296h"},
@@ -86,6 +88,8 @@ func TestDuoAdminLogsLint(t *testing.T) {
 		{"loopback http", `base_url: http://127.0.0.1:8080`, ""},
 		{"remote http", `base_url: http://10.1.2.3:8080`, "field base_url: plain http is only allowed to a loopback address"},
 		{"unknown type", `log_types: [authentication, audit]`, `field log_types: unknown log type "audit"`},
+		{"comma-separated types", `log_types: [ "authentication, activity,trust_monitor" ]`, ""},
+		{"an unknown type among comma-separated ones", `log_types: [ "authentication,audit" ]`, `field log_types: unknown log type "audit"`},
 		{"all six types", `log_types: [authentication, administrator, telephony, offline_enrollment, activity, trust_monitor]`, ""},
 		{"a trust monitor filter", `trust_monitor_types: [auth, bypass_status]`, ""},
 		{"an empty trust monitor type", `trust_monitor_types: [""]`, "field trust_monitor_types: an empty type"},
