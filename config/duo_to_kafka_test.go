@@ -120,16 +120,25 @@ func TestDuoToKafka(t *testing.T) {
 		}, headers, "the duo_ metadata, and only it, travels as headers")
 
 		var ids struct {
-			TxID  string `json:"txid"`
-			RowID string `json:"p_row_id"`
+			TxID       string `json:"txid"`
+			ActivityID string `json:"activity_id"`
+			SEKey      string `json:"sekey"`
+			RowID      string `json:"p_row_id"`
 		}
 		require.NoError(t, json.Unmarshal(r.Value, &ids))
-		if lt == duoapi.Authentication.SchemaName() {
+		switch lt {
+		case duoapi.Authentication.SchemaName():
 			require.NotEmpty(t, ids.TxID)
 			assert.Equal(t, ids.TxID, string(r.Key), "authentication records are keyed by txid")
-		} else {
+		case duoapi.Activity.SchemaName():
+			require.NotEmpty(t, ids.ActivityID)
+			assert.Equal(t, ids.ActivityID, string(r.Key), "activity records are keyed by activity_id")
+		case duoapi.TrustMonitor.SchemaName():
+			require.NotEmpty(t, ids.SEKey)
+			assert.Equal(t, ids.SEKey, string(r.Key), "Trust Monitor records are keyed by sekey")
+		default:
 			assert.Empty(t, ids.TxID)
-			assert.Equal(t, ids.RowID, string(r.Key), "records without a txid are keyed by p_row_id")
+			assert.Equal(t, ids.RowID, string(r.Key), "records without an ID of their own are keyed by p_row_id")
 		}
 	}
 	f.check(t, d)

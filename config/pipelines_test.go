@@ -38,6 +38,8 @@ var backfill = map[duoapi.LogType]int{
 	duoapi.Administrator:     50,
 	duoapi.Telephony:         40,
 	duoapi.OfflineEnrollment: 12,
+	duoapi.Activity:          60,
+	duoapi.TrustMonitor:      20,
 }
 
 // v1PageSize is how many events a v1 log endpoint of the simulator returns
@@ -51,6 +53,8 @@ var endpoints = map[duoapi.LogType]string{
 	duoapi.Administrator:     duoapi.PathAdministratorV1,
 	duoapi.Telephony:         duoapi.PathTelephonyV2,
 	duoapi.OfflineEnrollment: duoapi.PathOfflineEnrollmentV1,
+	duoapi.Activity:          duoapi.PathActivityV2,
+	duoapi.TrustMonitor:      duoapi.PathTrustMonitorV1,
 }
 
 // plantedEvents returns, per log type, events that the simulator accepts
@@ -79,6 +83,14 @@ func plantedEvents(at time.Time) map[duoapi.LogType][]string {
 		// object is required.
 		duoapi.OfflineEnrollment: {
 			fmt.Sprintf(`{"action":"o2fa_user_deprovisioned","isotimestamp":%q,"timestamp":%d,"username":"jdoe"}`, at.UTC().Format(time.RFC3339), sec),
+		},
+		// action is required.
+		duoapi.Activity: {
+			fmt.Sprintf(`{"activity_id":"0bad0a17-0000-4000-8000-000000000005","ts":%q,"actor":{"key":"DU0BAD0A170000000001","name":"narroway","type":"user","details":"{\"status\":\"Active\"}"},"akey":"DA0BAD0A170000000001"}`, micros),
+		},
+		// type is required.
+		duoapi.TrustMonitor: {
+			fmt.Sprintf(`{"sekey":"SE0BAD0A170000000001","surfaced_timestamp":%d,"state":"new","priority_event":true,"priority_reasons":[],"triaged_as_interesting":false}`, at.UnixMilli()),
 		},
 	}
 }
