@@ -25,6 +25,8 @@ var demoBackfill = map[duoapi.LogType]int{
 	duoapi.Administrator:     60,
 	duoapi.Telephony:         40,
 	duoapi.OfflineEnrollment: 12,
+	duoapi.Activity:          80,
+	duoapi.TrustMonitor:      20,
 }
 
 // demoLiveRates are the events per second the simulator keeps adding.
@@ -33,6 +35,8 @@ var demoLiveRates = map[duoapi.LogType]float64{
 	duoapi.Administrator:     0.2,
 	duoapi.Telephony:         0.1,
 	duoapi.OfflineEnrollment: 0.05,
+	duoapi.Activity:          0.3,
+	duoapi.TrustMonitor:      0.05,
 }
 
 func demoCommand() *cli.Command {
@@ -40,7 +44,9 @@ func demoCommand() *cli.Command {
 		Name:  "demo",
 		Usage: "Run the duo-to-stdout pipeline against a built-in Duo Admin API simulator, no credentials needed",
 		Description: `Starts a Duo Admin API simulator on a random loopback port, fills it with
-realistic events of every log type (a backfill, then a live trickle), and
+realistic events of all six log types (authentication, administrator,
+telephony, offline enrollment, activity and Trust Monitor: a backfill, then
+a live trickle), and
 runs config/duo-to-stdout.yaml against it: the duo_admin_logs input signs
 and pages exactly as it would against Duo, and duo_normalize turns each
 event into its Panther schema. Normalized events go to stdout, one JSON

@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
+	"github.com/duostream/duostream/duoapi"
 	"github.com/duostream/duostream/duosim"
 )
 
@@ -65,7 +66,7 @@ func TestDemoPrintsNormalizedEvents(t *testing.T) {
 	}()
 	deadline := time.After(20 * time.Second)
 read:
-	for len(seen) < 4 {
+	for len(seen) < len(duoapi.AllLogTypes) {
 		select {
 		case line, ok := <-lines:
 			if !ok {
@@ -86,7 +87,7 @@ read:
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	err = cmd.Wait()
 	assert.NoError(t, err, "demo exits cleanly on SIGTERM; stderr:\n%s", stderr.String())
-	assert.Len(t, seen, 4, "events of every log type within 20s (took %s): %v; stderr:\n%s", elapsed, seen, stderr.String())
+	assert.Len(t, seen, len(duoapi.AllLogTypes), "events of all six log types within 20s (took %s): %v; stderr:\n%s", elapsed, seen, stderr.String())
 	assert.NotContains(t, stderr.String(), duosim.DefaultSecretKey)
 	assert.NotContains(t, stderr.String(), "dead_letter_reason", "no generated event breaks its schema")
 }
