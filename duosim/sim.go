@@ -302,9 +302,9 @@ var endpoints = map[string]endpoint{
 	duoapi.PathTelephonyV2:         {typ: duoapi.Telephony, paging: pagingV2, records: "items"},
 	duoapi.PathActivityV2:          {typ: duoapi.Activity, paging: pagingV2, records: "items"},
 	duoapi.PathTrustMonitorV1:      {typ: duoapi.TrustMonitor, paging: pagingTrustMonitor, records: "events"},
-	duoapi.PathAdministratorV1:     {typ: duoapi.Administrator},
-	duoapi.PathTelephonyV1:         {typ: duoapi.Telephony},
-	duoapi.PathOfflineEnrollmentV1: {typ: duoapi.OfflineEnrollment},
+	duoapi.PathAdministratorV1:     {typ: duoapi.Administrator, paging: pagingV1},
+	duoapi.PathTelephonyV1:         {typ: duoapi.Telephony, paging: pagingV1},
+	duoapi.PathOfflineEnrollmentV1: {typ: duoapi.OfflineEnrollment, paging: pagingV1},
 }
 
 // reply is a response before it is written, so that a fault can cut it.

@@ -31,9 +31,8 @@ type record struct {
 	ms  int64
 	id  string // the event's idFields value; empty for v1-only types
 	seq uint64 // insertion order, which orders events with the same ms and id
-	// body is the record as the type's endpoint returns it: v2 for
-	// authentication and telephony, v1 for administrator and offline
-	// enrollment.
+	// body is the record as the type's endpoint returns it; for
+	// telephony, the v2 endpoint.
 	body []byte
 	// v1 is the telephony record as /admin/v1/logs/telephony returns it.
 	v1 []byte
@@ -179,7 +178,7 @@ func (s *Sim) parseRecord(t duoapi.LogType, raw json.RawMessage) (record, error)
 	var err error
 	switch t {
 	case duoapi.Authentication:
-		if rec.id, err = stringField(fields, "txid"); err != nil {
+		if rec.id, err = stringField(fields, idFields[t]); err != nil {
 			return record{}, err
 		}
 		if ts, ok := fields["isotimestamp"]; ok {
@@ -206,7 +205,7 @@ func (s *Sim) parseRecord(t duoapi.LogType, raw json.RawMessage) (record, error)
 			return record{}, err
 		}
 	case duoapi.Activity:
-		if rec.id, err = stringField(fields, "activity_id"); err != nil {
+		if rec.id, err = stringField(fields, idFields[t]); err != nil {
 			return record{}, err
 		}
 		ts, ok := fields["ts"]
@@ -219,7 +218,7 @@ func (s *Sim) parseRecord(t duoapi.LogType, raw json.RawMessage) (record, error)
 		}
 		rec.ms = at.UnixMilli()
 	case duoapi.TrustMonitor:
-		if rec.id, err = stringField(fields, "sekey"); err != nil {
+		if rec.id, err = stringField(fields, idFields[t]); err != nil {
 			return record{}, err
 		}
 		if rec.ms, err = intField(fields, "surfaced_timestamp"); err != nil {
@@ -247,7 +246,7 @@ func (s *Sim) parseTelephony(fields map[string]json.RawMessage, body []byte) (re
 		if err != nil {
 			return record{}, err
 		}
-		id, err := stringField(fields, "telephony_id")
+		id, err := stringField(fields, idFields[duoapi.Telephony])
 		if err != nil {
 			return record{}, err
 		}
