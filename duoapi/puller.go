@@ -403,7 +403,12 @@ func (p *Puller) fetchV2(ctx context.Context, s *stream) (Batch, bool, error) {
 		s.cursor = cur
 		return Batch{}, false, s.fetchError(err)
 	}
-	page, err := ParseV2Page(body, s.info.itemsKey)
+	var page V2Page
+	if s.trustMonitor() {
+		page, err = ParseTrustMonitorPage(body)
+	} else {
+		page, err = ParseV2Page(body, s.info.itemsKey)
+	}
 	if err != nil {
 		s.cursor = cur
 		return Batch{}, false, &APIError{Endpoint: s.path, HTTPStatus: 200, Err: err}

@@ -55,10 +55,22 @@ type V2Page struct {
 
 // ParseV2Page decodes the body of a v2 log endpoint whose records are under
 // response.<itemsKey>: "authlogs" for authentication, "items" for telephony
-// and activity, "events" for Trust Monitor. next_offset may be an array of
-// strings (authentication), a string (telephony, activity, Trust Monitor), a
-// number (Trust Monitor), null or absent.
+// and activity. next_offset may be an array of strings (authentication), a
+// string (telephony, activity), null or absent.
 func ParseV2Page(body []byte, itemsKey string) (V2Page, error) {
+	return parsePage(body, itemsKey, false)
+}
+
+// ParseTrustMonitorPage decodes the body of the Trust Monitor endpoint,
+// whose events are under response.events and whose next_offset is opaque: a
+// number or a string, null or absent at the end.
+func ParseTrustMonitorPage(body []byte) (V2Page, error) {
+	return parsePage(body, "events", true)
+}
+
+// parsePage decodes a paged response; numberOffsets accepts a next_offset
+// that is a JSON number.
+func parsePage(body []byte, itemsKey string, numberOffsets bool) (V2Page, error) {
 	var env struct {
 		Stat     string                     `json:"stat"`
 		Response map[string]json.RawMessage `json:"response"`
@@ -93,7 +105,7 @@ func ParseV2Page(body []byte, itemsKey string) (V2Page, error) {
 		if err := json.Unmarshal(raw, &meta); err != nil {
 			return V2Page{}, fmt.Errorf(`"response.metadata" is not an object: %w`, err)
 		}
-		off, err := parseNextOffset(meta.NextOffset)
+		off, err := parseNextOffset(meta.NextOffset, numberOffsets)
 		if err != nil {
 			return V2Page{}, err
 		}
@@ -106,7 +118,7 @@ func ParseV2Page(body []byte, itemsKey string) (V2Page, error) {
 	return page, nil
 }
 
-func parseNextOffset(raw json.RawMessage) (string, error) {
+func parseNextOffset(raw json.RawMessage, numbers bool) (string, error) {
 	if len(raw) == 0 || isNull(raw) {
 		return "", nil
 	}
@@ -127,11 +139,14 @@ func parseNextOffset(raw json.RawMessage) (string, error) {
 		return s, nil
 	}
 	var n json.Number
-	if err := json.Unmarshal(raw, &n); err == nil {
+	if numbers && json.Unmarshal(raw, &n) == nil {
 		// Trust Monitor's opaque offset, sent back exactly as written.
 		return n.String(), nil
 	}
-	return "", fmt.Errorf(`"next_offset" is neither a string, a number nor an array of strings: %s`, truncate(raw, 64))
+	if numbers {
+		return "", fmt.Errorf(`"next_offset" is neither a string nor a number: %s`, truncate(raw, 64))
+	}
+	return "", fmt.Errorf(`"next_offset" is neither a string nor an array of strings: %s`, truncate(raw, 64))
 }
 
 // ParseV1Page decodes the body of a v1 log endpoint, whose response is a bare

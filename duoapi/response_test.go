@@ -33,10 +33,7 @@ func TestParseV2Page(t *testing.T) {
 		{"items not array", `{"stat":"OK","response":{"authlogs":{}}}`, "authlogs", 0, "", 0, "is not an array"},
 		{"item not object", `{"stat":"OK","response":{"authlogs":[1]}}`, "authlogs", 0, "", 0, `"response.authlogs[0]" is not an object`},
 		{"activity string offset", `{"stat":"OK","response":{"items":[{"a":1}],"metadata":{"next_offset":"1664576469635,1c40324f-eb60","total_objects":4000}}}`, "items", 1, "1664576469635,1c40324f-eb60", 4000, ""},
-		{"trust monitor number offset", `{"stat":"OK","response":{"events":[{"sekey":"SE1"}],"metadata":{"next_offset":2}}}`, "events", 1, "2", 0, ""},
-		{"trust monitor string offset", `{"stat":"OK","response":{"events":[{"sekey":"SE1"}],"metadata":{"next_offset":"eyJvIjoyMDB9"}}}`, "events", 1, "eyJvIjoyMDB9", 0, ""},
-		{"trust monitor no offset at the end", `{"stat":"OK","response":{"events":[{"sekey":"SE1"}],"metadata":{}}}`, "events", 1, "", 0, ""},
-		{"offset object", `{"stat":"OK","response":{"events":[],"metadata":{"next_offset":{"o":1}}}}`, "events", 0, "", 0, "neither a string, a number nor an array"},
+		{"offset number", `{"stat":"OK","response":{"authlogs":[],"metadata":{"next_offset":5}}}`, "authlogs", 0, "", 0, "neither a string nor an array"},
 		{"offset with comma element", `{"stat":"OK","response":{"authlogs":[],"metadata":{"next_offset":["1,2","x"]}}}`, "authlogs", 0, "", 0, "holds a comma"},
 		{"stat fail", `{"stat":"FAIL","code":40002}`, "authlogs", 0, "", 0, `"stat" is "FAIL"`},
 		{"response array", `{"stat":"OK","response":[]}`, "authlogs", 0, "", 0, "decode response"},
@@ -55,6 +52,38 @@ func TestParseV2Page(t *testing.T) {
 			assert.Len(t, page.Events, tt.wantEvents)
 			assert.Equal(t, tt.wantOffset, page.NextOffset)
 			assert.Equal(t, tt.wantTotal, page.TotalObjects)
+		})
+	}
+}
+
+func TestParseTrustMonitorPage(t *testing.T) {
+	tests := []struct {
+		name       string
+		body       string
+		wantEvents int
+		wantOffset string
+		wantErr    string
+	}{
+		{"number offset", `{"stat":"OK","response":{"events":[{"sekey":"SE1"}],"metadata":{"next_offset":2}}}`, 1, "2", ""},
+		{"string offset", `{"stat":"OK","response":{"events":[{"sekey":"SE1"}],"metadata":{"next_offset":"eyJvIjoyMDB9"}}}`, 1, "eyJvIjoyMDB9", ""},
+		{"no offset at the end", `{"stat":"OK","response":{"events":[{"sekey":"SE1"}],"metadata":{}}}`, 1, "", ""},
+		{"null offset", `{"stat":"OK","response":{"events":[],"metadata":{"next_offset":null}}}`, 0, "", ""},
+		{"offset object", `{"stat":"OK","response":{"events":[],"metadata":{"next_offset":{"o":1}}}}`, 0, "", "neither a string nor a number"},
+		{"offset boolean", `{"stat":"OK","response":{"events":[],"metadata":{"next_offset":true}}}`, 0, "", "neither a string nor a number"},
+		{"events missing", `{"stat":"OK","response":{"metadata":{}}}`, 0, "", `"response.events" is missing`},
+		{"event not an object", `{"stat":"OK","response":{"events":["SE1"]}}`, 0, "", `"response.events[0]" is not an object`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			page, err := ParseTrustMonitorPage([]byte(tt.body))
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Len(t, page.Events, tt.wantEvents)
+			assert.Equal(t, tt.wantOffset, page.NextOffset)
 		})
 	}
 }
@@ -223,7 +252,7 @@ func FuzzParseTrustMonitorPage(f *testing.F) {
 	f.Add([]byte(`{"stat":"OK","response":{"events":[{"sekey":"SE1","surfaced_timestamp":"x"}],"metadata":{"next_offset":"tok"}}}`), int64(0), "")
 	f.Add([]byte(`{"stat":"OK","response":{"events":[],"metadata":{}}}`), int64(1000), "SE9")
 	f.Fuzz(func(t *testing.T, body []byte, surfaced int64, seen string) {
-		page, err := ParseV2Page(body, "events")
+		page, err := ParseTrustMonitorPage(body)
 		if err != nil {
 			return
 		}
