@@ -37,29 +37,6 @@ func Example() {
 		"sort":    {"ts:asc"},
 	}
 	for {
-		// Sign for the simulator's API hostname, whatever address it is
-		// reached at.
-		signed := duoapi.Request{
-			Date:   duoapi.FormatDate(clock.Now()),
-			Method: http.MethodGet,
-			Host:   srv.APIHost(),
-			Path:   duoapi.PathAuthenticationV2,
-			Params: params,
-		}
-		authz, err := duoapi.Authorization(duoapi.SignatureV2, srv.IntegrationKey(), srv.SecretKey(), signed)
-		if err != nil {
-			panic(err)
-		}
-		req, err := http.NewRequest(http.MethodGet, srv.URL+signed.Path+"?"+duoapi.CanonicalParams(params), nil)
-		if err != nil {
-			panic(err)
-		}
-		req.Header.Set("Date", signed.Date)
-		req.Header.Set("Authorization", authz)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			panic(err)
-		}
 		var page struct {
 			Response struct {
 				AuthLogs []json.RawMessage `json:"authlogs"`
@@ -69,12 +46,8 @@ func Example() {
 				} `json:"metadata"`
 			} `json:"response"`
 		}
-		err = json.NewDecoder(resp.Body).Decode(&page)
-		resp.Body.Close()
-		if err != nil {
-			panic(err)
-		}
-		fmt.Printf("%d %d of %d\n", resp.StatusCode, len(page.Response.AuthLogs), page.Response.Metadata.TotalObjects)
+		status := getPage(srv, clock.Now(), duoapi.PathAuthenticationV2, params, &page)
+		fmt.Printf("%d %d of %d\n", status, len(page.Response.AuthLogs), page.Response.Metadata.TotalObjects)
 		if page.Response.Metadata.NextOffset == nil {
 			break
 		}
@@ -118,27 +91,6 @@ func Example_trustMonitor() {
 	}
 	total := 0
 	for {
-		signed := duoapi.Request{
-			Date:   duoapi.FormatDate(clock.Now()),
-			Method: http.MethodGet,
-			Host:   srv.APIHost(),
-			Path:   duoapi.PathTrustMonitorV1,
-			Params: params,
-		}
-		authz, err := duoapi.Authorization(duoapi.SignatureV2, srv.IntegrationKey(), srv.SecretKey(), signed)
-		if err != nil {
-			panic(err)
-		}
-		req, err := http.NewRequest(http.MethodGet, srv.URL+signed.Path+"?"+duoapi.CanonicalParams(params), nil)
-		if err != nil {
-			panic(err)
-		}
-		req.Header.Set("Date", signed.Date)
-		req.Header.Set("Authorization", authz)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			panic(err)
-		}
 		var page struct {
 			Response struct {
 				Events   []json.RawMessage `json:"events"`
@@ -147,17 +99,13 @@ func Example_trustMonitor() {
 				} `json:"metadata"`
 			} `json:"response"`
 		}
-		err = json.NewDecoder(resp.Body).Decode(&page)
-		resp.Body.Close()
-		if err != nil {
-			panic(err)
-		}
+		status := getPage(srv, clock.Now(), duoapi.PathTrustMonitorV1, params, &page)
 		total += len(page.Response.Events)
 		if page.Response.Metadata.NextOffset == nil {
-			fmt.Printf("%d %d events, no next_offset\n", resp.StatusCode, len(page.Response.Events))
+			fmt.Printf("%d %d events, no next_offset\n", status, len(page.Response.Events))
 			break
 		}
-		fmt.Printf("%d %d events, next_offset %s\n", resp.StatusCode, len(page.Response.Events), page.Response.Metadata.NextOffset)
+		fmt.Printf("%d %d events, next_offset %s\n", status, len(page.Response.Events), page.Response.Metadata.NextOffset)
 		params.Set("offset", string(page.Response.Metadata.NextOffset)) // a number: sent as written
 	}
 	fmt.Println(total, "of", srv.CountEvents(duoapi.TrustMonitor, start, end.Add(time.Millisecond)), "events")
@@ -168,4 +116,38 @@ func Example_trustMonitor() {
 	// 200 200 events, next_offset 800
 	// 200 100 events, no next_offset
 	// 900 of 900 events
+}
+
+// getPage sends srv a GET for path and params, signed with the simulator's
+// credentials (signature v2, Date header date), decodes the response body
+// into page and returns the HTTP status.
+func getPage(srv *duosim.Server, date time.Time, path string, params url.Values, page any) (status int) {
+	// Sign for the simulator's API hostname, whatever address it is
+	// reached at.
+	signed := duoapi.Request{
+		Date:   duoapi.FormatDate(date),
+		Method: http.MethodGet,
+		Host:   srv.APIHost(),
+		Path:   path,
+		Params: params,
+	}
+	authz, err := duoapi.Authorization(duoapi.SignatureV2, srv.IntegrationKey(), srv.SecretKey(), signed)
+	if err != nil {
+		panic(err)
+	}
+	req, err := http.NewRequest(http.MethodGet, srv.URL+signed.Path+"?"+duoapi.CanonicalParams(params), nil)
+	if err != nil {
+		panic(err)
+	}
+	req.Header.Set("Date", signed.Date)
+	req.Header.Set("Authorization", authz)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(page); err != nil {
+		panic(err)
+	}
+	return resp.StatusCode
 }

@@ -185,29 +185,11 @@ func TestFaultsNeverChangeData(t *testing.T) {
 	require.NoError(t, h.srv.Generate(duoapi.Authentication, 30, crowded, crowded))
 	want := bodies(h.srv.Events(duoapi.Authentication, start, end.Add(time.Millisecond)))
 
-	// fetch retries a request until it gets a whole page.
-	fetch := func(params url.Values) v2Page {
-		for range 200 {
-			resp, err := h.client.Do(h.newRequest(duoapi.PathAuthenticationV2, params))
-			if err != nil {
-				continue
-			}
-			body, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			var page v2Page
-			if err != nil || resp.StatusCode != 200 || json.Unmarshal(body, &page) != nil {
-				continue
-			}
-			return page
-		}
-		t.Fatal("no whole page in 200 attempts")
-		return v2Page{}
-	}
 	base := url.Values{"mintime": {ms(start)}, "maxtime": {ms(end)}, "sort": {"ts:asc"}, "limit": {"20"}}
 	got := []string{}
 	params := cloneValues(base)
 	for {
-		page := fetch(params)
+		page := fetchWhole[v2Page](h, duoapi.PathAuthenticationV2, params)
 		got = append(got, strs(page.Response.AuthLogs)...)
 		if string(page.Response.Metadata.NextOffset) == "null" {
 			break
@@ -218,13 +200,7 @@ func TestFaultsNeverChangeData(t *testing.T) {
 		params.Set("next_offset", strings.Join(next, ","))
 	}
 	assert.Equal(t, want, got)
-	faulted := 0
-	for _, r := range h.srv.Requests() {
-		if r.Fault != "" {
-			faulted++
-		}
-	}
-	assert.Positive(t, faulted, "faults were injected")
+	assert.Positive(t, h.faulted(), "faults were injected")
 }
 
 func TestFaultsValidate(t *testing.T) {

@@ -119,6 +119,41 @@ func (h *harness) get(path string, params url.Values, opts ...reqOpt) (int, []by
 	return status, body
 }
 
+// fetchWhole sends a signed GET for path and params until it gets a 200
+// whose whole body decodes as a P, retrying through injected faults (errors,
+// statuses other than 200, truncated bodies), and returns that page. It
+// fails the test after 200 attempts.
+func fetchWhole[P any](h *harness, path string, params url.Values) P {
+	h.t.Helper()
+	for range 200 {
+		resp, err := h.client.Do(h.newRequest(path, params))
+		if err != nil {
+			continue
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var page P
+		if err != nil || resp.StatusCode != 200 || json.Unmarshal(body, &page) != nil {
+			continue
+		}
+		return page
+	}
+	h.t.Fatal("no whole page in 200 attempts")
+	var zero P
+	return zero
+}
+
+// faulted returns how many of the recorded requests had a fault injected.
+func (h *harness) faulted() int {
+	n := 0
+	for _, r := range h.srv.Requests() {
+		if r.Fault != "" {
+			n++
+		}
+	}
+	return n
+}
+
 // failure is a Duo error body.
 type failure struct {
 	Stat          string `json:"stat"`

@@ -469,6 +469,39 @@ func (s *Sim) pageV2(ep endpoint, v v2Query, visible int64) reply {
 	}
 	page := st.recs[start:end]
 
+	body := pageBody(ep.records, page, v.desc, func(b *bytes.Buffer) {
+		b.WriteString(`"next_offset":`)
+		switch {
+		case !more:
+			b.WriteString("null")
+		case ep.typ == duoapi.Authentication:
+			last := page[len(page)-1]
+			if v.desc {
+				last = page[0]
+			}
+			b.WriteString(`["`)
+			b.WriteString(strconv.FormatInt(last.ms, 10))
+			b.WriteString(`",`)
+			writeJSONString(b, last.id)
+			b.WriteByte(']')
+		default:
+			last := page[len(page)-1]
+			if v.desc {
+				last = page[0]
+			}
+			writeJSONString(b, strconv.FormatInt(last.ms, 10)+","+last.id)
+		}
+		b.WriteString(`,"total_objects":`)
+		b.WriteString(strconv.Itoa(hi - lo))
+	})
+	return reply{status: 200, body: body}
+}
+
+// pageBody returns the body of a v2 or Trust Monitor page:
+// {"response":{"<key>":[<records>],"metadata":{<metadata>}},"stat":"OK"},
+// with the records of page in their order, or last first when desc is set,
+// and the fields of the metadata object as metadata writes them.
+func pageBody(key string, page []record, desc bool, metadata func(b *bytes.Buffer)) []byte {
 	var b bytes.Buffer
 	size := 128
 	for _, r := range page {
@@ -476,11 +509,11 @@ func (s *Sim) pageV2(ep endpoint, v v2Query, visible int64) reply {
 	}
 	b.Grow(size)
 	b.WriteString(`{"response":{"`)
-	b.WriteString(ep.records)
+	b.WriteString(key)
 	b.WriteString(`":[`)
 	for i := range page {
 		r := page[i]
-		if v.desc {
+		if desc {
 			r = page[len(page)-1-i]
 		}
 		if i > 0 {
@@ -488,31 +521,10 @@ func (s *Sim) pageV2(ep endpoint, v v2Query, visible int64) reply {
 		}
 		b.Write(r.body)
 	}
-	b.WriteString(`],"metadata":{"next_offset":`)
-	switch {
-	case !more:
-		b.WriteString("null")
-	case ep.typ == duoapi.Authentication:
-		last := page[len(page)-1]
-		if v.desc {
-			last = page[0]
-		}
-		b.WriteString(`["`)
-		b.WriteString(strconv.FormatInt(last.ms, 10))
-		b.WriteString(`",`)
-		writeJSONString(&b, last.id)
-		b.WriteByte(']')
-	default:
-		last := page[len(page)-1]
-		if v.desc {
-			last = page[0]
-		}
-		writeJSONString(&b, strconv.FormatInt(last.ms, 10)+","+last.id)
-	}
-	b.WriteString(`,"total_objects":`)
-	b.WriteString(strconv.Itoa(hi - lo))
+	b.WriteString(`],"metadata":{`)
+	metadata(&b)
 	b.WriteString(`}},"stat":"OK"}`)
-	return reply{status: 200, body: b.Bytes()}
+	return b.Bytes()
 }
 
 // pageV1 returns one page of a v1 endpoint: the earliest available events

@@ -115,30 +115,19 @@ func (s *Sim) pageTrustMonitor(ep endpoint, v trustMonitorQuery, visible int64) 
 		more = v.matches(st.recs[i].kind)
 	}
 
-	var b bytes.Buffer
-	size := 128
-	for _, r := range page {
-		size += len(r.body) + 1
-	}
-	b.Grow(size)
-	b.WriteString(`{"response":{"`)
-	b.WriteString(ep.records)
-	b.WriteString(`":[`)
-	for i, r := range page {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.Write(r.body)
-	}
-	b.WriteString(`],"metadata":{`)
+	var next []byte // metadata.next_offset as written; none at the end
 	if more {
 		last := page[len(page)-1]
 		n += len(page)
 		token, encoded := s.trustMonitorToken(query, n)
 		s.offsets.issue(query, token, issuedOffset{after: cursor{ms: last.ms, id: last.id}, n: n})
-		b.WriteString(`"next_offset":`)
-		b.Write(encoded)
+		next = encoded
 	}
-	b.WriteString(`}},"stat":"OK"}`)
-	return reply{status: http.StatusOK, body: b.Bytes()}
+	body := pageBody(ep.records, page, false, func(b *bytes.Buffer) {
+		if next != nil {
+			b.WriteString(`"next_offset":`)
+			b.Write(next)
+		}
+	})
+	return reply{status: http.StatusOK, body: body}
 }

@@ -5,7 +5,6 @@ package duosim
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/url"
 	"slices"
 	"strconv"
@@ -320,29 +319,11 @@ func TestTrustMonitorFaultsNeverChangeData(t *testing.T) {
 	require.NoError(t, h.srv.Generate(duoapi.TrustMonitor, 30, crowded, crowded))
 	want := bodies(h.srv.Events(duoapi.TrustMonitor, start, end.Add(time.Millisecond)))
 
-	// fetch retries a request until it gets a whole page.
-	fetch := func(params url.Values) tmPage {
-		for range 200 {
-			resp, err := h.client.Do(h.newRequest(duoapi.PathTrustMonitorV1, params))
-			if err != nil {
-				continue
-			}
-			body, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			var page tmPage
-			if err != nil || resp.StatusCode != 200 || json.Unmarshal(body, &page) != nil {
-				continue
-			}
-			return page
-		}
-		t.Fatal("no whole page in 200 attempts")
-		return tmPage{}
-	}
 	base := url.Values{"mintime": {ms(start)}, "maxtime": {ms(end)}, "limit": {"20"}}
 	got := []string{}
 	params := cloneValues(base)
 	for {
-		page := fetch(params)
+		page := fetchWhole[tmPage](h, duoapi.PathTrustMonitorV1, params)
 		got = append(got, strs(page.Response.Events)...)
 		offset, ok := page.nextOffset(t, true)
 		if !ok {
@@ -352,13 +333,7 @@ func TestTrustMonitorFaultsNeverChangeData(t *testing.T) {
 		params.Set("offset", offset)
 	}
 	assert.Equal(t, want, got)
-	faulted := 0
-	for _, r := range h.srv.Requests() {
-		if r.Fault != "" {
-			faulted++
-		}
-	}
-	assert.Positive(t, faulted, "faults were injected")
+	assert.Positive(t, h.faulted(), "faults were injected")
 }
 
 func TestOffsetRegistryCap(t *testing.T) {
