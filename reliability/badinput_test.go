@@ -7,6 +7,7 @@ package reliability
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -74,8 +75,10 @@ func itemsKey(path string) string {
 	switch path {
 	case duoapi.PathAuthenticationV2:
 		return "authlogs"
-	case duoapi.PathTelephonyV2:
+	case duoapi.PathTelephonyV2, duoapi.PathActivityV2:
 		return "items"
+	case duoapi.PathTrustMonitorV1:
+		return "events"
 	}
 	return ""
 }
@@ -135,7 +138,12 @@ func malformedReplies(path string) []scriptedReply {
 		"\xff\xfe\x00\x00",
 	}
 	if k != "" {
-		for _, off := range []string{`5`, `{"a":1}`, `[1,2]`, `[""]`, `["a,b"]`, `true`} {
+		offsets := []string{`5`, `{"a":1}`, `[1,2]`, `[""]`, `["a,b"]`, `true`}
+		if path == duoapi.PathTrustMonitorV1 {
+			// Trust Monitor's opaque offset may be a number.
+			offsets = offsets[1:]
+		}
+		for _, off := range offsets {
 			bodies = append(bodies, `{"stat":"OK","response":{"`+k+`":[],"metadata":{"next_offset":`+off+`}}}`)
 		}
 		bodies = append(bodies, `{"stat":"OK","response":{"`+k+`":[],"metadata":"x"}}`,
@@ -154,19 +162,6 @@ func malformedReplies(path string) []scriptedReply {
 	)
 }
 
-// endpointOf returns the path each log type is read from by default.
-func endpointOf(lt duoapi.LogType) string {
-	switch lt {
-	case duoapi.Authentication:
-		return duoapi.PathAuthenticationV2
-	case duoapi.Telephony:
-		return duoapi.PathTelephonyV2
-	case duoapi.Administrator:
-		return duoapi.PathAdministratorV1
-	}
-	return duoapi.PathOfflineEnrollmentV1
-}
-
 // TestBadInput runs duostream with duo_normalize and a dead-letter output
 // against a Duo that first sends every kind of malformed response, then a
 // page of events with every JSON type in every field, extreme values, deep
@@ -180,7 +175,7 @@ func TestBadInput(t *testing.T) {
 	duo := &badDuo{scripts: map[string][]scriptedReply{}, served: map[string]int{}}
 	wantEvents := 0
 	for _, lt := range duoapi.AllLogTypes {
-		path := endpointOf(lt)
+		path := lt.Endpoint()
 		muts, err := mutations(samples[lt], jsonVariants(256<<10))
 		require.NoError(t, err)
 		var events [][]byte
@@ -191,6 +186,12 @@ func TestBadInput(t *testing.T) {
 			if json.Unmarshal(m.event, &obj) == nil && obj != nil && bytes.HasPrefix(bytes.TrimSpace(m.event), []byte("{")) {
 				events = append(events, m.event)
 			}
+		}
+		if lt == duoapi.TrustMonitor {
+			// Trust Monitor events are one event per sekey, and the
+			// puller drops a sekey it has delivered in the same
+			// millisecond: each variant gets a sekey of its own.
+			events = distinctSEKeys(t, samples[lt], events)
 		}
 		wantEvents += len(events)
 		script := malformedReplies(path)
@@ -207,6 +208,7 @@ func TestBadInput(t *testing.T) {
 	outPath, dlqPath := filepath.Join(dir, "normalized.jsonl"), filepath.Join(dir, "dead-letter.jsonl")
 	p := startDuostream(t, dir, "badinput", map[string]any{
 		"input": map[string]any{"duo_admin_logs": map[string]any{
+			"log_types":           []any{"authentication", "administrator", "telephony", "offline_enrollment", "activity", "trust_monitor"},
 			"api_hostname":        testAPIHost,
 			"integration_key":     testIKey,
 			"secret_key":          "${DUO_SECRET_KEY}",
@@ -274,4 +276,21 @@ root.event = content().string()`}},
 	}
 	figure(t, "%d malformed responses (bad JSON, wrong shapes, 20,000-deep nesting, bad next_offset, 5xx, 429) all retried; %d events with every JSON type in every field, values up to 256 KB, 5,000-deep nesting and invalid UTF-8: %d normalized, %d dead-lettered with a reason; no panic, process ran until SIGTERM",
 		duo.bad, wantEvents, normalized, deadLetters)
+}
+
+// distinctSEKeys gives each of events, variants of the Trust Monitor event
+// sample, a sekey of its own where it kept the sample's.
+func distinctSEKeys(t *testing.T, sample []byte, events [][]byte) [][]byte {
+	t.Helper()
+	var ev struct {
+		SEKey string `json:"sekey"`
+	}
+	require.NoError(t, json.Unmarshal(sample, &ev))
+	require.NotEmpty(t, ev.SEKey)
+	key := []byte(`"sekey":"` + ev.SEKey + `"`)
+	out := make([][]byte, len(events))
+	for i, e := range events {
+		out[i] = bytes.Replace(e, key, []byte(fmt.Sprintf(`"sekey":"%s-%d"`, ev.SEKey, i)), 1)
+	}
+	return out
 }

@@ -105,9 +105,9 @@ func TestBadConfig(t *testing.T) {
 		},
 		{
 			name:    "unknown log type",
-			replace: "log_types: [authentication, administrator, telephony, offline_enrollment]", with: "log_types: [authentication, activity]",
-			lint: []string{`field log_types: unknown log type "activity": use authentication, administrator, telephony or offline_enrollment`},
-			run:  []string{`field log_types: unknown log type "activity": use authentication, administrator, telephony or offline_enrollment`},
+			replace: "log_types: [authentication, administrator, telephony, offline_enrollment]", with: "log_types: [authentication, audit]",
+			lint: []string{`field log_types: unknown log type "audit": use authentication, administrator, telephony, offline_enrollment, activity or trust_monitor`},
+			run:  []string{`field log_types: unknown log type "audit": use authentication, administrator, telephony, offline_enrollment, activity or trust_monitor`},
 		},
 		{
 			name:    "lookback past 179 days",

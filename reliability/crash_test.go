@@ -29,7 +29,7 @@ const crashKills = 10
 // input's default).
 const crashCheckpointLimit = 5000
 
-// TestCrashRestart backfills 100,000 events of the four log types into a
+// TestCrashRestart backfills 103,900 events of the six log types into a
 // file output and kills duostream with SIGKILL at ten random moments,
 // restarting it each time on the same bbolt checkpoint store. After each
 // kill it reads the stored cursors and checks that they never cover an
@@ -44,13 +44,18 @@ func TestCrashRestart(t *testing.T) {
 	for range 5 {
 		bursts = append(bursts, burst{duoapi.Administrator, 400}, burst{duoapi.OfflineEnrollment, 200})
 	}
+	// Activity and Trust Monitor each have a millisecond holding more
+	// events than a page (750 of 3,000 and 225 of 900).
+	bursts = append(bursts, burst{duoapi.Activity, 750}, burst{duoapi.TrustMonitor, 225})
 	l := generateWeek(t, sim, rng, map[duoapi.LogType]int{
 		duoapi.Authentication:    60000,
 		duoapi.Telephony:         15000,
 		duoapi.Administrator:     13000,
 		duoapi.OfflineEnrollment: 9000,
+		duoapi.Activity:          2250,
+		duoapi.TrustMonitor:      675,
 	}, bursts)
-	require.Equal(t, 100000, l.total())
+	require.Equal(t, 103900, l.total())
 
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "state", "checkpoints.db")
@@ -71,14 +76,15 @@ func TestCrashRestart(t *testing.T) {
 		sim:            sim,
 		cacheResources: bboltCache(dbPath),
 	})
-	figure(t, "%d SIGKILLs during a backfill of %d events (4 log types) in %s: lost %d, duplicates %d (in flight at the kills %d; a priori bound %d = kills x 4 log types x (checkpoint_limit %d + one page of %d))",
+	figure(t, "%d SIGKILLs during a backfill of %d events (6 log types) in %s: lost %d, duplicates %d (in flight at the kills %d; a priori bound %d = kills x 6 log types x (checkpoint_limit %d + one page of %d))",
 		crashKills, l.total(), res.elapsed.Round(100*time.Millisecond), res.sum.lost, res.sum.dups, res.inflight, res.bound, crashCheckpointLimit, duoapi.PageLimit)
 	for _, lt := range duoapi.AllLogTypes {
 		figure(t, "%s: %d events, lost %d, duplicates %d", lt, len(l.events[lt]), res.tally[lt].lost, res.tally[lt].dups)
 	}
 }
 
-// burst is n events of one log type in one second.
+// burst is n events of one log type in one second (in one millisecond for
+// the v2 and Trust Monitor types).
 type burst struct {
 	lt duoapi.LogType
 	n  int

@@ -141,3 +141,73 @@ func logMessage(line string) string {
 	}
 	return b.String()
 }
+
+// TestUnavailableLogTypes runs duostream on all six log types against an
+// account whose edition has neither the activity log (404) nor Trust Monitor
+// (403), with its Trust Monitor offsets as strings. The other four log types
+// deliver their backfill exactly once; each of the two logs an error per
+// retry that names it and the fix, and is retried tens of seconds later.
+func TestUnavailableLogTypes(t *testing.T) {
+	unavailable := map[duoapi.LogType]int{duoapi.Activity: 404, duoapi.TrustMonitor: 403}
+	sim := startSim(t, duosim.Config{
+		Seed:                      suiteSeed,
+		Unavailable:               unavailable,
+		TrustMonitorStringOffsets: true,
+	})
+	l := backfill(t, sim, map[duoapi.LogType]int{
+		duoapi.Authentication: 3000, duoapi.Administrator: 300, duoapi.Telephony: 200, duoapi.OfflineEnrollment: 20,
+	})
+	dir := t.TempDir()
+	outDir := filepath.Join(dir, "out")
+	p := startDuostream(t, dir, "unavailable", map[string]any{
+		"input": duoInput(sim, map[string]any{
+			"checkpoint_key":      "unavailable",
+			"initial_lookback":    "25h",
+			"requests_per_minute": 6000,
+		}),
+		"cache_resources": bboltCache(filepath.Join(dir, "state.db")),
+		"output":          fileOutputByType(outDir),
+	})
+	l.waitDeliveredTo(t, p, outDir, time.Minute, 100*time.Millisecond, "the four available log types delivered")
+	time.Sleep(credentialsWatch)
+	require.False(t, p.exited(), "duostream exited (%v); logs:\n%s", p.err, tail(p.logs(), 3000))
+	got, err := readDelivered(outDir)
+	require.NoError(t, err)
+	sum := sumTally(l.compare(got))
+	assert.Zero(t, sum.lost, "lost")
+	assert.Zero(t, sum.dups, "duplicates")
+
+	fixes := map[duoapi.LogType]string{
+		duoapi.Activity:     `drop "activity" from log_types`,
+		duoapi.TrustMonitor: `drop "trust_monitor" from log_types`,
+	}
+	requests := map[string]int{}
+	for _, r := range sim.Requests() {
+		requests[r.Path]++
+	}
+	var lines []string
+	for _, line := range strings.Split(p.logs(), "\n") {
+		if strings.Contains(line, "level=error") {
+			lines = append(lines, logMessage(line))
+		}
+	}
+	for lt, fix := range fixes {
+		var mine []string
+		for _, msg := range lines {
+			if strings.HasPrefix(msg, fmt.Sprintf("Cannot pull Duo %s logs", lt)) {
+				mine = append(mine, msg)
+				assert.Contains(t, msg, fix, "the error names the fix")
+				assert.Contains(t, msg, fmt.Sprintf("the Duo %s log is not available to this account", lt))
+				assert.Regexp(t, `retrying in [1-9][0-9](\.[0-9]+)?s`, msg, "retries tens of seconds later")
+			}
+		}
+		assert.Len(t, mine, 1, "one error for %s in %s", lt, credentialsWatch)
+		assert.Equal(t, 1, requests[lt.Endpoint()], "one request to %s", lt.Endpoint())
+		if len(mine) > 0 {
+			figure(t, "%s unavailable (HTTP %d): %d request and %d error line in %s while the other four log types delivered %d events exactly once; the error reads: %s",
+				lt, unavailable[lt], requests[lt.Endpoint()], len(mine), credentialsWatch, l.total(), mine[0])
+		}
+	}
+	assert.Len(t, lines, len(fixes), "no other error: %s", strings.Join(lines, "\n"))
+	require.NoError(t, p.stop(20*time.Second))
+}

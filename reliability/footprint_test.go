@@ -50,21 +50,32 @@ func v1Requests(seconds []int64, mintime int64) int {
 }
 
 // TestBackfillFootprint backfills 50,000 authentication, 5,000
-// administrator, 1,000 telephony and 100 offline enrollment events through
-// duo_normalize into a file, and measures the peak resident memory of the
-// process and the requests it made per endpoint: v2 endpoints need at most
-// ceil(n/1000)+2 requests, v1 endpoints only the pages that the re-read of
-// each page's last second requires.
+// administrator, 1,000 telephony, 100 offline enrollment, 3,000 activity
+// (750 of them in one millisecond) and 900 Trust Monitor events (225 sharing
+// one surfaced_timestamp) through duo_normalize into a file, from a
+// simulator that checks signatures as Duo does, and measures the peak
+// resident memory of the process and the requests it made per endpoint: v2
+// and Trust Monitor endpoints need at most ceil(n/limit)+2 requests (limit
+// 1000, 200 for Trust Monitor), v1 endpoints only the pages that the re-read
+// of each page's last second requires.
 func TestBackfillFootprint(t *testing.T) {
 	sim := startSim(t, duosim.Config{Seed: suiteSeed})
 	now := time.Now()
 	from, to := now.Add(-7*24*time.Hour), now.Add(-5*time.Minute)
 	want := map[duoapi.LogType]int{
 		duoapi.Authentication: 50000, duoapi.Administrator: 5000, duoapi.Telephony: 1000, duoapi.OfflineEnrollment: 100,
+		duoapi.Activity: 3000, duoapi.TrustMonitor: 900,
 	}
+	// A millisecond with more events than a page, in the middle of the
+	// backfill.
+	bursts := map[duoapi.LogType]int{duoapi.Activity: 750, duoapi.TrustMonitor: 225}
+	burstAt := now.Add(-3 * 24 * time.Hour).Truncate(time.Millisecond)
 	total := 0
 	for lt, n := range want {
-		require.NoError(t, sim.Generate(lt, n, from, to))
+		require.NoError(t, sim.Generate(lt, n-bursts[lt], from, to))
+		if b := bursts[lt]; b > 0 {
+			require.NoError(t, sim.Generate(lt, b, burstAt, burstAt))
+		}
 		total += n
 	}
 
@@ -101,23 +112,42 @@ func TestBackfillFootprint(t *testing.T) {
 	assert.Zero(t, lines(dlqPath), "no generated event breaks its schema")
 	out, err := os.ReadFile(outPath)
 	require.NoError(t, err)
+	bySchema := map[string]duoapi.LogType{}
+	for _, lt := range duoapi.AllLogTypes {
+		bySchema[lt.SchemaName()] = lt
+	}
 	byType := map[string]int{}
+	// The normalized events of these types keep their ID field (the
+	// Panther telephony schema has no telephony_id).
+	keepIDs := map[duoapi.LogType]bool{duoapi.Authentication: true, duoapi.Activity: true, duoapi.TrustMonitor: true}
+	distinct := map[string]map[string]bool{} // log type -> IDs
 	for _, line := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
 		var ev struct {
 			LogType string `json:"p_log_type"`
 		}
 		require.NoError(t, json.Unmarshal(line, &ev))
 		byType[ev.LogType]++
+		if lt := bySchema[ev.LogType]; keepIDs[lt] {
+			id, err := identity(lt, line)
+			require.NoError(t, err)
+			if distinct[ev.LogType] == nil {
+				distinct[ev.LogType] = map[string]bool{}
+			}
+			distinct[ev.LogType][id] = true
+		}
 	}
 	for lt, n := range want {
 		assert.Equal(t, n, byType[lt.SchemaName()], "%s events normalized once each", lt)
+		if keepIDs[lt] {
+			assert.Len(t, distinct[lt.SchemaName()], n, "%s events by identity", lt)
+		}
 	}
 	assert.Less(t, hwm, int64(footprintPeakRSSLimit), "peak resident memory")
 
 	var parts []string
 	paths := map[string]duoapi.LogType{}
 	for _, lt := range duoapi.AllLogTypes {
-		paths[endpointOf(lt)] = lt
+		paths[lt.Endpoint()] = lt
 	}
 	byPath := map[string]int{}
 	for k, n := range counts {
@@ -134,10 +164,14 @@ func TestBackfillFootprint(t *testing.T) {
 		lt, ok := paths[path]
 		require.True(t, ok, "request to %s", path)
 		n := want[lt]
-		pages := (n + duoapi.PageLimit - 1) / duoapi.PageLimit
+		limit := duoapi.PageLimit
+		if lt == duoapi.TrustMonitor {
+			limit = duoapi.TrustMonitorPageLimit
+		}
+		pages := (n + limit - 1) / limit
 		if itemsKey(path) != "" {
 			assert.LessOrEqual(t, byPath[path], pages+2, "%s: %d events", path, n)
-			parts = append(parts, fmt.Sprintf("%s %d (%d events, ceil(n/1000) = %d)", path, byPath[path], n, pages))
+			parts = append(parts, fmt.Sprintf("%s %d (%d events, ceil(n/%d) = %d)", path, byPath[path], n, limit, pages))
 			continue
 		}
 		var seconds []int64
@@ -148,7 +182,7 @@ func TestBackfillFootprint(t *testing.T) {
 		assert.Equal(t, need, byPath[path], "%s: %d events need %d requests", path, n, need)
 		parts = append(parts, fmt.Sprintf("%s %d (%d events: %d pages + %d for re-read boundary seconds)", path, byPath[path], n, pages, byPath[path]-pages))
 	}
-	figure(t, "backfill of %d events (50,000 authentication, 5,000 administrator, 1,000 telephony, 100 offline enrollment) through duo_normalize to a file in %s (%.0f events/s); peak RSS %.1f MB (VmHWM; limit %d MB)",
+	figure(t, "backfill of %d events (50,000 authentication, 5,000 administrator, 1,000 telephony, 100 offline enrollment, 3,000 activity with 750 in one millisecond, 900 Trust Monitor with 225 in one millisecond) through duo_normalize to a file in %s (%.0f events/s); peak RSS %.1f MB (VmHWM; limit %d MB)",
 		total, elapsed.Round(100*time.Millisecond), float64(total)/elapsed.Seconds(), megabytes(hwm), footprintPeakRSSLimit>>20)
 	figure(t, "requests per endpoint: %s", strings.Join(parts, "; "))
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/duostream/duostream/duoapi"
 	"github.com/duostream/duostream/duosim"
 )
 
@@ -172,10 +173,15 @@ func startSim(t testing.TB, cfg duosim.Config) *duosim.Server {
 }
 
 // duoInput returns the input section of a pipeline that reads sim, with
-// the secret key taken from the environment as a deployment would; extra
-// fields of duo_admin_logs replace the defaults.
+// the secret key taken from the environment as a deployment would, pulling
+// all six log types; extra fields of duo_admin_logs replace the defaults.
 func duoInput(sim *duosim.Server, extra map[string]any) map[string]any {
+	types := make([]any, len(duoapi.AllLogTypes))
+	for i, lt := range duoapi.AllLogTypes {
+		types[i] = string(lt)
+	}
 	in := map[string]any{
+		"log_types":        types,
 		"api_hostname":     sim.APIHost(),
 		"integration_key":  sim.IntegrationKey(),
 		"secret_key":       "${DUO_SECRET_KEY}",

@@ -33,30 +33,31 @@ import (
 )
 
 // An event's identity is what tells it apart from every other event of its
-// log type: the txid of an authentication event, the telephony_id of a
-// telephony (v2) event, and for administrator and offline enrollment
-// events, which carry no ID, the content hash the puller keeps in its
-// cursor (the first 16 bytes of the SHA-256 of the record, in hex).
+// log type: its own ID field where it has one (the txid of an
+// authentication event, the telephony_id of a telephony (v2) event, the
+// activity_id of an activity event, the sekey of a Trust Monitor event), and
+// for administrator and offline enrollment events, which carry no ID, the
+// content hash the puller keeps in its cursor (the first 16 bytes of the
+// SHA-256 of the record, in hex).
 func identity(t duoapi.LogType, raw []byte) (string, error) {
-	switch t {
-	case duoapi.Authentication:
-		var ev struct {
-			TxID string `json:"txid"`
-		}
-		if err := json.Unmarshal(raw, &ev); err != nil || ev.TxID == "" {
-			return "", fmt.Errorf("authentication event without txid: %.200s", raw)
-		}
-		return ev.TxID, nil
-	case duoapi.Telephony:
-		var ev struct {
-			ID string `json:"telephony_id"`
-		}
-		if err := json.Unmarshal(raw, &ev); err != nil || ev.ID == "" {
-			return "", fmt.Errorf("telephony event without telephony_id: %.200s", raw)
-		}
-		return ev.ID, nil
+	field, ok := idFields[t]
+	if !ok {
+		return contentHash(raw), nil
 	}
-	return contentHash(raw), nil
+	var ev map[string]json.RawMessage
+	var id string
+	if err := json.Unmarshal(raw, &ev); err != nil || json.Unmarshal(ev[field], &id) != nil || id == "" {
+		return "", fmt.Errorf("%s event without %s: %.200s", t, field, raw)
+	}
+	return id, nil
+}
+
+// idFields names the ID field of the log types whose events have one.
+var idFields = map[duoapi.LogType]string{
+	duoapi.Authentication: "txid",
+	duoapi.Telephony:      "telephony_id",
+	duoapi.Activity:       "activity_id",
+	duoapi.TrustMonitor:   "sekey",
 }
 
 func contentHash(raw []byte) string {
@@ -299,7 +300,24 @@ func eventIdentity(t duoapi.LogType, raw []byte) (string, error) {
 func (l *ledger) covered(t duoapi.LogType, c duoapi.Cursor) (counts, error) {
 	out := counts{}
 	evs := l.events[t]
-	if t == duoapi.Authentication || t == duoapi.Telephony {
+	if t == duoapi.TrustMonitor {
+		// A Trust Monitor offset is opaque: the cursor covers what was
+		// read before its last surfaced millisecond, and the sekeys of it
+		// that it holds; or, with no event read in its window, what is
+		// before the window.
+		until := max(c.Surfaced, c.WindowMin)
+		seen := map[string]bool{}
+		for _, k := range c.Seen {
+			seen[k] = true
+		}
+		for _, e := range evs {
+			if e.ms < until || e.ms == c.Surfaced && seen[e.ev] {
+				out[e.ev]++
+			}
+		}
+		return out, nil
+	}
+	if t == duoapi.Authentication || t == duoapi.Telephony || t == duoapi.Activity {
 		if c.NextOffset == "" {
 			for _, e := range evs {
 				if e.ms < c.WindowMin {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -37,13 +36,15 @@ func TestLongLookback(t *testing.T) {
 		duoapi.Telephony:         3000,
 		duoapi.Administrator:     2000,
 		duoapi.OfflineEnrollment: 1000,
+		duoapi.Activity:          2000,
+		duoapi.TrustMonitor:      1000,
 	}
 	for _, lt := range duoapi.AllLogTypes {
 		require.NoError(t, sim.Generate(lt, spread[lt], from, to))
 	}
 	l, err := newLedger(sim)
 	require.NoError(t, err)
-	require.Equal(t, 22000, l.total())
+	require.Equal(t, 25000, l.total())
 
 	dir := t.TempDir()
 	outDir := filepath.Join(dir, "out")
@@ -90,7 +91,7 @@ func TestLongLookback(t *testing.T) {
 			continue
 		}
 		byPath[r.Path]++
-		if mt := r.Query.Get("mintime"); strings.Contains(r.Path, "/v2/") && !slices.Contains(mintimes[r.Path], mt) {
+		if mt := r.Query.Get("mintime"); itemsKey(r.Path) != "" && !slices.Contains(mintimes[r.Path], mt) {
 			mintimes[r.Path] = append(mintimes[r.Path], mt)
 		}
 	}
@@ -101,20 +102,18 @@ func TestLongLookback(t *testing.T) {
 		}
 	}
 	assert.Zero(t, failed, "requests Duo refused (a window older than its retention, for one)")
-	paths := map[duoapi.LogType]string{
-		duoapi.Authentication:    duoapi.PathAuthenticationV2,
-		duoapi.Telephony:         duoapi.PathTelephonyV2,
-		duoapi.Administrator:     duoapi.PathAdministratorV1,
-		duoapi.OfflineEnrollment: duoapi.PathOfflineEnrollmentV1,
-	}
 	for _, lt := range duoapi.AllLogTypes {
-		path := paths[lt]
+		path := lt.Endpoint()
 		n := len(l.events[lt])
-		if lt == duoapi.Authentication || lt == duoapi.Telephony {
-			limit := (n+duoapi.PageLimit-1)/duoapi.PageLimit + 2
+		if itemsKey(path) != "" {
+			page := duoapi.PageLimit
+			if lt == duoapi.TrustMonitor {
+				page = duoapi.TrustMonitorPageLimit
+			}
+			limit := (n+page-1)/page + 2
 			assert.LessOrEqual(t, byPath[path], limit, "%s: %d events need at most %d requests", path, n, limit)
-			figure(t, "%s: %d events, %d requests (ceil(n/1000) = %d), %d distinct window starts",
-				path, n, byPath[path], (n+duoapi.PageLimit-1)/duoapi.PageLimit, len(mintimes[path]))
+			figure(t, "%s: %d events, %d requests (ceil(n/%d) = %d), %d distinct window starts",
+				path, n, byPath[path], page, (n+page-1)/page, len(mintimes[path]))
 			continue
 		}
 		seconds := make([]int64, 0, n)
@@ -126,6 +125,6 @@ func TestLongLookback(t *testing.T) {
 		assert.LessOrEqual(t, byPath[path], need+1, "%s: %d events need %d requests", path, n, need)
 		figure(t, "%s: %d events, %d requests (paging by whole seconds needs %d)", path, n, byPath[path], need)
 	}
-	figure(t, "initial_lookback 4296h, %d events over %.0f days (4 log types) delivered in %s: %d lines, lost %d, duplicated %d; %d requests in all, none refused",
+	figure(t, "initial_lookback 4296h, %d events over %.0f days (6 log types) delivered in %s: %d lines, lost %d, duplicated %d; %d requests in all, none refused",
 		l.total(), to.Sub(from).Hours()/24, took.Round(100*time.Millisecond), lines, sum.lost, sum.dups, len(reqs))
 }
