@@ -117,6 +117,7 @@ func TestOutputOutage(t *testing.T) {
 	sim := startSim(t, duosim.Config{Seed: suiteSeed})
 	l := backfill(t, sim, map[duoapi.LogType]int{
 		duoapi.Authentication: 20000, duoapi.Telephony: 3000, duoapi.Administrator: 4000, duoapi.OfflineEnrollment: 1000,
+		duoapi.Activity: 2000, duoapi.TrustMonitor: 600,
 	})
 
 	sk := &sink{got: map[duoapi.LogType]counts{}}
@@ -230,8 +231,8 @@ func TestOutputOutage(t *testing.T) {
 	}
 	assert.Contains(t, movedAfter, string(duoapi.Authentication), "the cursors move again once the output is back")
 
-	figure(t, "sink down for %s after %d of %d events: sink refused %d requests, accepted 0; no cursor moved; %0.f events read from Duo during the outage, %d in flight at its end (limit %d per log type x 4), %d requests to Duo in its second half",
-		outageLength, atDown, l.total(), sk.refused.Load(), readDuringOutage, inFlight, outageCheckpointLimit, endRequests-midRequests)
+	figure(t, "sink down for %s after %d of %d events: sink refused %d requests, accepted 0; no cursor moved; %0.f events read from Duo during the outage, %d in flight at its end (limit %d per log type x %d), %d requests to Duo in its second half",
+		outageLength, atDown, l.total(), sk.refused.Load(), readDuringOutage, inFlight, outageCheckpointLimit, len(duoapi.AllLogTypes), endRequests-midRequests)
 	figure(t, "memory: peak RSS %.0f MB before the outage, at most %.0f MB during it (limit %d MB)",
 		megabytes(hwmBefore), megabytes(peakRSS), outagePeakRSSLimit>>20)
 	figure(t, "after the outage: all %d events at the sink %s after it came back (%d received in all: lost %d, duplicated %d); cursors moved again: %s",
