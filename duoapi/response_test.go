@@ -13,16 +13,37 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// pageCase is a response body and what parsing it must give.
+type pageCase struct {
+	name       string
+	body       string
+	itemsKey   string
+	wantEvents int
+	wantOffset string
+	wantTotal  int64
+	wantErr    string
+}
+
+func checkPages(t *testing.T, tests []pageCase, parse func(body []byte, itemsKey string) (V2Page, error)) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			page, err := parse([]byte(tt.body), tt.itemsKey)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Len(t, page.Events, tt.wantEvents)
+			assert.Equal(t, tt.wantOffset, page.NextOffset)
+			assert.Equal(t, tt.wantTotal, page.TotalObjects)
+		})
+	}
+}
+
 func TestParseV2Page(t *testing.T) {
-	tests := []struct {
-		name       string
-		body       string
-		itemsKey   string
-		wantEvents int
-		wantOffset string
-		wantTotal  int64
-		wantErr    string
-	}{
+	checkPages(t, []pageCase{
 		{"auth array offset", `{"stat":"OK","response":{"authlogs":[{"a":1}],"metadata":{"next_offset":["1532951895000","af0b"],"total_objects":1}}}`, "authlogs", 1, "1532951895000,af0b", 1, ""},
 		{"null offset", `{"stat":"OK","response":{"authlogs":[],"metadata":{"next_offset":null,"total_objects":0}}}`, "authlogs", 0, "", 0, ""},
 		{"absent metadata", `{"stat":"OK","response":{"authlogs":[{"a":1},{"b":2}]}}`, "authlogs", 2, "", 0, ""},
@@ -39,53 +60,20 @@ func TestParseV2Page(t *testing.T) {
 		{"response array", `{"stat":"OK","response":[]}`, "authlogs", 0, "", 0, "decode response"},
 		{"truncated", `{"stat":"OK","response":{"authlogs":[{"a":`, "authlogs", 0, "", 0, "decode response"},
 		{"not json", `<html>`, "authlogs", 0, "", 0, "decode response"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			page, err := ParseV2Page([]byte(tt.body), tt.itemsKey)
-			if tt.wantErr != "" {
-				require.Error(t, err)
-				assert.Contains(t, err.Error(), tt.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			assert.Len(t, page.Events, tt.wantEvents)
-			assert.Equal(t, tt.wantOffset, page.NextOffset)
-			assert.Equal(t, tt.wantTotal, page.TotalObjects)
-		})
-	}
+	}, ParseV2Page)
 }
 
 func TestParseTrustMonitorPage(t *testing.T) {
-	tests := []struct {
-		name       string
-		body       string
-		wantEvents int
-		wantOffset string
-		wantErr    string
-	}{
-		{"number offset", `{"stat":"OK","response":{"events":[{"sekey":"SE1"}],"metadata":{"next_offset":2}}}`, 1, "2", ""},
-		{"string offset", `{"stat":"OK","response":{"events":[{"sekey":"SE1"}],"metadata":{"next_offset":"eyJvIjoyMDB9"}}}`, 1, "eyJvIjoyMDB9", ""},
-		{"no offset at the end", `{"stat":"OK","response":{"events":[{"sekey":"SE1"}],"metadata":{}}}`, 1, "", ""},
-		{"null offset", `{"stat":"OK","response":{"events":[],"metadata":{"next_offset":null}}}`, 0, "", ""},
-		{"offset object", `{"stat":"OK","response":{"events":[],"metadata":{"next_offset":{"o":1}}}}`, 0, "", "neither a string nor a number"},
-		{"offset boolean", `{"stat":"OK","response":{"events":[],"metadata":{"next_offset":true}}}`, 0, "", "neither a string nor a number"},
-		{"events missing", `{"stat":"OK","response":{"metadata":{}}}`, 0, "", `"response.events" is missing`},
-		{"event not an object", `{"stat":"OK","response":{"events":["SE1"]}}`, 0, "", `"response.events[0]" is not an object`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			page, err := ParseTrustMonitorPage([]byte(tt.body))
-			if tt.wantErr != "" {
-				require.Error(t, err)
-				assert.Contains(t, err.Error(), tt.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			assert.Len(t, page.Events, tt.wantEvents)
-			assert.Equal(t, tt.wantOffset, page.NextOffset)
-		})
-	}
+	checkPages(t, []pageCase{
+		{"number offset", `{"stat":"OK","response":{"events":[{"sekey":"SE1"}],"metadata":{"next_offset":2}}}`, "events", 1, "2", 0, ""},
+		{"string offset", `{"stat":"OK","response":{"events":[{"sekey":"SE1"}],"metadata":{"next_offset":"eyJvIjoyMDB9"}}}`, "events", 1, "eyJvIjoyMDB9", 0, ""},
+		{"no offset at the end", `{"stat":"OK","response":{"events":[{"sekey":"SE1"}],"metadata":{}}}`, "events", 1, "", 0, ""},
+		{"null offset", `{"stat":"OK","response":{"events":[],"metadata":{"next_offset":null}}}`, "events", 0, "", 0, ""},
+		{"offset object", `{"stat":"OK","response":{"events":[],"metadata":{"next_offset":{"o":1}}}}`, "events", 0, "", 0, "neither a string nor a number"},
+		{"offset boolean", `{"stat":"OK","response":{"events":[],"metadata":{"next_offset":true}}}`, "events", 0, "", 0, "neither a string nor a number"},
+		{"events missing", `{"stat":"OK","response":{"metadata":{}}}`, "events", 0, "", 0, `"response.events" is missing`},
+		{"event not an object", `{"stat":"OK","response":{"events":["SE1"]}}`, "events", 0, "", 0, `"response.events[0]" is not an object`},
+	}, func(body []byte, _ string) (V2Page, error) { return ParseTrustMonitorPage(body) })
 }
 
 func TestParseV1Page(t *testing.T) {
