@@ -16,8 +16,8 @@ import (
 	"github.com/duostream/duostream/duoapi"
 )
 
-// Generate adds n generated events of type t, their times spread at random
-// over [from, to] (to the microsecond for authentication, telephony and
+// Generate adds n generated events of type t to the account, their times
+// spread at random over [from, to] (to the microsecond for authentication, telephony and
 // activity, to the millisecond for the surfaced_timestamp of Trust Monitor
 // events, to the second for administrator and offline enrollment).
 //
@@ -25,19 +25,20 @@ import (
 // second), such as 750 activity events of one millisecond or 225 Trust
 // Monitor events surfaced together, added to a spread of others by a second
 // call. The events look like the ones Duo returns and depend only on
-// Config.Seed and the earlier calls that used the generator (Generate,
-// RunLive, AddEvents of v1 telephony).
-func (s *Sim) Generate(t duoapi.LogType, n int, from, to time.Time) error {
+// Config.Seed, the account (a child's on its ID) and the earlier calls that
+// used the account's generator (Generate, RunLive, AddEvents of v1
+// telephony).
+func (a *accountStore) Generate(t duoapi.LogType, n int, from, to time.Time) error {
 	if err := checkGenerate(t, n, from, to); err != nil {
 		return err
 	}
 	if n == 0 {
 		return nil
 	}
-	s.genMu.Lock()
-	batch := s.gen.events(t, n, from, to)
-	s.genMu.Unlock()
-	if err := s.insert(t, batch); err != nil {
+	a.genMu.Lock()
+	batch := a.gen.events(t, n, from, to)
+	a.genMu.Unlock()
+	if err := a.insert(t, batch); err != nil {
 		return fmt.Errorf("generate %s events: %w", t, err)
 	}
 	return nil
@@ -75,8 +76,9 @@ type person struct {
 // activity events name it.
 type app struct{ key, name, typ string }
 
-// generator makes realistic events from a seeded random source. It is not
-// safe for concurrent use; Sim guards it with genMu.
+// generator makes realistic events of one account from a seeded random
+// source. It is not safe for concurrent use; accountStore guards it with
+// genMu.
 type generator struct {
 	rng    *rand.Rand
 	people []person
@@ -86,6 +88,9 @@ type generator struct {
 	// adminHost is the Admin Panel hostname that Trust Monitor triage links
 	// point to.
 	adminHost string
+	// akey is the account key that activity events carry; empty for one
+	// drawn when the account is made.
+	akey string
 	// stringActions is Config.ActivityStringActions.
 	stringActions float64
 	// acct is what activity and Trust Monitor events share; made on first
@@ -125,10 +130,13 @@ var (
 	areaCodes = []string{"212", "313", "415", "512", "617", "734", "206", "303"}
 )
 
-func newGenerator(seed uint64, adminHost string, stringActions float64) *generator {
+// newGenerator returns a generator drawing from rng for the account whose
+// API hostname is apiHost and whose key is akey (empty to draw one).
+func newGenerator(rng *rand.Rand, apiHost, akey string, stringActions float64) *generator {
 	g := &generator{
-		rng:           rand.New(rand.NewPCG(seed, dataStream)),
-		adminHost:     adminHost,
+		rng:           rng,
+		adminHost:     adminHost(apiHost),
+		akey:          akey,
 		stringActions: stringActions,
 	}
 	used := make(map[string]bool)
@@ -193,13 +201,18 @@ type weightedChoice struct {
 
 // key returns 18 characters of a Duo object key (after its two-letter
 // prefix).
-func (g *generator) key() string {
-	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	var b [18]byte
+func (g *generator) key() string { return randomString(g.rng, keyAlphabet, 18) }
+
+// keyAlphabet holds the characters of Duo object keys and account IDs.
+const keyAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+// randomString returns n characters drawn from alphabet.
+func randomString(rng *rand.Rand, alphabet string, n int) string {
+	b := make([]byte, n)
 	for i := range b {
-		b[i] = alphabet[g.rng.IntN(len(alphabet))]
+		b[i] = alphabet[rng.IntN(len(alphabet))]
 	}
-	return string(b[:])
+	return string(b)
 }
 
 // uuid returns a random (version 4) UUID.

@@ -58,8 +58,12 @@ func (g *generator) account() *account {
 		return g.acct
 	}
 	rng := g.rng
+	akey := g.akey
+	if akey == "" {
+		akey = "DA" + g.key()
+	}
 	a := &account{
-		akey:      "DA" + g.key(),
+		akey:      akey,
 		groupKeys: make(map[string]string, len(groupNames)),
 		apiApp:    genKeyName{Key: "DI" + g.key(), Name: "Directory provisioning (Admin API)"},
 		sync:      genKeyName{Key: "DD" + g.key(), Name: "Azure AD Sync: Acme Directory"},

@@ -14,12 +14,12 @@ import (
 // LiveTick is how often RunLive adds events.
 const LiveTick = 100 * time.Millisecond
 
-// RunLive keeps adding generated events until ctx is done, at perSecond
-// events a second for each log type in the map, with times of "now" by the
-// server clock (spread over each tick). Events become readable once they are
-// older than the availability lag. RunLive returns nil when ctx is done, or
-// an error straight away for a bad rate.
-func (s *Sim) RunLive(ctx context.Context, perSecond map[duoapi.LogType]float64) error {
+// RunLive keeps adding generated events to the account until ctx is done,
+// at perSecond events a second for each log type in the map, with times of
+// "now" by the server clock (spread over each tick). Events become readable
+// once they are older than the availability lag. RunLive returns nil when
+// ctx is done, or an error straight away for a bad rate.
+func (a *accountStore) RunLive(ctx context.Context, perSecond map[duoapi.LogType]float64) error {
 	for t, rate := range perSecond {
 		if _, err := duoapi.ParseLogType(string(t)); err != nil {
 			return fmt.Errorf("live: %w", err)
@@ -29,7 +29,7 @@ func (s *Sim) RunLive(ctx context.Context, perSecond map[duoapi.LogType]float64)
 		}
 	}
 	carry := make(map[duoapi.LogType]float64, len(perSecond))
-	last := s.now()
+	last := a.now()
 	ticker := time.NewTicker(LiveTick)
 	defer ticker.Stop()
 	for {
@@ -38,7 +38,7 @@ func (s *Sim) RunLive(ctx context.Context, perSecond map[duoapi.LogType]float64)
 			return nil
 		case <-ticker.C:
 		}
-		now := s.now()
+		now := a.now()
 		elapsed := now.Sub(last)
 		if elapsed <= 0 {
 			continue
@@ -55,7 +55,7 @@ func (s *Sim) RunLive(ctx context.Context, perSecond map[duoapi.LogType]float64)
 			want := rate*elapsed.Seconds() + carry[t]
 			n := int(want)
 			carry[t] = want - float64(n)
-			if err := s.Generate(t, n, from, now); err != nil {
+			if err := a.Generate(t, n, from, now); err != nil {
 				return fmt.Errorf("live: %w", err)
 			}
 		}

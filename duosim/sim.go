@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/duostream/duostream/duoapi"
@@ -133,27 +132,20 @@ type Config struct {
 // recorded for Requests and RequestCounts. A Sim is safe for concurrent use.
 type Sim struct {
 	ikey, skey, host string
-	now              func() time.Time
 	lag              time.Duration // negative: no lag
 	skew             time.Duration
 	retention        time.Duration
 	v1PageSize       int
 	v1WholeSeconds   bool
 	denyLogRead      bool
-	unavailable      map[duoapi.LogType]*apiError
 	tmStringOffsets  bool
-	limiter          *rateLimiter
 
-	mu      sync.RWMutex
-	streams map[duoapi.LogType]*stream
-	seq     uint64
+	// accountStore is the parent's own account, which requests without
+	// account_id read.
+	accountStore
 
-	genMu sync.Mutex
-	gen   *generator
-
-	faults  faultInjector
-	stats   requestStats
-	offsets offsetRegistry
+	faults faultInjector
+	stats  requestStats
 }
 
 // New returns a simulator configured by cfg, holding no events.
@@ -182,21 +174,20 @@ func New(cfg Config) (*Sim, error) {
 		ikey:            orDefault(cfg.IntegrationKey, DefaultIntegrationKey),
 		skey:            orDefault(cfg.SecretKey, DefaultSecretKey),
 		host:            host,
-		now:             cfg.Now,
 		lag:             cfg.AvailabilityLag,
 		skew:            cfg.ClockSkew,
 		retention:       cfg.Retention,
 		v1PageSize:      cfg.V1PageSize,
 		v1WholeSeconds:  cfg.V1WholeSeconds,
 		denyLogRead:     cfg.DenyLogRead,
-		unavailable:     unavailable,
 		tmStringOffsets: cfg.TrustMonitorStringOffsets,
-		streams:         make(map[duoapi.LogType]*stream, len(duoapi.AllLogTypes)),
-		gen:             newGenerator(cfg.Seed, adminHost(host), cfg.ActivityStringActions),
 	}
-	if s.now == nil {
-		s.now = time.Now
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
 	}
+	gen := newGenerator(rand.New(rand.NewPCG(cfg.Seed, dataStream)), host, "", cfg.ActivityStringActions)
+	s.accountStore.init(now, gen, cfg.RateLimitPerMinute, unavailable)
 	if s.lag == 0 {
 		s.lag = DefaultAvailabilityLag
 	}
@@ -208,12 +199,6 @@ func New(cfg Config) (*Sim, error) {
 	}
 	if s.v1PageSize == 0 {
 		s.v1PageSize = DefaultV1PageSize
-	}
-	if cfg.RateLimitPerMinute > 0 {
-		s.limiter = &rateLimiter{perMinute: cfg.RateLimitPerMinute}
-	}
-	for _, t := range duoapi.AllLogTypes {
-		s.streams[t] = &stream{}
 	}
 	s.faults.rng = rand.New(rand.NewPCG(cfg.Seed, faultStream))
 	s.faults.cfg = cfg.Faults
@@ -434,7 +419,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.write(w, &rec, errTooManyRequests.reply(), false)
 		return
 	}
-	s.write(w, &rec, s.serveLogs(ep, rec.Query, now), fault == FaultTruncate)
+	s.write(w, &rec, s.serveLogs(&s.accountStore, ep, rec.Query, now), fault == FaultTruncate)
 }
 
 // dropConnection closes the connection without sending a response.

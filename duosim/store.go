@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/duostream/duostream/duoapi"
@@ -88,20 +89,59 @@ func (st *stream) firstAtOrAfter(c cursor) int {
 	})
 }
 
+// accountStore is what the simulator keeps for one Duo account, the
+// parent's own or a child's: its events, the generator that makes them, the
+// Trust Monitor offsets issued for it, its rate limit and the log types its
+// edition lacks. Sim embeds the parent's, so that its AddEvents, Generate,
+// Events, CountEvents and RunLive act on the parent's own account; each
+// Child embeds its own.
+type accountStore struct {
+	// now is the server clock, which RunLive reads.
+	now func() time.Time
+
+	mu      sync.RWMutex
+	streams map[duoapi.LogType]*stream
+	seq     uint64
+
+	genMu sync.Mutex
+	gen   *generator
+
+	offsets offsetRegistry
+	// limiter admits the account's log requests; nil for no limit.
+	limiter *rateLimiter
+	// unavailable is the answer of each log type the edition lacks.
+	unavailable map[duoapi.LogType]*apiError
+}
+
+// init prepares an empty account whose events come from gen, limited to
+// perMinute log requests a minute (0 for no limit).
+func (a *accountStore) init(now func() time.Time, gen *generator, perMinute int, unavailable map[duoapi.LogType]*apiError) {
+	a.now = now
+	a.gen = gen
+	a.unavailable = unavailable
+	a.streams = make(map[duoapi.LogType]*stream, len(duoapi.AllLogTypes))
+	for _, t := range duoapi.AllLogTypes {
+		a.streams[t] = &stream{}
+	}
+	if perMinute > 0 {
+		a.limiter = &rateLimiter{perMinute: perMinute}
+	}
+}
+
 // insert adds batch to the events of type t. Events of a type with an ID
 // must be unique by (ms, id), since a cursor resumes strictly after one.
-func (s *Sim) insert(t duoapi.LogType, batch []record) error {
+func (a *accountStore) insert(t duoapi.LogType, batch []record) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	for i := range batch {
-		s.seq++
-		batch[i].seq = s.seq
+		a.seq++
+		batch[i].seq = a.seq
 	}
 	slices.SortFunc(batch, compareRecords)
-	st := s.streams[t]
+	st := a.streams[t]
 	if _, ok := idFields[t]; ok {
 		for i, r := range batch {
 			if i > 0 && batch[i-1].ms == r.ms && batch[i-1].id == r.id {
@@ -134,8 +174,8 @@ func (s *Sim) insert(t duoapi.LogType, batch []record) error {
 	return nil
 }
 
-// AddEvents adds events of type t given as raw JSON records, as Duo returns
-// them (they are stored compacted). Each record needs:
+// AddEvents adds events of type t to the account, given as raw JSON records
+// as Duo returns them (they are stored compacted). Each record needs:
 //
 //   - authentication: txid, and isotimestamp (the event time, to the
 //     microsecond) or timestamp (seconds);
@@ -150,22 +190,22 @@ func (s *Sim) insert(t duoapi.LogType, batch []record) error {
 // Events of the types with an ID (authentication txid, telephony
 // telephony_id, activity activity_id, Trust Monitor sekey) must be unique by
 // millisecond and ID. Either all records are added or, on error, none.
-func (s *Sim) AddEvents(t duoapi.LogType, records ...json.RawMessage) error {
+func (a *accountStore) AddEvents(t duoapi.LogType, records ...json.RawMessage) error {
 	batch := make([]record, 0, len(records))
 	for i, raw := range records {
-		rec, err := s.parseRecord(t, raw)
+		rec, err := a.parseRecord(t, raw)
 		if err != nil {
 			return fmt.Errorf("add %s event %d: %w", t, i, err)
 		}
 		batch = append(batch, rec)
 	}
-	if err := s.insert(t, batch); err != nil {
+	if err := a.insert(t, batch); err != nil {
 		return fmt.Errorf("add %s events: %w", t, err)
 	}
 	return nil
 }
 
-func (s *Sim) parseRecord(t duoapi.LogType, raw json.RawMessage) (record, error) {
+func (a *accountStore) parseRecord(t duoapi.LogType, raw json.RawMessage) (record, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
 		return record{}, errors.New("not a JSON object")
@@ -201,7 +241,7 @@ func (s *Sim) parseRecord(t duoapi.LogType, raw json.RawMessage) (record, error)
 		}
 		rec.ms = sec * 1000
 	case duoapi.Telephony:
-		if rec, err = s.parseTelephony(fields, rec.body); err != nil {
+		if rec, err = a.parseTelephony(fields, rec.body); err != nil {
 			return record{}, err
 		}
 	case duoapi.Activity:
@@ -240,7 +280,7 @@ func (s *Sim) parseRecord(t duoapi.LogType, raw json.RawMessage) (record, error)
 
 // parseTelephony reads a telephony record in either form and derives the
 // other one.
-func (s *Sim) parseTelephony(fields map[string]json.RawMessage, body []byte) (record, error) {
+func (a *accountStore) parseTelephony(fields map[string]json.RawMessage, body []byte) (record, error) {
 	if ts, ok := fields["ts"]; ok {
 		at, err := timeField(ts, "ts")
 		if err != nil {
@@ -267,9 +307,9 @@ func (s *Sim) parseTelephony(fields map[string]json.RawMessage, body []byte) (re
 	if err != nil {
 		return record{}, fmt.Errorf("%w (or ts, for the v2 form)", err)
 	}
-	s.genMu.Lock()
-	id, txid := s.gen.uuid(), s.gen.uuid()
-	s.genMu.Unlock()
+	a.genMu.Lock()
+	id, txid := a.gen.uuid(), a.gen.uuid()
+	a.genMu.Unlock()
 	v2 := make(map[string]json.RawMessage, len(fields)+1)
 	for k, v := range fields {
 		switch k {
@@ -365,14 +405,14 @@ type Event struct {
 	V1Body json.RawMessage
 }
 
-// Events returns the events of type t whose time is in [from, to), in the
-// order the endpoints return them (oldest first; events of one millisecond
-// by ID), whether or not they are available yet. Tests compare it with what
-// a client delivered.
-func (s *Sim) Events(t duoapi.LogType, from, to time.Time) []Event {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	st, lo, hi := s.span(t, from, to)
+// Events returns the account's events of type t whose time is in
+// [from, to), in the order the endpoints return them (oldest first; events
+// of one millisecond by ID), whether or not they are available yet. Tests
+// compare it with what a client delivered.
+func (a *accountStore) Events(t duoapi.LogType, from, to time.Time) []Event {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	st, lo, hi := a.span(t, from, to)
 	if lo >= hi {
 		return nil
 	}
@@ -389,19 +429,19 @@ func (s *Sim) Events(t duoapi.LogType, from, to time.Time) []Event {
 	return out
 }
 
-// CountEvents returns how many events of type t have a time in [from, to),
-// whether or not they are available yet.
-func (s *Sim) CountEvents(t duoapi.LogType, from, to time.Time) int {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	_, lo, hi := s.span(t, from, to)
+// CountEvents returns how many of the account's events of type t have a
+// time in [from, to), whether or not they are available yet.
+func (a *accountStore) CountEvents(t duoapi.LogType, from, to time.Time) int {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	_, lo, hi := a.span(t, from, to)
 	return max(hi-lo, 0)
 }
 
 // span returns the stream of t and the index range of its events in
-// [from, to). The caller holds s.mu.
-func (s *Sim) span(t duoapi.LogType, from, to time.Time) (*stream, int, int) {
-	st, ok := s.streams[t]
+// [from, to). The caller holds a.mu.
+func (a *accountStore) span(t duoapi.LogType, from, to time.Time) (*stream, int, int) {
+	st, ok := a.streams[t]
 	if !ok {
 		return &stream{}, 0, 0
 	}
@@ -417,36 +457,37 @@ func ceilMillis(t time.Time) int64 {
 	return ms
 }
 
-// serveLogs answers a validated, authorized request to endpoint ep.
-func (s *Sim) serveLogs(ep endpoint, q url.Values, now time.Time) reply {
+// serveLogs answers a validated, authorized request to endpoint ep from the
+// events of account a.
+func (s *Sim) serveLogs(a *accountStore, ep endpoint, q url.Values, now time.Time) reply {
 	switch ep.paging {
 	case pagingV2:
 		v, err := parseV2Query(q, now.UnixMilli(), s.retention)
 		if err != nil {
 			return err.reply()
 		}
-		return s.pageV2(ep, v, s.visibleBefore(now))
+		return s.pageV2(a, ep, v, s.visibleBefore(now))
 	case pagingTrustMonitor:
 		v, err := parseTrustMonitorQuery(q, now.UnixMilli(), s.retention)
 		if err != nil {
 			return err.reply()
 		}
-		return s.pageTrustMonitor(ep, v, s.visibleBefore(now))
+		return s.pageTrustMonitor(a, ep, v, s.visibleBefore(now))
 	}
 	minMs, err := parseV1Query(q)
 	if err != nil {
 		return err.reply()
 	}
-	return s.pageV1(ep, max(minMs, now.Add(-s.retention).UnixMilli()), s.visibleBefore(now))
+	return s.pageV1(a, ep, max(minMs, now.Add(-s.retention).UnixMilli()), s.visibleBefore(now))
 }
 
-// pageV2 returns one page of a v2 endpoint: the events in
+// pageV2 returns one page of a v2 endpoint: the events of account a in
 // [mintime, maxtime] that are available, resuming strictly after the
 // next_offset cursor in the sort order.
-func (s *Sim) pageV2(ep endpoint, v v2Query, visible int64) reply {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	st := s.streams[ep.typ]
+func (s *Sim) pageV2(a *accountStore, ep endpoint, v v2Query, visible int64) reply {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	st := a.streams[ep.typ]
 	lo := st.firstAtOrAfterMs(v.minMs)
 	hi := max(st.firstAtOrAfterMs(min(v.maxMs+1, visible)), lo)
 
@@ -528,12 +569,12 @@ func pageBody(key string, page []record, desc bool, metadata func(b *bytes.Buffe
 }
 
 // pageV1 returns one page of a v1 endpoint: the earliest available events
-// at or after minMs, at most V1PageSize of them unless V1WholeSeconds runs
-// the page on to the end of its last second.
-func (s *Sim) pageV1(ep endpoint, minMs, visible int64) reply {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	st := s.streams[ep.typ]
+// of account a at or after minMs, at most V1PageSize of them unless
+// V1WholeSeconds runs the page on to the end of its last second.
+func (s *Sim) pageV1(a *accountStore, ep endpoint, minMs, visible int64) reply {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	st := a.streams[ep.typ]
 	lo := st.firstAtOrAfterMs(minMs)
 	hi := max(st.firstAtOrAfterMs(visible), lo)
 	end := min(lo+s.v1PageSize, hi)

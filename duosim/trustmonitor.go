@@ -83,21 +83,22 @@ func (s *Sim) trustMonitorToken(query string, n int) (token string, encoded []by
 }
 
 // pageTrustMonitor returns one page of the Trust Monitor endpoint: the
-// available events of the asked types whose surfaced_timestamp is in
+// available events of account a of the asked types whose surfaced_timestamp is in
 // [mintime, maxtime], ordered by surfaced_timestamp then sekey, resuming
 // strictly after the event the offset was issued at. metadata.next_offset
-// is there while more events remain, and absent at the end.
-func (s *Sim) pageTrustMonitor(ep endpoint, v trustMonitorQuery, visible int64) reply {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	st := s.streams[ep.typ]
+// is there while more events remain, and absent at the end. Each account
+// accepts only the offsets issued for it.
+func (s *Sim) pageTrustMonitor(a *accountStore, ep endpoint, v trustMonitorQuery, visible int64) reply {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	st := a.streams[ep.typ]
 	lo := st.firstAtOrAfterMs(v.minMs)
 	hi := max(st.firstAtOrAfterMs(min(v.maxMs+1, visible)), lo)
 	query := v.key()
 
 	start, n := lo, 0
 	if v.offset != "" {
-		off, ok := s.offsets.lookup(query, v.offset)
+		off, ok := a.offsets.lookup(query, v.offset)
 		if !ok {
 			return errInvalid(errOffsetNotIssued).reply()
 		}
@@ -120,7 +121,7 @@ func (s *Sim) pageTrustMonitor(ep endpoint, v trustMonitorQuery, visible int64) 
 		last := page[len(page)-1]
 		n += len(page)
 		token, encoded := s.trustMonitorToken(query, n)
-		s.offsets.issue(query, token, issuedOffset{after: cursor{ms: last.ms, id: last.id}, n: n})
+		a.offsets.issue(query, token, issuedOffset{after: cursor{ms: last.ms, id: last.id}, n: n})
 		next = encoded
 	}
 	body := pageBody(ep.records, page, false, func(b *bytes.Buffer) {
