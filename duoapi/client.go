@@ -3,6 +3,7 @@
 package duoapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -96,8 +97,14 @@ type ClientConfig struct {
 	// HTTPClient sends the requests; nil means a client with a 30s timeout.
 	HTTPClient *http.Client
 	// RequestsPerMinute is the client-side request budget shared by every
-	// request of this client; 0 means 30.
+	// request of this client; 0 means 30. A client made by ForAccount has a
+	// budget of its own of the same size.
 	RequestsPerMinute int
+	// SharedLimit, when not nil, caps the requests of every client that
+	// holds it, on top of each one's own budget. The clients ForAccount
+	// makes share their parent's, so one limiter caps all the accounts
+	// reached with one set of credentials.
+	SharedLimit *RequestLimiter
 	// MaxBodyBytes bounds a response body; 0 means 64 MiB.
 	MaxBodyBytes int64
 	// Now is the clock used to date requests; nil means time.Now.
@@ -117,6 +124,9 @@ type Client struct {
 	http    *http.Client
 	now     func() time.Time
 	maxBody int64
+	// account is the child account that ForAccount made this client for;
+	// its ID is empty for a client of its credentials' own account.
+	account Account
 
 	// skewNanos is the last clock skew measured from a Date header
 	// (Duo's clock minus ours), valid once skewKnown is set.
@@ -186,13 +196,28 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 
 // Get sends one signed GET of path with params, waiting first for the
 // request budget, and returns the body of a successful ("stat": "OK")
-// response.
+// response. A client made by ForAccount adds its account's account_id to
+// the parameters it signs and sends; params itself is left as it is.
 func (c *Client) Get(ctx context.Context, path string, params url.Values) ([]byte, error) {
-	if err := c.budget.wait(ctx); err != nil {
+	if c.account.ID != "" {
+		withID := make(url.Values, len(params)+1)
+		for k, vs := range params {
+			withID[k] = vs
+		}
+		withID.Set("account_id", c.account.ID)
+		params = withID
+	}
+	return c.do(ctx, http.MethodGet, path, params)
+}
+
+// do makes one attempt at a request within the budget and tells the
+// Observer about it. A POST carries no parameters (see send).
+func (c *Client) do(ctx context.Context, method, path string, params url.Values) ([]byte, error) {
+	if err := c.budget.wait(ctx, c.cfg.SharedLimit); err != nil {
 		return nil, err
 	}
 	start := time.Now()
-	body, err := c.get(ctx, path, params)
+	body, err := c.send(ctx, method, path, params)
 	outcome := "200"
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
@@ -228,22 +253,37 @@ func isTimeout(err error) bool {
 	return errors.As(err, &t) && t.Timeout()
 }
 
-func (c *Client) get(ctx context.Context, path string, params url.Values) ([]byte, error) {
+// apiError starts the error of a request of this client.
+func (c *Client) apiError(method, path string) *APIError {
+	return &APIError{Method: method, Endpoint: path, Account: c.account.ID, AccountName: c.account.Name}
+}
+
+// send signs and sends one request. A GET sends params as its query; a POST
+// sends no parameters, in the empty body its signature version signs (see
+// emptyPostBody).
+func (c *Client) send(ctx context.Context, method, path string, params url.Values) ([]byte, error) {
 	apiErr := func(status int, err error) *APIError {
-		return &APIError{Endpoint: path, HTTPStatus: status, Err: err}
+		e := c.apiError(method, path)
+		e.HTTPStatus, e.Err = status, err
+		return e
 	}
 	date := FormatDate(c.now())
-	query := CanonicalParams(params)
-	auth, err := Authorization(c.cfg.SignatureVersion, c.cfg.IntegrationKey, c.cfg.SecretKey, Request{
-		Date: date, Method: http.MethodGet, Host: c.cfg.APIHostname, Path: path, Params: params,
-	})
+	signed := Request{Date: date, Method: method, Host: c.cfg.APIHostname, Path: path, Params: params}
+	u := *c.base
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	var body io.Reader
+	var contentType string
+	if method == http.MethodGet {
+		u.RawQuery = CanonicalParams(params)
+	} else {
+		signed.Body, contentType = emptyPostBody(c.cfg.SignatureVersion)
+		body = bytes.NewReader(signed.Body)
+	}
+	auth, err := Authorization(c.cfg.SignatureVersion, c.cfg.IntegrationKey, c.cfg.SecretKey, signed)
 	if err != nil {
 		return nil, apiErr(0, err)
 	}
-	u := *c.base
-	u.Path = strings.TrimSuffix(u.Path, "/") + path
-	u.RawQuery = query
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
 		return nil, apiErr(0, err)
 	}
@@ -251,6 +291,9 @@ func (c *Client) get(ctx context.Context, path string, params url.Values) ([]byt
 	req.Header.Set("Authorization", auth)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "duostream")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
 	// One call, one request: net/http silently sends a GET again when a
 	// reused keep-alive connection closes without a response, which would
 	// escape the request budget, the metrics and the backoff. A fresh
@@ -265,17 +308,17 @@ func (c *Client) get(ctx context.Context, path string, params url.Values) ([]byt
 	}
 	defer resp.Body.Close()
 	skew, skewOK := c.measureSkew(resp.Header.Get("Date"))
-	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	respBody, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return nil, apiErr(resp.StatusCode, fmt.Errorf("read response body: %w", err))
 	}
-	if int64(len(body)) > c.maxBody {
+	if int64(len(respBody)) > c.maxBody {
 		return nil, apiErr(resp.StatusCode, fmt.Errorf("response body larger than %d bytes", c.maxBody))
 	}
-	stat, err := parseStat(body)
+	stat, err := parseStat(respBody)
 	if err != nil {
 		if resp.StatusCode == http.StatusOK {
 			return nil, apiErr(resp.StatusCode, fmt.Errorf("decode response body: %w", err))
@@ -283,9 +326,10 @@ func (c *Client) get(ctx context.Context, path string, params url.Values) ([]byt
 		return nil, apiErr(resp.StatusCode, fmt.Errorf("response is not a Duo JSON body: %w", err))
 	}
 	if resp.StatusCode == http.StatusOK && stat.Stat == "OK" {
-		return body, nil
+		return respBody, nil
 	}
-	e := &APIError{Endpoint: path, HTTPStatus: resp.StatusCode, Code: stat.code(), Message: stat.Message, Detail: stat.Detail}
+	e := apiErr(resp.StatusCode, nil)
+	e.Code, e.Message, e.Detail = stat.code(), stat.Message, stat.Detail
 	if resp.StatusCode == http.StatusOK && e.Code >= 10000 {
 		// "stat": "FAIL" under a 200: the code carries the real status.
 		e.HTTPStatus = e.Code / 100
@@ -294,6 +338,17 @@ func (c *Client) get(ctx context.Context, path string, params url.Values) ([]byt
 		e.ClockSkew = skew.Round(time.Second)
 	}
 	return nil, e
+}
+
+// emptyPostBody returns the body, and its content type, of a POST without
+// parameters as signature version v signs it: v5 hashes a JSON body, so it
+// is an empty JSON object, as Duo's Python client sends; v2 signs form
+// parameters, so it is an empty form.
+func emptyPostBody(v SignatureVersion) ([]byte, string) {
+	if v == SignatureV5 {
+		return []byte("{}"), "application/json"
+	}
+	return nil, "application/x-www-form-urlencoded"
 }
 
 // measureSkew reads Duo's clock from a response's Date header and keeps how
@@ -335,44 +390,117 @@ func scrubURLError(err error) error {
 	return err
 }
 
-// budget spaces requests at least interval apart. Duo publishes no precise
-// limits and sends no rate-limit headers, so the client keeps well under
-// what Duo is known to enforce.
+// budget spaces the requests of one client at least interval apart. Duo
+// publishes no precise limits and sends no rate-limit headers, so the client
+// keeps well under what Duo is known to enforce.
 type budget struct {
+	// turn is held by the one request of the client that waits for its
+	// slot, so the interval holds between the moments requests are sent
+	// even when a shared limit keeps one waiting after its slot.
+	turn     chan struct{}
 	mu       sync.Mutex
 	interval time.Duration
 	next     time.Time
 }
 
 func newBudget(interval time.Duration) *budget {
-	return &budget{interval: interval}
+	return &budget{turn: make(chan struct{}, 1), interval: interval}
 }
 
-func (b *budget) wait(ctx context.Context) error {
-	b.mu.Lock()
-	now := time.Now()
-	at := b.next
-	if at.Before(now) {
-		at = now
+// wait blocks until the client may send its next request: interval after
+// the last one and after any hold, then a slot of shared (none when nil).
+func (b *budget) wait(ctx context.Context, shared *RequestLimiter) error {
+	select {
+	case b.turn <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	b.next = at.Add(b.interval)
-	b.mu.Unlock()
-	if d := time.Until(at); d > 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return ctx.Err()
+	defer func() { <-b.turn }()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b.mu.Lock()
+		d := time.Until(b.next)
+		b.mu.Unlock()
+		if d <= 0 {
+			break
+		}
+		// Read next again after the sleep: a rate-limited request may
+		// have held the budget back meanwhile.
+		if err := sleep(ctx, d); err != nil {
+			return err
 		}
 	}
-	return ctx.Err()
+	if err := shared.wait(ctx); err != nil {
+		return err
+	}
+	b.holdFor(b.interval)
+	return nil
 }
 
+// holdFor keeps the client's next request from being sent before d from now.
 func (b *budget) holdFor(d time.Duration) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if until := time.Now().Add(d); until.After(b.next) {
 		b.next = until
+	}
+}
+
+// RequestLimiter caps the requests of every Client that holds it (see
+// ClientConfig.SharedLimit), spacing them evenly, in the order they become
+// due under their own budgets. A 429 holds back only the client that got
+// it, never the limiter. A nil *RequestLimiter sets no cap. It is safe for
+// concurrent use.
+type RequestLimiter struct {
+	mu       sync.Mutex
+	interval time.Duration
+	next     time.Time
+}
+
+// NewRequestLimiter returns a limiter of perMinute requests a minute, or nil
+// (no cap) for 0.
+func NewRequestLimiter(perMinute int) (*RequestLimiter, error) {
+	switch {
+	case perMinute < 0:
+		return nil, fmt.Errorf("requests per minute must be positive, or 0 for no cap, got %d", perMinute)
+	case perMinute == 0:
+		return nil, nil
+	}
+	return &RequestLimiter{interval: time.Minute / time.Duration(perMinute)}, nil
+}
+
+// wait takes the next slot and blocks until it comes. A wait that ctx ends
+// leaves its slot unused.
+func (l *RequestLimiter) wait(ctx context.Context) error {
+	if l == nil {
+		return ctx.Err()
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	at := time.Now()
+	if l.next.After(at) {
+		at = l.next
+	}
+	l.next = at.Add(l.interval)
+	l.mu.Unlock()
+	return sleep(ctx, time.Until(at))
+}
+
+// sleep waits for d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

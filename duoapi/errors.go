@@ -29,8 +29,15 @@ const (
 // usable answer at all. Every error the client returns for a request is an
 // *APIError, so callers can ask whether to retry and what to tell the user.
 type APIError struct {
+	// Method is the request's HTTP method; empty means GET.
+	Method string
 	// Endpoint is the path that was requested.
 	Endpoint string
+	// Account and AccountName are the ID and name of the child account a
+	// client made by ForAccount asked for; empty for a client of its
+	// credentials' own account.
+	Account     string
+	AccountName string
 	// HTTPStatus is the response status, 0 when no response arrived.
 	HTTPStatus int
 	// Code, Message and Detail are Duo's error body fields, when present.
@@ -61,7 +68,18 @@ func (e *APIError) Error() string {
 	default:
 		what = "unknown failure"
 	}
-	msg := fmt.Sprintf("GET %s: %s", e.Endpoint, what)
+	method := e.Method
+	if method == "" {
+		method = "GET"
+	}
+	msg := fmt.Sprintf("%s %s: %s", method, e.Endpoint, what)
+	if e.Account != "" {
+		account := "account " + e.Account
+		if e.AccountName != "" {
+			account += " (" + e.AccountName + ")"
+		}
+		msg = account + ": " + msg
+	}
 	if hint := e.Hint(); hint != "" {
 		msg += ": " + hint
 	}
@@ -96,11 +114,28 @@ func (e *APIError) Retryable() bool {
 	return false
 }
 
+// Hints of the errors that mean the credentials are not those of an
+// Accounts API application (on the account list), or cannot reach a child
+// account (on a client made by ForAccount).
+const (
+	accountListHint  = "accounts.discover needs the integration key of an Accounts API application in the parent account"
+	childAccountHint = "give this child account its own Admin API application and run it as its own stream (cross-deployment sub-accounts cannot be reached with the parent's Accounts API credentials)"
+	grantReadLogHint = `the Admin API application lacks the "Grant read log" permission, or this host's IP address is not in the application's "Networks for API Access": fix it in the Duo Admin Panel`
+)
+
 // Hint tells the user what to fix for errors that need a configuration or
 // environment change, and is empty otherwise.
 func (e *APIError) Hint() string {
 	switch e.Code {
 	case CodeMissingCredentials, CodeInvalidIKey:
+		switch {
+		case e.Endpoint == PathAccountList:
+			return "check integration_key: " + accountListHint
+		case e.Account != "":
+			// The parent's key listed this child, yet the child's host
+			// does not take it.
+			return childAccountHint
+		}
 		return "check integration_key: it must be the integration key of an Admin API application in the Duo account of api_hostname"
 	case CodeInvalidSignature:
 		return "check secret_key (it must belong to integration_key) and api_hostname (it must be the application's API hostname, as the signature covers it)"
@@ -117,15 +152,26 @@ func (e *APIError) Hint() string {
 		}
 		return "this machine's clock is too far from Duo's (Duo allows about 60 seconds): synchronise it with NTP, and check that no proxy rewrites the Date header"
 	case CodeAccessForbidden:
-		return `the Admin API application lacks the "Grant read log" permission, or this host's IP address is not in the application's "Networks for API Access": fix it in the Duo Admin Panel`
+		return e.forbiddenHint()
 	}
 	if e.HTTPStatus == 403 {
-		return `the Admin API application lacks the "Grant read log" permission, or this host's IP address is not in the application's "Networks for API Access": fix it in the Duo Admin Panel`
+		return e.forbiddenHint()
 	}
 	if e.HTTPStatus == 404 {
 		return "the endpoint does not exist on this host: check api_hostname and base_url"
 	}
 	return ""
+}
+
+// forbiddenHint is the hint of a 403, which depends on what was asked.
+func (e *APIError) forbiddenHint() string {
+	switch {
+	case e.Endpoint == PathAccountList:
+		return accountListHint + ": these credentials are not one, or the application lacks access to the Accounts API"
+	case e.Account != "":
+		return childAccountHint
+	}
+	return grantReadLogHint
 }
 
 // UnavailableError is a request for a log type's endpoint that Duo refused
