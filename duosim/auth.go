@@ -5,7 +5,9 @@ package duosim
 import (
 	"crypto/hmac"
 	"io"
+	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -23,65 +25,90 @@ var (
 	errBadDate       = &apiError{status: http.StatusUnauthorized, code: 40105, message: "Bad request timestamp"}
 )
 
-// authenticate checks r's credentials the way Duo does: HTTP Basic with the
-// integration key as user and a hex HMAC as password; the signed date in
-// X-Duo-Date or Date, within the allowed skew of now; the signature computed
-// over the configured API hostname. Signatures of 40 hex digits are v2
-// HMAC-SHA1; of 128, v2 HMAC-SHA512 or v5; in lower case, as every Duo
-// client writes them.
-func (s *Sim) authenticate(r *http.Request, now time.Time) *apiError {
+// credentials are a request's checked integration key and date, and what
+// its signature covers but the API hostname, which depends on the account
+// the request is for.
+type credentials struct {
+	sig      string
+	versions []duoapi.SignatureVersion
+	signed   duoapi.Request // Host left empty
+}
+
+// readCredentials checks r's credentials the way Duo does, up to the
+// signature: HTTP Basic with the integration key as user and a hex HMAC as
+// password; the signed date in X-Duo-Date or Date, within the allowed skew
+// of now. Signatures of 40 hex digits are v2 HMAC-SHA1; of 128, v2
+// HMAC-SHA512 or v5; in lower case, as every Duo client writes them. The
+// signed parameters are the query, or the body of a form-encoded POST; a
+// JSON body counts for v5 only, through its hash.
+func (s *Sim) readCredentials(r *http.Request, now time.Time) (credentials, *apiError) {
 	if r.Header.Get("Authorization") == "" {
-		return errNoCredentials
+		return credentials{}, errNoCredentials
 	}
 	ikey, sig, ok := r.BasicAuth()
 	if !ok {
-		return errNoCredentials
+		return credentials{}, errNoCredentials
 	}
 	if ikey != s.ikey {
-		return errBadIKey
+		return credentials{}, errBadIKey
 	}
 	date := r.Header.Get("X-Duo-Date")
 	if date == "" {
 		date = r.Header.Get("Date")
 	}
 	if date == "" {
-		return errNoDate
+		return credentials{}, errNoDate
 	}
 	t, ok := parseDate(date)
 	if !ok {
-		return errBadDate
+		return credentials{}, errBadDate
 	}
 	if d := t.Sub(now); d > s.skew || d < -s.skew {
-		return errBadDate
+		return credentials{}, errBadDate
 	}
 
-	req := duoapi.Request{
-		Date:   date,
-		Method: r.Method,
-		Host:   s.host,
-		Path:   r.URL.Path,
-		Params: r.URL.Query(),
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxSignedBody))
+	if err != nil {
+		return credentials{}, errBadSignature
 	}
-	var versions []duoapi.SignatureVersion
+	params := r.URL.Query()
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); r.Method != http.MethodGet && mt == "application/x-www-form-urlencoded" {
+		if params, err = url.ParseQuery(string(body)); err != nil {
+			return credentials{}, errBadSignature
+		}
+	}
+	c := credentials{
+		sig: sig,
+		signed: duoapi.Request{
+			Date:       date,
+			Method:     r.Method,
+			Path:       r.URL.Path,
+			Params:     params,
+			Body:       body,
+			DuoHeaders: duoHeaders(r.Header),
+		},
+	}
 	switch len(sig) {
 	case 40:
-		versions = []duoapi.SignatureVersion{duoapi.SignatureV2SHA1}
+		c.versions = []duoapi.SignatureVersion{duoapi.SignatureV2SHA1}
 	case 128:
-		versions = []duoapi.SignatureVersion{duoapi.SignatureV2, duoapi.SignatureV5}
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxSignedBody))
-		if err != nil {
-			return errBadSignature
-		}
-		req.Body = body
-		req.DuoHeaders = duoHeaders(r.Header)
+		c.versions = []duoapi.SignatureVersion{duoapi.SignatureV2, duoapi.SignatureV5}
 	}
-	for _, v := range versions {
-		want, err := duoapi.Signature(v, s.skey, req)
-		if err == nil && hmac.Equal([]byte(want), []byte(sig)) {
-			return nil
+	return c, nil
+}
+
+// signedFor reports whether c's signature was made with the secret key
+// skey for the API hostname host.
+func (c credentials) signedFor(skey, host string) bool {
+	req := c.signed
+	req.Host = host
+	for _, v := range c.versions {
+		want, err := duoapi.Signature(v, skey, req)
+		if err == nil && hmac.Equal([]byte(want), []byte(c.sig)) {
+			return true
 		}
 	}
-	return errBadSignature
+	return false
 }
 
 // parseDate reads a request date: RFC 1123 with a numeric zone, as Duo's

@@ -34,10 +34,11 @@ const (
 // failure. At most one of TooManyRequests, ServerError, Unavailable,
 // Truncate and Drop happens to a request, so their sum must not exceed 1;
 // Slow is drawn on its own and delays the request by SlowDelay before it is
-// answered (or failed). Faults apply only to the log endpoints, before
-// authentication, and never change which events exist: a retried request gets
-// the same data. The draws come from a generator seeded by Config.Seed, so a
-// sequential client sees the same faults on every run.
+// answered (or failed). Faults apply only to the log endpoints, for the
+// parent and its children alike, and to the account list, before
+// authentication, and never change which events exist: a retried request
+// gets the same data. The draws come from a generator seeded by
+// Config.Seed, so a sequential client sees the same faults on every run.
 type Faults struct {
 	TooManyRequests float64
 	ServerError     float64

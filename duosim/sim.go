@@ -44,10 +44,13 @@ const (
 // Duo with the default credentials, no rate limit and no faults.
 type Config struct {
 	// IntegrationKey, SecretKey and APIHost are the credentials of the one
-	// Admin API integration the simulator knows, and the hostname that
-	// requests are signed for. Signatures are checked against APIHost, never
-	// against the Host header, so a client may reach the simulator through
-	// any address (a base URL override, a reverse proxy).
+	// integration the simulator knows (an Admin API application, or with
+	// AccountsAPI the parent's Accounts API application), and the hostname
+	// that requests for the parent's own account are signed for; requests
+	// for a child are signed for the child's (see Child). Signatures are
+	// checked against these hostnames, never against the Host header, so a
+	// client may reach the simulator through any address (a base URL
+	// override, a reverse proxy).
 	IntegrationKey string
 	SecretKey      string
 	APIHost        string
@@ -103,10 +106,26 @@ type Config struct {
 	// generates objects only.
 	ActivityStringActions float64
 
-	// RateLimitPerMinute is how many authenticated log requests the
-	// integration may make in any 60 seconds of the server clock; the others
+	// RateLimitPerMinute is how many authenticated log requests each
+	// account may serve in any 60 seconds of the server clock, the parent's
+	// own (with its account list calls) and each child's apart; the others
 	// get 429 / 42901 with no Retry-After header. Zero means no limit.
+	// Whether Duo counts a child's requests against the child or against
+	// the parent's integration is not documented; the simulator counts
+	// them against the child.
 	RateLimitPerMinute int
+
+	// AccountsAPI makes the integration an Accounts API application of a
+	// Duo MSP parent account: POST /accounts/v1/account/list lists its
+	// child accounts, and a log request whose account_id parameter names a
+	// child reads that child's events (see Child). Without it the list
+	// answers 403 / 40301, as Duo answers a parent without Accounts API
+	// access, and no child can be added.
+	AccountsAPI bool
+	// Children are the child accounts the parent has from the start; they
+	// need AccountsAPI. AddChild, GenerateChildren and RemoveChild change
+	// them while the simulator runs.
+	Children []ChildConfig
 
 	// Faults injects failures into log requests. See SetFaults to change
 	// them while the simulator runs.
@@ -126,10 +145,14 @@ type Config struct {
 //	GET /admin/v1/logs/administrator
 //	GET /admin/v1/logs/telephony
 //	GET /admin/v1/logs/offline_enrollment
+//	POST /accounts/v1/account/list (with Config.AccountsAPI)
 //	GET /auth/v2/ping (unsigned)
 //
-// Events are added with AddEvents, Generate and RunLive; requests are
-// recorded for Requests and RequestCounts. A Sim is safe for concurrent use.
+// Events are added with AddEvents, Generate and RunLive, which act on the
+// parent's own account (the one requests without account_id read) and, as
+// methods of a Child, on a child account's; requests are recorded for
+// Requests, RequestCounts and AccountRequestCounts. A Sim is safe for
+// concurrent use.
 type Sim struct {
 	ikey, skey, host string
 	lag              time.Duration // negative: no lag
@@ -139,10 +162,17 @@ type Sim struct {
 	v1WholeSeconds   bool
 	denyLogRead      bool
 	tmStringOffsets  bool
+	accountsAPI      bool
+	// seed, stringActions and perMinute are the Config fields that a
+	// child account added later is made with.
+	seed          uint64
+	stringActions float64
+	perMinute     int
 
 	// accountStore is the parent's own account, which requests without
 	// account_id read.
 	accountStore
+	children children
 
 	faults faultInjector
 	stats  requestStats
@@ -181,6 +211,10 @@ func New(cfg Config) (*Sim, error) {
 		v1WholeSeconds:  cfg.V1WholeSeconds,
 		denyLogRead:     cfg.DenyLogRead,
 		tmStringOffsets: cfg.TrustMonitorStringOffsets,
+		accountsAPI:     cfg.AccountsAPI,
+		seed:            cfg.Seed,
+		stringActions:   cfg.ActivityStringActions,
+		perMinute:       cfg.RateLimitPerMinute,
 	}
 	now := cfg.Now
 	if now == nil {
@@ -202,6 +236,12 @@ func New(cfg Config) (*Sim, error) {
 	}
 	s.faults.rng = rand.New(rand.NewPCG(cfg.Seed, faultStream))
 	s.faults.cfg = cfg.Faults
+	s.children.init(s.seed)
+	for _, c := range cfg.Children {
+		if _, err := s.AddChild(c); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -358,17 +398,22 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Path:   r.URL.Path,
 		Query:  r.URL.Query(),
 	}
+	rec.AccountID = rec.Query.Get("account_id")
 
 	if r.URL.Path == PathPing {
 		s.write(w, &rec, s.ping(r), false)
 		return
 	}
-	ep, ok := endpoints[r.URL.Path]
-	if !ok {
+	ep, isLog := endpoints[r.URL.Path]
+	if !isLog && r.URL.Path != PathAccountList {
 		s.write(w, &rec, errNotFound.reply(), false)
 		return
 	}
-	if r.Method != http.MethodGet {
+	method := http.MethodGet
+	if !isLog {
+		method = http.MethodPost
+	}
+	if r.Method != method {
 		s.write(w, &rec, errMethod.reply(), false)
 		return
 	}
@@ -403,23 +448,48 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	now := s.now()
-	if err := s.authenticate(r, now); err != nil {
+	c, err := s.readCredentials(r, now)
+	if err != nil {
 		s.write(w, &rec, err.reply(), false)
 		return
 	}
+	if !isLog {
+		body, err := s.listChildren(c, &rec, now)
+		if err != nil {
+			s.write(w, &rec, err.reply(), false)
+			return
+		}
+		s.write(w, &rec, reply{status: http.StatusOK, body: body}, fault == FaultTruncate)
+		return
+	}
+	a, err := s.admit(c, ep, &rec, now)
+	if err != nil {
+		s.write(w, &rec, err.reply(), false)
+		return
+	}
+	s.write(w, &rec, s.serveLogs(a, ep, rec.Query, now), fault == FaultTruncate)
+}
+
+// admit decides whether a log request with credentials c may read the
+// events of endpoint ep, and from which account: it must be signed for the
+// hostname of the account it is for (see authorize), the integration must
+// be allowed to read logs, the account's edition must have the endpoint and
+// the account's rate limit must have room for the request.
+func (s *Sim) admit(c credentials, ep endpoint, rec *RequestRecord, now time.Time) (*accountStore, *apiError) {
+	a, err := s.authorize(c, rec)
+	if err != nil {
+		return nil, err
+	}
 	if s.denyLogRead {
-		s.write(w, &rec, errForbidden.reply(), false)
-		return
+		return nil, errForbidden
 	}
-	if e, ok := s.unavailable[ep.typ]; ok {
-		s.write(w, &rec, e.reply(), false)
-		return
+	if e, ok := a.unavailable[ep.typ]; ok {
+		return nil, e
 	}
-	if s.limiter != nil && !s.limiter.allow(now) {
-		s.write(w, &rec, errTooManyRequests.reply(), false)
-		return
+	if a.limiter != nil && !a.limiter.allow(now) {
+		return nil, errTooManyRequests
 	}
-	s.write(w, &rec, s.serveLogs(&s.accountStore, ep, rec.Query, now), fault == FaultTruncate)
+	return a, nil
 }
 
 // dropConnection closes the connection without sending a response.

@@ -21,6 +21,16 @@ type RequestRecord struct {
 	Path   string
 	// Query is the request's parsed query string.
 	Query url.Values
+	// AccountID is the request's account_id parameter (its first value),
+	// which names the child account a log request is for; empty for a
+	// request for the parent's own account.
+	AccountID string
+	// SignedHost is the API hostname the request's signature was made for
+	// when that is not the parent's own (Config.APIHost): the api_hostname
+	// of a child, present or removed. It is empty for a request signed for
+	// the parent's hostname, for one whose signature matches no hostname
+	// the simulator knows, and for one whose signature was not checked.
+	SignedHost string
 	// Status is the HTTP status sent, or 0 when no response was sent (a
 	// dropped connection, or a client that gave up during a slow response).
 	Status int
@@ -43,6 +53,8 @@ type requestStats struct {
 	mu     sync.Mutex
 	log    []RequestRecord
 	counts map[PathStatus]int
+	// byAccount holds the counts of the requests of each AccountID.
+	byAccount map[string]map[PathStatus]int
 }
 
 func (rs *requestStats) add(rec RequestRecord) {
@@ -50,8 +62,14 @@ func (rs *requestStats) add(rec RequestRecord) {
 	defer rs.mu.Unlock()
 	if rs.counts == nil {
 		rs.counts = make(map[PathStatus]int)
+		rs.byAccount = make(map[string]map[PathStatus]int)
 	}
-	rs.counts[PathStatus{rec.Path, rec.Status}]++
+	key := PathStatus{Path: rec.Path, Status: rec.Status}
+	rs.counts[key]++
+	if rs.byAccount[rec.AccountID] == nil {
+		rs.byAccount[rec.AccountID] = make(map[PathStatus]int)
+	}
+	rs.byAccount[rec.AccountID][key]++
 	if len(rs.log) >= maxRequestLog {
 		n := copy(rs.log, rs.log[maxRequestLog/2:])
 		clear(rs.log[n:])
@@ -77,12 +95,22 @@ func (s *Sim) Requests() []RequestRecord {
 }
 
 // RequestCounts returns how many requests got each status on each path
-// since the start or ResetRequests. Status 0 counts requests that got no
-// response.
+// since the start or ResetRequests, whichever account they were for. Status
+// 0 counts requests that got no response.
 func (s *Sim) RequestCounts() map[PathStatus]int {
 	s.stats.mu.Lock()
 	defer s.stats.mu.Unlock()
 	return maps.Clone(s.stats.counts)
+}
+
+// AccountRequestCounts is RequestCounts for the requests whose account_id
+// was accountID (see RequestRecord.AccountID): a child's ID for the log
+// requests for that child, or "" for the parent's own log requests and the
+// account list calls.
+func (s *Sim) AccountRequestCounts(accountID string) map[PathStatus]int {
+	s.stats.mu.Lock()
+	defer s.stats.mu.Unlock()
+	return maps.Clone(s.stats.byAccount[accountID])
 }
 
 // ResetRequests forgets the requests recorded so far.
@@ -91,6 +119,7 @@ func (s *Sim) ResetRequests() {
 	defer s.stats.mu.Unlock()
 	s.stats.log = nil
 	s.stats.counts = nil
+	s.stats.byAccount = nil
 }
 
 func cloneValues(v url.Values) url.Values {
