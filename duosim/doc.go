@@ -30,6 +30,22 @@
 // change which events exist. Requests, RequestCounts, Events and CountEvents
 // let tests check what a client asked for and what it should have received.
 //
+// With Config.AccountsAPI the integration is the Accounts API application of
+// a Duo MSP parent: POST /accounts/v1/account/list (signed v2 with a form
+// body or v5 with the JSON body {}) lists its child accounts, which
+// Config.Children, AddChild and GenerateChildren add and RemoveChild takes
+// away, also while the simulator runs. A log request for a child is signed
+// with the parent's credentials, carries the child's ID in the signed
+// account_id parameter and is signed for the child's api_hostname (taken
+// verbatim, duofederal.com included), as Duo wants; the simulator checks it
+// against the hostname of the child named, whatever address it is reached
+// at. Each child has its own events (Child.Generate, Child.AddEvents,
+// Child.Events), its own rate limit and its own missing log types; faults
+// apply to all accounts; RequestRecord.AccountID and AccountRequestCounts
+// tell the accounts' requests apart. A cross-deployment child is listed but
+// refuses log requests with 403 / 40301, and so does an account_id that
+// names no child (the simulator's choice: Duo's answer is not documented).
+//
 // Typical use in a test:
 //
 //	clock := duosim.NewManualClock(time.Now())
@@ -41,4 +57,16 @@
 //	// Point the client at srv.URL, signing for srv.APIHost() with
 //	// srv.IntegrationKey() and srv.SecretKey(), then compare what it
 //	// delivered with srv.Events(duoapi.Authentication, start, clock.Now()).
+//
+// And with child accounts (Example_childAccounts signs the requests):
+//
+//	srv, err := duosim.Start(duosim.Config{Now: clock.Now, Seed: 1, AccountsAPI: true})
+//	if err != nil { ... }
+//	children, err := srv.GenerateChildren(3)
+//	if err != nil { ... }
+//	children[0].Generate(duoapi.Authentication, 500, start, clock.Now().Add(-10*time.Minute))
+//	// The client lists the children with the parent's credentials, then
+//	// asks for children[0]'s logs with account_id=children[0].ID(),
+//	// signing for children[0].APIHost(); compare what it delivered with
+//	// children[0].Events(duoapi.Authentication, start, clock.Now()).
 package duosim
