@@ -17,10 +17,6 @@ import (
 	"github.com/duostream/duostream/duoapi"
 )
 
-// PathAccountList is the Accounts API endpoint that lists the child
-// accounts of an MSP parent, in one response without paging.
-const PathAccountList = "/accounts/v1/account/list"
-
 // ChildConfig describes a child account of the MSP parent, as AddChild and
 // Config.Children take it.
 type ChildConfig struct {

@@ -93,13 +93,13 @@ func (h *harness) listRequest(spec listSpec) *http.Request {
 		spec.signedBody = spec.body
 	}
 	date := duoapi.FormatDate(h.clock.Now())
-	signed := duoapi.Request{Date: date, Method: spec.method, Host: spec.host, Path: PathAccountList, Params: spec.signedParams, Body: []byte(spec.signedBody)}
+	signed := duoapi.Request{Date: date, Method: spec.method, Host: spec.host, Path: duoapi.PathAccountList, Params: spec.signedParams, Body: []byte(spec.signedBody)}
 	if spec.dateHeader == "X-Duo-Date" {
 		signed.DuoHeaders = map[string]string{"X-Duo-Date": date}
 	}
 	authz, err := duoapi.Authorization(spec.version, h.srv.IntegrationKey(), spec.skey, signed)
 	require.NoError(h.t, err)
-	req, err := http.NewRequestWithContext(h.t.Context(), spec.method, h.srv.URL+PathAccountList, strings.NewReader(spec.body))
+	req, err := http.NewRequestWithContext(h.t.Context(), spec.method, h.srv.URL+duoapi.PathAccountList, strings.NewReader(spec.body))
 	require.NoError(h.t, err)
 	req.Header.Set(spec.dateHeader, date)
 	req.Header.Set("Authorization", authz)
@@ -156,7 +156,7 @@ func TestAccountList(t *testing.T) {
 			}
 			recs := tt.h.srv.Requests()
 			require.Len(t, recs, 1)
-			assert.Equal(t, PathAccountList, recs[0].Path)
+			assert.Equal(t, duoapi.PathAccountList, recs[0].Path)
 			assert.Empty(t, recs[0].AccountID)
 			assert.Equal(t, tt.wantSignedHost, recs[0].SignedHost)
 		})
@@ -392,7 +392,7 @@ func TestChildRateLimit(t *testing.T) {
 		h.srv.AccountRequestCounts(childA.ID))
 	assert.Equal(t, map[PathStatus]int{
 		{duoapi.PathAdministratorV1, 200}: 1, {duoapi.PathAdministratorV1, 429}: 1,
-		{PathAccountList, 200}: 1, {PathAccountList, 429}: 1,
+		{duoapi.PathAccountList, 200}: 1, {duoapi.PathAccountList, 429}: 1,
 	}, h.srv.AccountRequestCounts(""))
 	assert.Equal(t, 6, h.srv.RequestCounts()[PathStatus{Path: duoapi.PathAdministratorV1, Status: 200}], "every account")
 }
@@ -628,4 +628,55 @@ func TestChildRunLive(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 	assert.Zero(t, h.srv.CountEvents(duoapi.Administrator, epoch, epoch.Add(11*time.Second)), "the parent gets none")
+}
+
+// TestChildAccountsWithDuoapiClient checks the simulator against the
+// duoapi client: it lists the children and reads each one's log through
+// ForAccount, with both signature versions, and meets the refusal of a
+// cross-deployment child.
+func TestChildAccountsWithDuoapiClient(t *testing.T) {
+	for _, version := range []duoapi.SignatureVersion{duoapi.SignatureV2, duoapi.SignatureV5} {
+		t.Run(fmt.Sprintf("v%d", version), func(t *testing.T) {
+			h := newMSP(t, Config{}, childA, childFed, childCross)
+			from, to := epoch.Add(-time.Hour), epoch.Add(-10*time.Minute)
+			for i, c := range []ChildConfig{childA, childFed} {
+				require.NoError(t, h.srv.Child(c.ID).Generate(duoapi.Authentication, 10*(i+1), from, to))
+			}
+			parent, err := duoapi.NewClient(duoapi.ClientConfig{
+				APIHostname:       h.srv.APIHost(),
+				IntegrationKey:    h.srv.IntegrationKey(),
+				SecretKey:         h.srv.SecretKey(),
+				BaseURL:           h.srv.URL,
+				SignatureVersion:  version,
+				RequestsPerMinute: 6000,
+				Now:               h.clock.Now,
+			})
+			require.NoError(t, err)
+			accounts, err := parent.ListChildAccounts(t.Context())
+			require.NoError(t, err)
+			require.Equal(t, []duoapi.Account{
+				{ID: childA.ID, Name: childA.Name, APIHostname: childA.APIHostname},
+				{ID: childFed.ID, Name: childFed.Name, APIHostname: childFed.APIHostname},
+				{ID: childCross.ID, Name: childCross.Name, APIHostname: childCross.APIHostname},
+			}, accounts)
+
+			params := url.Values{"mintime": {ms(from)}, "maxtime": {ms(to)}, "limit": {"1000"}, "sort": {"ts:asc"}}
+			for _, a := range accounts {
+				client, err := parent.ForAccount(a)
+				require.NoError(t, err)
+				body, err := client.Get(t.Context(), duoapi.PathAuthenticationV2, params)
+				if a.ID == childCross.ID {
+					var apiErr *duoapi.APIError
+					require.ErrorAs(t, err, &apiErr)
+					assert.Equal(t, 403, apiErr.HTTPStatus)
+					assert.Equal(t, 40301, apiErr.Code)
+					continue
+				}
+				require.NoError(t, err, "account %s", a.ID)
+				var page v2Page
+				require.NoError(t, json.Unmarshal(body, &page))
+				assert.Equal(t, bodies(h.srv.Child(a.ID).Events(duoapi.Authentication, from, to.Add(time.Millisecond))), strs(page.records()), "account %s", a.ID)
+			}
+		})
+	}
 }

@@ -51,7 +51,7 @@ func Example_childAccounts() {
 			Name        string `json:"name"`
 		} `json:"response"`
 	}
-	status := send(srv, clock.Now(), http.MethodPost, srv.APIHost(), duosim.PathAccountList, nil, &list)
+	status := send(srv, clock.Now(), http.MethodPost, srv.APIHost(), duoapi.PathAccountList, nil, &list)
 	fmt.Println("list", status)
 	for _, a := range list.Response {
 		fmt.Println(a.AccountID, a.APIHostname, a.Name)

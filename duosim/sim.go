@@ -405,7 +405,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ep, isLog := endpoints[r.URL.Path]
-	if !isLog && r.URL.Path != PathAccountList {
+	if !isLog && r.URL.Path != duoapi.PathAccountList {
 		s.write(w, &rec, errNotFound.reply(), false)
 		return
 	}
