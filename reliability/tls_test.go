@@ -127,10 +127,24 @@ func TestTransientTLSErrors(t *testing.T) {
 	started := time.Now()
 	l.waitDeliveredTo(t, p, outDir, 3*time.Minute, 300*time.Millisecond, "every event delivered through broken TLS connections")
 	elapsed := time.Since(started)
-	time.Sleep(2 * time.Second) // let hanging handshakes time out
+	// A request can still be under way (a poll, or a retry of a log type
+	// with no events), its connection already counted as broken: wait
+	// until every broken connection shows as a failed request and a retry.
+	var m metricSet
+	var closed, notTLS, hung int64
+	var reqs int
+	waitFor(t, p, 10*time.Second, 100*time.Millisecond, "every broken connection counted", func() bool {
+		closed, notTLS, hung = flaky.broken[0].Load(), flaky.broken[1].Load(), flaky.broken[2].Load()
+		reqs = len(sim.Requests())
+		var err error
+		m, err = p.metrics()
+		require.NoError(t, err)
+		broken := float64(closed + notTLS + hung)
+		failed := m.sum("duo_requests_total", "outcome", "network_error") + m.sum("duo_requests_total", "outcome", "timeout")
+		return failed == broken && m.sum("duo_retries_total", "reason", "transient") == broken &&
+			float64(reqs) == m.sum("duo_requests_total", "outcome", "200")
+	})
 	require.False(t, p.exited(), "duostream exited: %v", p.err)
-	m, err := p.metrics()
-	require.NoError(t, err)
 	require.NoError(t, p.stop(30*time.Second), "duostream exits cleanly on SIGTERM")
 
 	got, err := readDelivered(outDir)
@@ -140,12 +154,10 @@ func TestTransientTLSErrors(t *testing.T) {
 	assert.Zero(t, sum.dups, "events duplicated")
 	assert.Zero(t, sum.foreign, "events the simulator never held")
 
-	closed, notTLS, hung := flaky.broken[0].Load(), flaky.broken[1].Load(), flaky.broken[2].Load()
 	broken := closed + notTLS + hung
 	for name, n := range map[string]int64{"closed": closed, "not TLS": notTLS, "hung": hung} {
 		assert.Positive(t, n, "the run met no %s handshake", name)
 	}
-	reqs := len(sim.Requests())
 	assert.Equal(t, float64(reqs), m.sum("duo_requests_total", "outcome", "200"), "every request that got through succeeded")
 	assert.Equal(t, float64(broken), m.sum("duo_requests_total", "outcome", "network_error")+m.sum("duo_requests_total", "outcome", "timeout"),
 		"each broken connection is one failed request")
