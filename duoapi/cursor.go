@@ -105,6 +105,10 @@ func DecodeCursor(b []byte) (Cursor, error) {
 		return Cursor{}, errors.New("stored cursor has a next_offset but no window")
 	case c.Surfaced != 0 && (c.Surfaced < c.WindowMin || c.WindowMax != 0 && c.Surfaced > c.WindowMax):
 		return Cursor{}, fmt.Errorf("stored cursor's surfaced time (%d) is outside its window", c.Surfaced)
+	case c.Surfaced != 0 && c.WindowMax == 0 && c.Surfaced != c.WindowMin:
+		return Cursor{}, fmt.Errorf("stored cursor's surfaced time (%d) is not the start of its next window (%d)", c.Surfaced, c.WindowMin)
+	case len(c.Seen) > 0 && c.Surfaced == 0 && c.MinTime == 0:
+		return Cursor{}, errors.New("stored cursor holds delivered events but no time they belong to")
 	case c.IsZero():
 		return Cursor{}, errors.New("stored cursor holds no position")
 	}

@@ -71,7 +71,8 @@ func (b Backoff) Delay(failures int, rnd float64) time.Duration {
 
 // PullerConfig configures a Puller. Zero durations take the defaults given.
 type PullerConfig struct {
-	// LogTypes are pulled in turns, in this order. Empty means AllLogTypes.
+	// LogTypes are pulled in turns, in this order. Empty means
+	// PantherLogTypes.
 	LogTypes []LogType
 	// TelephonyV1 pulls telephony from the legacy v1 endpoint instead of
 	// /admin/v2/logs/telephony.
@@ -106,7 +107,7 @@ type PullerConfig struct {
 
 func (c *PullerConfig) setDefaults() {
 	if len(c.LogTypes) == 0 {
-		c.LogTypes = AllLogTypes
+		c.LogTypes = PantherLogTypes
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
@@ -423,7 +424,14 @@ func (p *Puller) fetchV2(ctx context.Context, s *stream) (Batch, bool, error) {
 		if dups > 0 {
 			p.cfg.Observer.BoundaryDuplicates(s.logType, dups)
 		}
-		advances = s.trustMonitorOffsetAdvances
+		advances = func(cur Cursor, got string) bool {
+			// An offset followed must bring an event not delivered yet:
+			// one surfaced later than the position, or a new sekey of
+			// its millisecond. Duo sending the same events under new
+			// offsets would otherwise be paged for ever.
+			progressed := read.Surfaced > cur.Surfaced || len(read.Seen) > len(cur.Seen)
+			return s.trustMonitorOffsetAdvances(cur, got) && (cur.NextOffset == "" || progressed)
+		}
 	}
 	if page.NextOffset != "" && len(page.Events) > 0 {
 		if !advances(cur, page.NextOffset) {
@@ -473,8 +481,11 @@ func pageTrustMonitor(cur Cursor, events []json.RawMessage) (out []json.RawMessa
 	read.Seen = slices.Clone(cur.Seen)
 	for _, ev := range events {
 		key, ok := ParseTrustMonitorKey(ev)
+		inWindow := ok && key.Surfaced >= read.WindowMin && (read.WindowMax == 0 || key.Surfaced <= read.WindowMax)
 		switch {
-		case !ok || key.Surfaced < read.Surfaced:
+		case !inWindow || key.Surfaced < read.Surfaced:
+			// Delivered, but not a position: unreadable, outside the
+			// window Duo was asked for, or out of order.
 		case key.Surfaced == read.Surfaced && atLast[key.SEKey]:
 			dups++
 			continue
@@ -489,13 +500,9 @@ func pageTrustMonitor(cur Cursor, events []json.RawMessage) (out []json.RawMessa
 		}
 		out = append(out, ev)
 	}
-	if read.Surfaced < read.WindowMin || read.WindowMax != 0 && read.Surfaced > read.WindowMax {
-		// Nothing readable was delivered in the window, or Duo sent an
-		// event outside it: keep the position at the window's start.
-		read.Surfaced, read.Seen = 0, nil
-	}
-	if read.Surfaced == 0 {
-		read.Surfaced = read.WindowMin
+	if read.Surfaced < read.WindowMin {
+		// Nothing readable was delivered in the window yet.
+		read.Surfaced, read.Seen = read.WindowMin, nil
 	}
 	return out, read, dups
 }

@@ -3,6 +3,7 @@
 package duoapi
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -122,6 +123,17 @@ func TestPullerTrustMonitorPaging(t *testing.T) {
 			},
 			batches: 3, wantEvents: 210, wantDups: 400,
 			wantOffsets: []string{"", "2", ""},
+			wantMin:     []int64{-1, -1, 0},
+		},
+		{
+			name: "the same events under a new offset are not paged for ever",
+			steps: []http.HandlerFunc{
+				reply(200, trustMonitorBody(trustMonitorEvents(200, ms, "a"), "1")),
+				reply(200, trustMonitorBody(trustMonitorEvents(200, ms, "a"), "2")),
+				reply(200, trustMonitorBody(concat(trustMonitorEvents(200, ms, "a"), trustMonitorEvents(5, ms+1, "b")), "")),
+			},
+			batches: 3, wantEvents: 205, wantDups: 400,
+			wantOffsets: []string{"", "1", ""},
 			wantMin:     []int64{-1, -1, 0},
 		},
 	}
@@ -308,4 +320,63 @@ func TestPullerUnavailableLogType(t *testing.T) {
 			mu.Unlock()
 		})
 	}
+}
+
+// TestPageTrustMonitorPosition checks the position a Trust Monitor page
+// leaves: it never moves back, and events Duo sends outside the window asked
+// for, out of order or without a readable key are delivered without moving
+// it.
+func TestPageTrustMonitorPosition(t *testing.T) {
+	cur := Cursor{WindowMin: 1000, WindowMax: 2000, NextOffset: "7", Surfaced: 1500, Seen: []string{"SEa"}}
+	tests := []struct {
+		name     string
+		events   []string
+		wantOut  int
+		wantDups int
+		wantAt   int64
+		wantSeen []string
+	}{
+		{"a later event moves it", []string{`{"sekey":"SEb","surfaced_timestamp":1600}`}, 1, 0, 1600, []string{"SEb"}},
+		{"a new sekey of the same millisecond joins it", []string{`{"sekey":"SEb","surfaced_timestamp":1500}`}, 1, 0, 1500, []string{"SEa", "SEb"}},
+		{"a delivered sekey is dropped", []string{`{"sekey":"SEa","surfaced_timestamp":1500}`}, 0, 1, 1500, []string{"SEa"}},
+		{"an event after the window does not move it", []string{`{"sekey":"SEx","surfaced_timestamp":5000}`}, 1, 0, 1500, []string{"SEa"}},
+		{"an event before the window does not move it", []string{`{"sekey":"SEx","surfaced_timestamp":10}`}, 1, 0, 1500, []string{"SEa"}},
+		{"an earlier event does not move it back", []string{`{"sekey":"SEx","surfaced_timestamp":1200}`}, 1, 0, 1500, []string{"SEa"}},
+		{"an unreadable event does not move it", []string{`{"sekey":"SEx","surfaced_timestamp":"soon"}`}, 1, 0, 1500, []string{"SEa"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var events []json.RawMessage
+			for _, e := range tt.events {
+				events = append(events, json.RawMessage(e))
+			}
+			out, read, dups := pageTrustMonitor(cur, events)
+			assert.Len(t, out, tt.wantOut)
+			assert.Equal(t, tt.wantDups, dups)
+			assert.Equal(t, tt.wantAt, read.Surfaced)
+			assert.Equal(t, tt.wantSeen, read.Seen)
+		})
+	}
+}
+
+func TestDecodeCursorRefusesImpossibleTrustMonitorStates(t *testing.T) {
+	for _, c := range []Cursor{
+		{WindowMin: 10, Surfaced: 20},                         // past the start of a window not begun
+		{WindowMin: 10, WindowMax: 20, Surfaced: 30},          // after its window
+		{WindowMin: 10, WindowMax: 20, Seen: []string{"SE1"}}, // sekeys of no millisecond
+	} {
+		_, err := DecodeCursor(c.Encode())
+		assert.Error(t, err, "%+v", c)
+	}
+	_, err := DecodeCursor(Cursor{WindowMin: 10, Surfaced: 10, Seen: []string{"SE1"}}.Encode())
+	assert.NoError(t, err, "a window read on from its surfaced millisecond")
+}
+
+func TestPullerDefaultLogTypes(t *testing.T) {
+	p, _ := newTestPuller(t, &scripted{t: t}, nil, nil, nil)
+	var got []LogType
+	for _, s := range p.streams {
+		got = append(got, s.logType)
+	}
+	assert.Equal(t, PantherLogTypes, got, "the four Panther's Duo source reads")
 }
