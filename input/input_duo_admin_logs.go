@@ -178,7 +178,7 @@ Every message also carries `+"`duo_page_id`"+`, an identity of the Duo page it c
 				Default("v2").
 				Advanced(),
 			service.NewStringListField(dalFieldTrustMonitorTypes).
-				Description("Pull only Trust Monitor events of these types, sent to Duo as `type` parameters, such as `auth`, `bypass_status` or `device_registration`. Empty pulls every type. The stored position is not tied to the filter: events of a type added later are read only from the position on.").
+				Description("Pull only Trust Monitor events of these types, sent to Duo as `type` parameters. Events carry the types `auth`, `bypass_status` and `device_registration`; which filter values Duo accepts is not documented (Duo's PowerShell module sends `bypass_status_enabled` for bypass codes), and a value Duo refuses is logged as a needs-action error of `trust_monitor`. Empty pulls every type, which is the safe choice. The stored position is not tied to the filter: events of a type added later are read only from the position on.").
 				Default([]any{}).
 				Example([]any{"auth"}).
 				LintRule(`root = if this.type() == "string" && this.trim() == "" { ["field trust_monitor_types: an empty type: name a Trust Monitor event type such as auth"] }`).
