@@ -4,6 +4,7 @@ package processor
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
@@ -42,7 +43,7 @@ It follows Panther's own Duo parser:
 - In `+"`Duo.Activity`"+` events, fields whose shape differs between Duo versions are kept as they came: `+"`action`"+` (an object `+"`{name, details}`"+`, or the name alone in older records), the `+"`details`"+` of `+"`actor`, `target` and `old_target`"+` (JSON-encoded strings, sometimes objects) and `+"`access_device.ip`"+` (an object `+"`{address}`"+`, or a plain string); the address is in `+"`p_any_ip_addresses`"+` in either shape. The event time is `+"`ts`"+`.
 - In `+"`Duo.TrustMonitor`"+` events the event time is `+"`surfaced_timestamp`"+` (unix milliseconds); `+"`surfaced_auth`"+`, the authentication record of an `+"`auth`"+` event, adds its IP addresses, host name, user, email and `+"`txid`"+` to the indicator fields.
 
-With `+"`panther_fields`"+` on, every event also gets `+"`p_log_type`, `p_row_id`, `p_event_time`"+` (the schema's event time in UTC, or the parse time when there is none), `+"`p_parse_time`"+` (when the batch was processed), and the indicator fields `+"`p_any_ip_addresses`, `p_any_domain_names`, `p_any_usernames`, `p_any_emails`, `p_any_trace_ids`"+` (and the other `+"`p_any_*`"+` fields a schema asks for), each sorted and without duplicates. Indicator values are taken only when valid: an IP address after stripping a port, a real host name (never a placeholder such as `+"`\"null\"`"+`). A bad indicator value never fails an event.
+With `+"`panther_fields`"+` on, every event also gets `+"`p_log_type`, `p_row_id`, `p_event_time`"+` (the schema's event time in UTC, or the parse time when there is none), `+"`p_parse_time`"+` (when the batch was processed), and the indicator fields `+"`p_any_ip_addresses`, `p_any_domain_names`, `p_any_usernames`, `p_any_emails`, `p_any_trace_ids`"+` (and the other `+"`p_any_*`"+` fields a schema asks for), each sorted and without duplicates. A message whose metadata names its Duo account (`+"`duo_account_id`, `duo_account_name`"+`, as the input sets them for the child accounts of an MSP parent) also gets `+"`p_source_id`"+` (the account ID) and `+"`p_source_label`"+` (its name). Indicator values are taken only when valid: an IP address after stripping a port, a real host name (never a placeholder such as `+"`\"null\"`"+`). A bad indicator value never fails an event.
 
 ### Events that break their schema
 
@@ -124,7 +125,17 @@ type duoNormalize struct {
 	logType *service.InterpolatedString
 	invalid *service.MetricCounter
 	now     func() time.Time
+	// pantherFields adds Panther's standard fields, p_source_id and
+	// p_source_label among them when the message names its Duo account.
+	pantherFields bool
 }
+
+// Metadata naming the Duo child account a message came from, which become
+// Panther's p_source_id and p_source_label.
+const (
+	metaAccountID   = "duo_account_id"
+	metaAccountName = "duo_account_name"
+)
 
 // metaOnly matches an interpolation that is one metadata lookup:
 // ${! meta("key") } or ${! @key }.
@@ -178,6 +189,7 @@ func newDuoNormalize(conf *service.ParsedConfig, res *service.Resources, opts sc
 	}
 	p.now = opts.Now
 	p.norm = schema.NewNormalizer(opts)
+	p.pantherFields = opts.PantherFields
 	p.invalid = res.Metrics().NewCounter("duo_normalize_invalid", "log_type")
 	return p, nil
 }
@@ -249,10 +261,39 @@ func (p *duoNormalize) normalize(m *service.Message, arena []byte, now time.Time
 		p.invalid.Incr(1, s.Name)
 		return arena, err
 	}
+	if p.pantherFields {
+		arena = appendSource(arena, m)
+	}
 	// Capped, so that an append to the message's bytes cannot reach the
 	// next message's.
 	m.SetBytes(arena[start:len(arena):len(arena)])
 	return arena, nil
+}
+
+// appendSource adds Panther's p_source_id and p_source_label to the
+// normalized event that ends arena, from the Duo account the message's
+// metadata names (an MSP child account); it leaves the event as it is when
+// the message names none.
+func appendSource(arena []byte, m *service.Message) []byte {
+	id, ok := m.MetaGet(metaAccountID)
+	if !ok || id == "" {
+		return arena
+	}
+	label, _ := m.MetaGet(metaAccountName)
+	arena = arena[:len(arena)-1] // the event's closing brace
+	arena = append(arena, `,"p_source_id":`...)
+	arena = appendJSONString(arena, id)
+	if label != "" {
+		arena = append(arena, `,"p_source_label":`...)
+		arena = appendJSONString(arena, label)
+	}
+	return append(arena, '}')
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(dst []byte, s string) []byte {
+	b, _ := json.Marshal(s) // a string always marshals
+	return append(dst, b...)
 }
 
 // Close releases nothing: the processor holds no resources.

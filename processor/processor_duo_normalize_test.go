@@ -376,6 +376,45 @@ func TestPantherFieldsOff(t *testing.T) {
 	assert.JSONEq(t, `{"context":"verify","credits":1,"phone":"+1","type":"phone","isotimestamp":"2023-01-26T20:54:12.57358Z","timestamp":1674766452.57358}`, string(out))
 }
 
+// TestSourceFields checks that an event whose metadata names its Duo
+// account (an MSP child account) gets Panther's p_source_id and
+// p_source_label, and that the others do not.
+func TestSourceFields(t *testing.T) {
+	event := []byte(`{"action":"a","isotimestamp":"2020-01-24T15:09:42+00:00","username":"admin"}`)
+	tests := []struct {
+		name      string
+		conf      string
+		meta      map[string]string
+		wantID    any
+		wantLabel any
+	}{
+		{"an account and its name", `{}`, map[string]string{"duo_account_id": "DA9VZOC5X63I2W72NRP9", "duo_account_name": `Acme "West" <Ltd>`}, "DA9VZOC5X63I2W72NRP9", `Acme "West" <Ltd>`},
+		{"an account without a name", `{}`, map[string]string{"duo_account_id": "DA9VZOC5X63I2W72NRP9"}, "DA9VZOC5X63I2W72NRP9", nil},
+		{"no account", `{}`, nil, nil, nil},
+		{"an empty account", `{}`, map[string]string{"duo_account_id": "", "duo_account_name": "x"}, nil, nil},
+		{"without Panther's fields", `panther_fields: false`, map[string]string{"duo_account_id": "DA9VZOC5X63I2W72NRP9"}, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := service.NewMessage(event)
+			m.MetaSetMut("duo_log_type", "Duo.Administrator")
+			for k, v := range tt.meta {
+				m.MetaSetMut(k, v)
+			}
+			batches, err := newTestProc(t, tt.conf).ProcessBatch(t.Context(), service.MessageBatch{m})
+			require.NoError(t, err)
+			require.NoError(t, batches[0][0].GetError())
+			b, err := batches[0][0].AsBytes()
+			require.NoError(t, err)
+			var got map[string]any
+			require.NoError(t, json.Unmarshal(b, &got), "%s", b)
+			assert.Equal(t, tt.wantID, got["p_source_id"])
+			assert.Equal(t, tt.wantLabel, got["p_source_label"])
+			assert.Equal(t, "admin", got["username"], "the event is intact")
+		})
+	}
+}
+
 func TestLogTypeResolution(t *testing.T) {
 	event := []byte(`{"action":"a","isotimestamp":"2020-01-24T15:09:42+00:00","username":"admin"}`)
 
