@@ -87,21 +87,15 @@ func checkHostname(h string) error {
 // listed once and a bare hostname as api_hostname. An error names the entry
 // and the field.
 func ParseAccountList(body []byte) ([]Account, error) {
-	var env struct {
-		Stat     string          `json:"stat"`
-		Response json.RawMessage `json:"response"`
+	response, err := okResponse(body)
+	if err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal(body, &env); err != nil {
-		return nil, fmt.Errorf("decode response: %w", err)
-	}
-	if env.Stat != "OK" {
-		return nil, fmt.Errorf(`"stat" is %q, not "OK"`, env.Stat)
-	}
-	if len(env.Response) == 0 || isNull(env.Response) {
+	if len(response) == 0 || isNull(response) {
 		return nil, errors.New(`"response" is missing`)
 	}
 	var entries []json.RawMessage
-	if err := json.Unmarshal(env.Response, &entries); err != nil {
+	if err := json.Unmarshal(response, &entries); err != nil {
 		return nil, fmt.Errorf(`"response" is not an array: %w`, err)
 	}
 	accounts := make([]Account, 0, len(entries))

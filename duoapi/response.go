@@ -152,19 +152,13 @@ func parseNextOffset(raw json.RawMessage, numbers bool) (string, error) {
 // ParseV1Page decodes the body of a v1 log endpoint, whose response is a bare
 // array of records.
 func ParseV1Page(body []byte) ([]json.RawMessage, error) {
-	var env struct {
-		Stat     string          `json:"stat"`
-		Response json.RawMessage `json:"response"`
-	}
-	if err := json.Unmarshal(body, &env); err != nil {
-		return nil, fmt.Errorf("decode response: %w", err)
-	}
-	if env.Stat != "OK" {
-		return nil, fmt.Errorf(`"stat" is %q, not "OK"`, env.Stat)
+	response, err := okResponse(body)
+	if err != nil {
+		return nil, err
 	}
 	var events []json.RawMessage
-	if err := json.Unmarshal(env.Response, &events); err != nil || events == nil && !isNull(env.Response) {
-		return nil, fmt.Errorf(`"response" is not an array: %s`, truncate(env.Response, 64))
+	if err := json.Unmarshal(response, &events); err != nil || events == nil && !isNull(response) {
+		return nil, fmt.Errorf(`"response" is not an array: %s`, truncate(response, 64))
 	}
 	for i, ev := range events {
 		if len(ev) == 0 || ev[0] != '{' {
@@ -226,6 +220,21 @@ func ParseTrustMonitorKey(ev json.RawMessage) (key TrustMonitorKey, ok bool) {
 		return TrustMonitorKey{}, false
 	}
 	return TrustMonitorKey{Surfaced: ms, SEKey: e.SEKey}, true
+}
+
+// okResponse returns the "response" of a body whose "stat" is "OK".
+func okResponse(body []byte) (json.RawMessage, error) {
+	var env struct {
+		Stat     string          `json:"stat"`
+		Response json.RawMessage `json:"response"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return nil, fmt.Errorf("decode response: %w", err)
+	}
+	if env.Stat != "OK" {
+		return nil, fmt.Errorf(`"stat" is %q, not "OK"`, env.Stat)
+	}
+	return env.Response, nil
 }
 
 func isNull(raw json.RawMessage) bool {
