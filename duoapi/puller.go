@@ -161,7 +161,6 @@ type Puller struct {
 type stream struct {
 	logType  LogType
 	info     logTypeInfo
-	path     string
 	cursor   Cursor
 	due      time.Time
 	failures int
@@ -204,7 +203,7 @@ func NewPuller(client *Client, cfg PullerConfig, start map[LogType]Cursor) (*Pul
 		if t == Telephony && cfg.TelephonyV1 {
 			info = telephonyV1
 		}
-		p.streams = append(p.streams, &stream{logType: t, info: info, path: info.path, cursor: start[t]})
+		p.streams = append(p.streams, &stream{logType: t, info: info, cursor: start[t]})
 	}
 	return p, nil
 }
@@ -360,7 +359,7 @@ func (p *Puller) fetchV2(ctx context.Context, s *stream) (Batch, bool, error) {
 			start = oldest
 		}
 		if latest-start < minWindow.Milliseconds() {
-			return Batch{LogType: s.logType, Endpoint: s.path, Cursor: cur.from(start)}, false, nil
+			return Batch{LogType: s.logType, Endpoint: s.info.path, Cursor: cur.from(start)}, false, nil
 		}
 		cur = cur.from(start)
 		cur.WindowMax = latest
@@ -384,7 +383,7 @@ func (p *Puller) fetchV2(ctx context.Context, s *stream) (Batch, bool, error) {
 	if cur.NextOffset != "" {
 		params.Set(offsetParam, cur.NextOffset)
 	}
-	body, err := p.client.Get(ctx, s.path, params)
+	body, err := p.client.Get(ctx, s.info.path, params)
 	if err != nil {
 		var apiErr *APIError
 		if cur.NextOffset != "" && errors.As(err, &apiErr) && apiErr.Code == CodeInvalidParams {
@@ -405,9 +404,9 @@ func (p *Puller) fetchV2(ctx context.Context, s *stream) (Batch, bool, error) {
 	}
 	if err != nil {
 		s.cursor = cur
-		return Batch{}, false, &APIError{Endpoint: s.path, HTTPStatus: 200, Err: err}
+		return Batch{}, false, &APIError{Endpoint: s.info.path, HTTPStatus: 200, Err: err}
 	}
-	batch := Batch{LogType: s.logType, Endpoint: s.path, Events: page.Events}
+	batch := Batch{LogType: s.logType, Endpoint: s.info.path, Events: page.Events}
 	// read is the window's progress after this page, before its offset.
 	read := Cursor{WindowMin: cur.WindowMin, WindowMax: cur.WindowMax}
 	advances := s.offsetAdvances
@@ -430,9 +429,12 @@ func (p *Puller) fetchV2(ctx context.Context, s *stream) (Batch, bool, error) {
 		if !advances(cur, page.NextOffset) {
 			// Following an offset that does not move forward would read
 			// the same page forever.
-			from := read.Position().UnixMilli()
-			if ms, ok := offsetMillis(page.NextOffset); ok && !s.trustMonitor() {
-				from = max(cur.Position().UnixMilli(), ms)
+			from := cur.Position().UnixMilli()
+			if s.trustMonitor() {
+				// An opaque offset: read on from the last event delivered.
+				from = read.Position().UnixMilli()
+			} else if ms, ok := offsetMillis(page.NextOffset); ok {
+				from = max(from, ms)
 			}
 			next, skipped := s.resumeWithoutOffset(read, from)
 			p.cfg.Observer.OffsetStalled(s.logType, cur.NextOffset, page.NextOffset, time.UnixMilli(next.WindowMin), skipped)
@@ -587,7 +589,7 @@ func (p *Puller) fetchV1(ctx context.Context, s *stream) (Batch, bool, error) {
 		p.cfg.Observer.WindowClamped(s.logType, time.Unix(cur.MinTime, 0), time.Unix(oldest, 0))
 		cur = Cursor{MinTime: oldest}
 	}
-	body, err := p.client.Get(ctx, s.path, url.Values{"mintime": {strconv.FormatInt(cur.MinTime, 10)}})
+	body, err := p.client.Get(ctx, s.info.path, url.Values{"mintime": {strconv.FormatInt(cur.MinTime, 10)}})
 	if err != nil {
 		s.cursor = cur
 		return Batch{}, false, fmt.Errorf("fetch %s page: %w", s.logType, err)
@@ -595,7 +597,7 @@ func (p *Puller) fetchV1(ctx context.Context, s *stream) (Batch, bool, error) {
 	events, err := ParseV1Page(body)
 	if err != nil {
 		s.cursor = cur
-		return Batch{}, false, &APIError{Endpoint: s.path, HTTPStatus: 200, Err: err}
+		return Batch{}, false, &APIError{Endpoint: s.info.path, HTTPStatus: 200, Err: err}
 	}
 	// What is available is only used to sift the response, so reckon it
 	// now, on Duo's clock as this very response showed it.
@@ -618,7 +620,7 @@ func (p *Puller) fetchV1(ctx context.Context, s *stream) (Batch, bool, error) {
 		// Duo may return fewer than a full page while more events exist.)
 		next = Cursor{MinTime: available}
 	}
-	return Batch{LogType: s.logType, Endpoint: s.path, Events: out, Cursor: next}, full && !withheld, nil
+	return Batch{LogType: s.logType, Endpoint: s.info.path, Events: out, Cursor: next}, full && !withheld, nil
 }
 
 // pageV1 works out a v1 page fetched at cur.MinTime: the events not yet
