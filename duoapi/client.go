@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -200,12 +201,11 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 // the parameters it signs and sends; params itself is left as it is.
 func (c *Client) Get(ctx context.Context, path string, params url.Values) ([]byte, error) {
 	if c.account.ID != "" {
-		withID := make(url.Values, len(params)+1)
-		for k, vs := range params {
-			withID[k] = vs
+		params = maps.Clone(params)
+		if params == nil {
+			params = url.Values{}
 		}
-		withID.Set("account_id", c.account.ID)
-		params = withID
+		params.Set("account_id", c.account.ID)
 	}
 	return c.do(ctx, http.MethodGet, path, params)
 }
