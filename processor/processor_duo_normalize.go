@@ -4,7 +4,6 @@ package processor
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
@@ -282,18 +281,12 @@ func appendSource(arena []byte, m *service.Message) []byte {
 	label, _ := m.MetaGet(metaAccountName)
 	arena = arena[:len(arena)-1] // the event's closing brace
 	arena = append(arena, `,"p_source_id":`...)
-	arena = appendJSONString(arena, id)
+	arena = schema.AppendQuoted(arena, []byte(id))
 	if label != "" {
 		arena = append(arena, `,"p_source_label":`...)
-		arena = appendJSONString(arena, label)
+		arena = schema.AppendQuoted(arena, []byte(label))
 	}
 	return append(arena, '}')
-}
-
-// appendJSONString appends s as a JSON string.
-func appendJSONString(dst []byte, s string) []byte {
-	b, _ := json.Marshal(s) // a string always marshals
-	return append(dst, b...)
 }
 
 // Close releases nothing: the processor holds no resources.
