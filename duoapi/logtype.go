@@ -63,7 +63,8 @@ type logTypeInfo struct {
 	paging paging
 	// itemsKey is where the records are under "response" (not for v1).
 	itemsKey string
-	// limit is the page size asked for (v2 and Trust Monitor).
+	// limit is the most events a page holds: the page size asked for (v2
+	// and Trust Monitor), or the 1000 earliest a v1 endpoint returns.
 	limit int
 	// unavailable says what to do when the account lacks the endpoint
 	// (403 or 404); empty for endpoints every account has.
@@ -77,9 +78,9 @@ const TrustMonitorPageLimit = 200
 // logTypes holds every log type's endpoint facts.
 var logTypes = map[LogType]logTypeInfo{
 	Authentication:    {schema: "Duo.Authentication", path: PathAuthenticationV2, paging: pagingV2, itemsKey: "authlogs", limit: PageLimit},
-	Administrator:     {schema: "Duo.Administrator", path: PathAdministratorV1, paging: pagingV1},
+	Administrator:     {schema: "Duo.Administrator", path: PathAdministratorV1, paging: pagingV1, limit: PageLimit},
 	Telephony:         {schema: "Duo.Telephony", path: PathTelephonyV2, paging: pagingV2, itemsKey: "items", limit: PageLimit},
-	OfflineEnrollment: {schema: "Duo.OfflineEnrollment", path: PathOfflineEnrollmentV1, paging: pagingV1},
+	OfflineEnrollment: {schema: "Duo.OfflineEnrollment", path: PathOfflineEnrollmentV1, paging: pagingV1, limit: PageLimit},
 	Activity: {
 		schema: "Duo.Activity", path: PathActivityV2, paging: pagingV2, itemsKey: "items", limit: PageLimit,
 		unavailable: `drop "activity" from log_types, or use a Duo edition whose Admin API serves the activity log (documented for Duo Advantage and Premier, formerly Access and Beyond), and check that the Admin API application has "Grant read log"`,
@@ -92,7 +93,7 @@ var logTypes = map[LogType]logTypeInfo{
 
 // telephonyV1 is the legacy telephony endpoint, pulled instead of v2 when
 // PullerConfig.TelephonyV1 is set.
-var telephonyV1 = logTypeInfo{schema: "Duo.Telephony", path: PathTelephonyV1, paging: pagingV1}
+var telephonyV1 = logTypeInfo{schema: "Duo.Telephony", path: PathTelephonyV1, paging: pagingV1, limit: PageLimit}
 
 // ParseLogType returns the log type named s, or an error listing the names
 // that are accepted.
@@ -117,6 +118,17 @@ func (t LogType) SchemaName() string {
 // unless PullerConfig.TelephonyV1 is set), or "" for an unknown type.
 func (t LogType) Endpoint() string {
 	return logTypes[t].path
+}
+
+// PageLimit returns the most events a page of t's endpoint holds.
+func (t LogType) PageLimit() int {
+	return logTypes[t].limit
+}
+
+// ItemsKey returns where t's events are under "response" in a page of its
+// endpoint, or "" for the v1 endpoints, whose response is the array itself.
+func (t LogType) ItemsKey() string {
+	return logTypes[t].itemsKey
 }
 
 // UnavailableHint says what to do when Duo answers a request for t's
