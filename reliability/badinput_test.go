@@ -72,13 +72,10 @@ func (d *badDuo) done() bool {
 
 // itemsKey returns where a v2 endpoint's records are; empty for v1.
 func itemsKey(path string) string {
-	switch path {
-	case duoapi.PathAuthenticationV2:
-		return "authlogs"
-	case duoapi.PathTelephonyV2, duoapi.PathActivityV2:
-		return "items"
-	case duoapi.PathTrustMonitorV1:
-		return "events"
+	for _, lt := range duoapi.AllLogTypes {
+		if lt.Endpoint() == path {
+			return lt.ItemsKey()
+		}
 	}
 	return ""
 }
@@ -208,7 +205,7 @@ func TestBadInput(t *testing.T) {
 	outPath, dlqPath := filepath.Join(dir, "normalized.jsonl"), filepath.Join(dir, "dead-letter.jsonl")
 	p := startDuostream(t, dir, "badinput", map[string]any{
 		"input": map[string]any{"duo_admin_logs": map[string]any{
-			"log_types":           []any{"authentication", "administrator", "telephony", "offline_enrollment", "activity", "trust_monitor"},
+			"log_types":           allLogTypeNames(),
 			"api_hostname":        testAPIHost,
 			"integration_key":     testIKey,
 			"secret_key":          "${DUO_SECRET_KEY}",

@@ -117,9 +117,9 @@ func TestBackfillFootprint(t *testing.T) {
 		bySchema[lt.SchemaName()] = lt
 	}
 	byType := map[string]int{}
-	// The normalized events of these types keep their ID field (the
-	// Panther telephony schema has no telephony_id).
-	keepIDs := map[duoapi.LogType]bool{duoapi.Authentication: true, duoapi.Activity: true, duoapi.TrustMonitor: true}
+	// The normalized events of the types with an ID field keep it, but
+	// for telephony: the Panther schema has no telephony_id.
+	keepsID := func(lt duoapi.LogType) bool { return idFields[lt] != "" && lt != duoapi.Telephony }
 	distinct := map[string]map[string]bool{} // log type -> IDs
 	for _, line := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
 		var ev struct {
@@ -127,7 +127,7 @@ func TestBackfillFootprint(t *testing.T) {
 		}
 		require.NoError(t, json.Unmarshal(line, &ev))
 		byType[ev.LogType]++
-		if lt := bySchema[ev.LogType]; keepIDs[lt] {
+		if lt := bySchema[ev.LogType]; keepsID(lt) {
 			id, err := identity(lt, line)
 			require.NoError(t, err)
 			if distinct[ev.LogType] == nil {
@@ -138,7 +138,7 @@ func TestBackfillFootprint(t *testing.T) {
 	}
 	for lt, n := range want {
 		assert.Equal(t, n, byType[lt.SchemaName()], "%s events normalized once each", lt)
-		if keepIDs[lt] {
+		if keepsID(lt) {
 			assert.Len(t, distinct[lt.SchemaName()], n, "%s events by identity", lt)
 		}
 	}
@@ -164,10 +164,7 @@ func TestBackfillFootprint(t *testing.T) {
 		lt, ok := paths[path]
 		require.True(t, ok, "request to %s", path)
 		n := want[lt]
-		limit := duoapi.PageLimit
-		if lt == duoapi.TrustMonitor {
-			limit = duoapi.TrustMonitorPageLimit
-		}
+		limit := lt.PageLimit()
 		pages := (n + limit - 1) / limit
 		if itemsKey(path) != "" {
 			assert.LessOrEqual(t, byPath[path], pages+2, "%s: %d events", path, n)

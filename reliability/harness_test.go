@@ -176,12 +176,8 @@ func startSim(t testing.TB, cfg duosim.Config) *duosim.Server {
 // the secret key taken from the environment as a deployment would, pulling
 // all six log types; extra fields of duo_admin_logs replace the defaults.
 func duoInput(sim *duosim.Server, extra map[string]any) map[string]any {
-	types := make([]any, len(duoapi.AllLogTypes))
-	for i, lt := range duoapi.AllLogTypes {
-		types[i] = string(lt)
-	}
 	in := map[string]any{
-		"log_types":        types,
+		"log_types":        allLogTypeNames(),
 		"api_hostname":     sim.APIHost(),
 		"integration_key":  sim.IntegrationKey(),
 		"secret_key":       "${DUO_SECRET_KEY}",
@@ -190,6 +186,15 @@ func duoInput(sim *duosim.Server, extra map[string]any) map[string]any {
 	}
 	maps.Copy(in, extra)
 	return map[string]any{"duo_admin_logs": in}
+}
+
+// allLogTypeNames lists every log type by the name a config gives it.
+func allLogTypeNames() []any {
+	names := make([]any, len(duoapi.AllLogTypes))
+	for i, lt := range duoapi.AllLogTypes {
+		names[i] = string(lt)
+	}
+	return names
 }
 
 // bboltCache returns cache_resources holding the bbolt checkpoint store at

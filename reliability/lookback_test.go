@@ -106,10 +106,7 @@ func TestLongLookback(t *testing.T) {
 		path := lt.Endpoint()
 		n := len(l.events[lt])
 		if itemsKey(path) != "" {
-			page := duoapi.PageLimit
-			if lt == duoapi.TrustMonitor {
-				page = duoapi.TrustMonitorPageLimit
-			}
+			page := lt.PageLimit()
 			limit := (n+page-1)/page + 2
 			assert.LessOrEqual(t, byPath[path], limit, "%s: %d events need at most %d requests", path, n, limit)
 			figure(t, "%s: %d events, %d requests (ceil(n/%d) = %d), %d distinct window starts",
