@@ -116,6 +116,28 @@ var (
 	baseURLLint = `root = if this.has_prefix("http://") && !this.re_match("^http://(127\\.[0-9]+\\.[0-9]+\\.[0-9]+|localhost|\\[::1\\])(:[0-9]+)?(/.*)?$") { ["field base_url: plain http is only allowed to a loopback address (127.0.0.1, [::1] or localhost): use https"] }`
 )
 
+// logTypeNames lists log types by the names a config gives them.
+func logTypeNames(types []duoapi.LogType) []any {
+	names := make([]any, len(types))
+	for i, t := range types {
+		names[i] = string(t)
+	}
+	return names
+}
+
+// logTypesLint refuses a log_types element naming a log type that does not
+// exist; an element may hold several names separated by commas.
+func logTypesLint() string {
+	quoted := make([]string, len(duoapi.AllLogTypes))
+	plain := make([]string, len(duoapi.AllLogTypes))
+	for i, t := range duoapi.AllLogTypes {
+		quoted[i], plain[i] = strconv.Quote(string(t)), string(t)
+	}
+	use := strings.Join(plain[:len(plain)-1], ", ") + " or " + plain[len(plain)-1]
+	return `root = if this.type() == "string" { this.split(",").map_each(t -> t.trim()).filter(t -> ![` + strings.Join(quoted, ", ") +
+		`].contains(t)).map_each(t -> "field log_types: unknown log type %q: use ` + use + `".format(t)) }`
+}
+
 func duoAdminLogsSpec() *service.ConfigSpec {
 	backoffFields := func(parent, initial, maxInterval string) []*service.ConfigField {
 		return []*service.ConfigField{
@@ -167,9 +189,9 @@ Every message also carries `+"`duo_page_id`"+`, an identity of the Duo page it c
 				Example("${DUO_SECRET_KEY}"),
 			service.NewStringListField(dalFieldLogTypes).
 				Description("The log types to pull, which take turns: any of `authentication`, `administrator`, `telephony`, `offline_enrollment`, `activity`, `trust_monitor`. The default is the four Panther's Duo source reads. An element may hold several names separated by commas, so that one environment variable can set the list: `[ \"${DUO_LOG_TYPES}\" ]`.").
-				Default([]any{"authentication", "administrator", "telephony", "offline_enrollment"}).
-				Example([]any{"authentication", "administrator", "telephony", "offline_enrollment", "activity", "trust_monitor"}).
-				LintRule(`root = if this.type() == "string" { this.split(",").map_each(t -> t.trim()).filter(t -> !["authentication", "administrator", "telephony", "offline_enrollment", "activity", "trust_monitor"].contains(t)).map_each(t -> "field log_types: unknown log type %q: use authentication, administrator, telephony, offline_enrollment, activity or trust_monitor".format(t)) }`),
+				Default(logTypeNames(duoapi.PantherLogTypes)).
+				Example(logTypeNames(duoapi.AllLogTypes)).
+				LintRule(logTypesLint()),
 			service.NewStringAnnotatedEnumField(dalFieldTelephonyAPI, map[string]string{
 				"v2": "`/admin/v2/logs/telephony`, paged with `next_offset`.",
 				"v1": "The legacy `/admin/v1/logs/telephony`, paged by whole seconds. Duo has announced its deprecation.",
