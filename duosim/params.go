@@ -10,15 +10,17 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/duostream/duostream/duoapi"
 )
 
 // Limits of the limit parameter: of the v2 endpoints, and of Trust Monitor,
 // which refuses a larger limit rather than capping it.
 const (
 	defaultV2Limit           = 100
-	maxV2Limit               = 1000
+	maxV2Limit               = duoapi.PageLimit
 	defaultTrustMonitorLimit = 50
-	maxTrustMonitorLimit     = 200
+	maxTrustMonitorLimit     = duoapi.TrustMonitorPageLimit
 )
 
 // cursor is a position in a v2 log: the millisecond and ID of an event.
