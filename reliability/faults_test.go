@@ -41,6 +41,9 @@ func TestAPIFaults(t *testing.T) {
 	}})
 	l := backfill(t, sim, map[duoapi.LogType]int{
 		duoapi.Authentication: 24000, duoapi.Telephony: 8000, duoapi.Administrator: 8000, duoapi.OfflineEnrollment: 3000,
+		// Pages of the new types too, which add requests for every fault
+		// kind to meet (a run of about 100 requests can meet no 503).
+		duoapi.Activity: 8000, duoapi.TrustMonitor: 3000,
 	})
 
 	dir := t.TempDir()
@@ -157,7 +160,7 @@ func TestAPIFaults(t *testing.T) {
 	assert.LessOrEqual(t, peak60, faultsBudget, "requests in a 60s window")
 	assert.LessOrEqual(t, peak10, int(10*time.Second/interval)+1, "requests in a 10s window")
 
-	figure(t, "%d events of 4 log types delivered in %s through %d requests, of which %d failed: %d x 429, %d x 500, %d x 503 (HTML), %d truncated bodies, %d dropped connections, %d slower than the 1s timeout; lost %d, duplicated %d",
+	figure(t, "%d events of 6 log types delivered in %s through %d requests, of which %d failed: %d x 429, %d x 500, %d x 503 (HTML), %d truncated bodies, %d dropped connections, %d slower than the 1s timeout; lost %d, duplicated %d",
 		l.total(), elapsed.Round(100*time.Millisecond), len(reqs), failed, injected.tooMany, injected.serverErr, injected.unavailable,
 		injected.truncated, injected.dropped, injected.slowTimeouts, sum.lost, sum.dups)
 	figure(t, "metrics: duo_retries_total rate_limited %.0f, transient %.0f; duo_rate_limited_total %.0f; duo_requests_total %.0f (outcomes %s)",
