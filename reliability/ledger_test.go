@@ -108,8 +108,14 @@ func (l *ledger) waitDeliveredTo(t testing.TB, p *proc, outDir string, within, i
 	})
 }
 
+// eventSource is an account whose events a ledger records: the parent's
+// own (a *duosim.Server) or a child's (a *duosim.Child).
+type eventSource interface {
+	Events(t duoapi.LogType, from, to time.Time) []duosim.Event
+}
+
 // newLedger records every event sim holds.
-func newLedger(sim *duosim.Server) (*ledger, error) {
+func newLedger(sim eventSource) (*ledger, error) {
 	l := &ledger{events: map[duoapi.LogType][]simEvent{}, want: map[duoapi.LogType]counts{}}
 	from, to := time.Unix(0, 0), time.Now().Add(24*time.Hour)
 	for _, t := range duoapi.AllLogTypes {
