@@ -26,29 +26,44 @@ type Observer interface {
 	// the outcome ("200", "429", "500", "network_error", "timeout",
 	// "bad_body", ...) and how long the attempt took.
 	Request(endpoint, outcome string, elapsed time.Duration)
-	// Retry is called when a page of t could not be fetched and will be
+	// Retry is called when a page of s could not be fetched and will be
 	// tried again after wait. err is an *APIError.
-	Retry(t LogType, err error, wait time.Duration)
-	// BoundaryDuplicates is called when n events of t were dropped because
+	Retry(s Stream, err error, wait time.Duration)
+	// BoundaryDuplicates is called when n events of s were dropped because
 	// they had already been delivered from the boundary second of a v1
 	// endpoint.
-	BoundaryDuplicates(t LogType, n int)
-	// SecondOverflow is called when a v1 page of t held 1000 or more events
+	BoundaryDuplicates(s Stream, n int)
+	// SecondOverflow is called when a v1 page of s held 1000 or more events
 	// all in one second, so events of that second beyond the page cannot be
 	// fetched: Duo's v1 endpoints page by whole seconds.
-	SecondOverflow(t LogType, second time.Time)
-	// WindowClamped is called when t's position (stored, or where its
+	SecondOverflow(s Stream, second time.Time)
+	// WindowClamped is called when s's position (stored, or where its
 	// paging stands) is older than the 180 days Duo still serves and the
 	// puller had to skip to from.
-	WindowClamped(t LogType, stored, from time.Time)
-	// CursorReset is called when Duo rejected t's paging offset and the
+	WindowClamped(s Stream, stored, from time.Time)
+	// CursorReset is called when Duo rejected s's paging offset and the
 	// puller reads on from resume without it; skipped as for OffsetStalled.
-	CursorReset(t LogType, err error, resume time.Time, skipped bool)
-	// OffsetStalled is called when a page of t came back with a next_offset
+	CursorReset(s Stream, err error, resume time.Time, skipped bool)
+	// OffsetStalled is called when a page of s came back with a next_offset
 	// that does not move forward (sent, then got), and the puller reads on
 	// from resume instead of following it. skipped is true when the
 	// millisecond before resume could not be read to its end.
-	OffsetStalled(t LogType, sent, got string, resume time.Time, skipped bool)
+	OffsetStalled(s Stream, sent, got string, resume time.Time, skipped bool)
+	// AccountsRefreshed is called after every read of the child account
+	// list by a Puller made by NewAccountsPuller.
+	AccountsRefreshed(r AccountsRefresh)
+	// AccountsListFailed is called when the child account list could not
+	// be read; it is read again after wait, while the children already
+	// listed go on.
+	AccountsListFailed(err error, wait time.Duration)
+	// AccountUnreachable is called when child account a refused a request
+	// with 403, as Duo's cross-deployment sub-accounts do; no request is
+	// made for a until the list is read again, so this comes at most once
+	// per refresh interval. err is an *APIError.
+	AccountUnreachable(a Account, err error)
+	// AccountReachable is called when a request of a child account that
+	// was reported unreachable succeeded.
+	AccountReachable(a Account)
 	// ClockSkew is called after every response that carried a Date header,
 	// with how far Duo's clock is ahead of this machine's (negative when it
 	// is behind), to the second.
@@ -62,22 +77,34 @@ type NopObserver struct{}
 func (NopObserver) Request(string, string, time.Duration) {}
 
 // Retry implements Observer.
-func (NopObserver) Retry(LogType, error, time.Duration) {}
+func (NopObserver) Retry(Stream, error, time.Duration) {}
 
 // BoundaryDuplicates implements Observer.
-func (NopObserver) BoundaryDuplicates(LogType, int) {}
+func (NopObserver) BoundaryDuplicates(Stream, int) {}
 
 // SecondOverflow implements Observer.
-func (NopObserver) SecondOverflow(LogType, time.Time) {}
+func (NopObserver) SecondOverflow(Stream, time.Time) {}
 
 // WindowClamped implements Observer.
-func (NopObserver) WindowClamped(LogType, time.Time, time.Time) {}
+func (NopObserver) WindowClamped(Stream, time.Time, time.Time) {}
 
 // CursorReset implements Observer.
-func (NopObserver) CursorReset(LogType, error, time.Time, bool) {}
+func (NopObserver) CursorReset(Stream, error, time.Time, bool) {}
 
 // OffsetStalled implements Observer.
-func (NopObserver) OffsetStalled(LogType, string, string, time.Time, bool) {}
+func (NopObserver) OffsetStalled(Stream, string, string, time.Time, bool) {}
+
+// AccountsRefreshed implements Observer.
+func (NopObserver) AccountsRefreshed(AccountsRefresh) {}
+
+// AccountsListFailed implements Observer.
+func (NopObserver) AccountsListFailed(error, time.Duration) {}
+
+// AccountUnreachable implements Observer.
+func (NopObserver) AccountUnreachable(Account, error) {}
+
+// AccountReachable implements Observer.
+func (NopObserver) AccountReachable(Account) {}
 
 // ClockSkew implements Observer.
 func (NopObserver) ClockSkew(time.Duration) {}
@@ -437,6 +464,14 @@ func (b *budget) wait(ctx context.Context, shared *RequestLimiter) error {
 	}
 	b.holdFor(b.interval)
 	return nil
+}
+
+// readyIn returns how long until the client may send its next request, as
+// far as its own budget goes (a shared limit may add to it).
+func (b *budget) readyIn() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return time.Until(b.next)
 }
 
 // holdFor keeps the client's next request from being sent before d from now.

@@ -367,6 +367,11 @@ type recordingObserver struct {
 	resets   int
 	stalls   []stallReport
 	skews    []time.Duration
+
+	refreshes   []AccountsRefresh
+	listErrors  []error
+	unreachable []string // account IDs, once per report
+	reachable   []string
 }
 
 // stallReport is one OffsetStalled call.
@@ -382,40 +387,64 @@ func (o *recordingObserver) Request(endpoint, outcome string, _ time.Duration) {
 	o.reqs = append(o.reqs, endpoint+" "+outcome)
 }
 
-func (o *recordingObserver) Retry(_ LogType, err error, _ time.Duration) {
+func (o *recordingObserver) Retry(_ Stream, err error, _ time.Duration) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.retries = append(o.retries, err)
 }
 
-func (o *recordingObserver) BoundaryDuplicates(_ LogType, n int) {
+func (o *recordingObserver) BoundaryDuplicates(_ Stream, n int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.dups += n
 }
 
-func (o *recordingObserver) SecondOverflow(_ LogType, s time.Time) {
+func (o *recordingObserver) SecondOverflow(_ Stream, s time.Time) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.overflow = append(o.overflow, s)
 }
 
-func (o *recordingObserver) WindowClamped(LogType, time.Time, time.Time) {
+func (o *recordingObserver) WindowClamped(Stream, time.Time, time.Time) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.clamped++
 }
 
-func (o *recordingObserver) CursorReset(LogType, error, time.Time, bool) {
+func (o *recordingObserver) CursorReset(Stream, error, time.Time, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.resets++
 }
 
-func (o *recordingObserver) OffsetStalled(_ LogType, sent, got string, resume time.Time, skipped bool) {
+func (o *recordingObserver) OffsetStalled(_ Stream, sent, got string, resume time.Time, skipped bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.stalls = append(o.stalls, stallReport{sent, got, resume, skipped})
+}
+
+func (o *recordingObserver) AccountsRefreshed(r AccountsRefresh) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.refreshes = append(o.refreshes, r)
+}
+
+func (o *recordingObserver) AccountsListFailed(err error, _ time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.listErrors = append(o.listErrors, err)
+}
+
+func (o *recordingObserver) AccountUnreachable(a Account, _ error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.unreachable = append(o.unreachable, a.ID)
+}
+
+func (o *recordingObserver) AccountReachable(a Account) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.reachable = append(o.reachable, a.ID)
 }
 
 func (o *recordingObserver) ClockSkew(skew time.Duration) {

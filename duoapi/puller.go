@@ -97,6 +97,11 @@ type PullerConfig struct {
 	// act, such as a missing permission (default 30s to 10m). The puller
 	// never gives up: once fixed, pulling resumes by itself.
 	ConfigErrorBackoff Backoff
+	// MaxInFlight is how many requests may be in flight at once, each for
+	// a different account: a Puller never has two requests of one account
+	// in flight. 0 means 1 for NewPuller and DefaultAccountsInFlight for
+	// NewAccountsPuller.
+	MaxInFlight int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Observer is told about retries and paging events; nil means none.
@@ -134,9 +139,12 @@ func (c *PullerConfig) setDefaults() {
 	}
 }
 
-// Batch is one fetched page of one log type.
+// Batch is one fetched page of one stream.
 type Batch struct {
 	LogType LogType
+	// Account is the child account the page is of; its ID is empty for a
+	// Puller made by NewPuller, which pulls its credentials' own account.
+	Account Account
 	// Endpoint is the path the page came from.
 	Endpoint string
 	// Events are the records as Duo sent them, never seen before in this
@@ -147,19 +155,11 @@ type Batch struct {
 	Cursor Cursor
 }
 
-// Puller pulls pages of several log types in turns, so a long backfill of
-// one type does not starve the others. It keeps each type's read position
-// in memory; storing positions durably is the caller's job. It is not safe
-// for concurrent use.
-type Puller struct {
-	client  *Client
-	cfg     PullerConfig
-	streams []*stream
-	turn    int
-}
-
+// stream is the paging state of one log type of one account. While a fetch
+// of it is in flight, only that fetch touches it.
 type stream struct {
-	logType  LogType
+	id       Stream
+	account  *account
 	info     logTypeInfo
 	cursor   Cursor
 	due      time.Time
@@ -173,121 +173,15 @@ type stream struct {
 	offsetMs    int64
 	offsetsSeen map[string]bool
 	resumedFrom int64
+
+	// inFlight is set while a fetch of the stream runs; only Next reads
+	// and writes it.
+	inFlight bool
 }
 
 func (s *stream) v2() bool { return s.info.paging != pagingV1 }
 
 func (s *stream) trustMonitor() bool { return s.info.paging == pagingTrustMonitor }
-
-// NewPuller returns a Puller that starts each log type at its cursor in
-// start (a missing or zero cursor starts InitialLookback ago).
-func NewPuller(client *Client, cfg PullerConfig, start map[LogType]Cursor) (*Puller, error) {
-	cfg.setDefaults()
-	if cfg.InitialLookback > MaxLookback {
-		return nil, fmt.Errorf("initial lookback %s is longer than the %s Duo serves", cfg.InitialLookback, MaxLookback)
-	}
-	if cfg.PollInterval < minWindow {
-		return nil, fmt.Errorf("poll interval %s is shorter than %s", cfg.PollInterval, minWindow)
-	}
-	p := &Puller{client: client, cfg: cfg}
-	seen := map[LogType]bool{}
-	for _, t := range cfg.LogTypes {
-		if seen[t] {
-			return nil, fmt.Errorf("log type %q is listed twice", t)
-		}
-		seen[t] = true
-		info, ok := logTypes[t]
-		if !ok {
-			return nil, fmt.Errorf("unknown log type %q", t)
-		}
-		if t == Telephony && cfg.TelephonyV1 {
-			info = telephonyV1
-		}
-		p.streams = append(p.streams, &stream{logType: t, info: info, cursor: start[t]})
-	}
-	return p, nil
-}
-
-// Next fetches the next page of the next log type that is due, waiting when
-// every type has caught up or is backing off. Failed requests are retried
-// with backoff and reported to the Observer; Next returns an error only
-// when ctx ends. A batch may hold no events when only the position moved.
-func (p *Puller) Next(ctx context.Context) (Batch, error) {
-	for {
-		if err := ctx.Err(); err != nil {
-			return Batch{}, err
-		}
-		s := p.nextDue()
-		if s == nil {
-			if err := p.sleepUntilDue(ctx); err != nil {
-				return Batch{}, err
-			}
-			continue
-		}
-		before := s.cursor
-		batch, more, err := p.fetch(ctx, s)
-		if err != nil {
-			if ctx.Err() != nil {
-				return Batch{}, ctx.Err()
-			}
-			s.failures++
-			wait := p.backoffFor(err).Delay(s.failures, p.cfg.Rand())
-			s.due = p.cfg.Now().Add(wait)
-			p.cfg.Observer.Retry(s.logType, err, wait)
-			continue
-		}
-		s.failures = 0
-		s.cursor = batch.Cursor
-		if more {
-			s.due = time.Time{}
-		} else {
-			s.due = p.caughtUpUntil(s)
-		}
-		if len(batch.Events) > 0 || !cursorEqual(before, s.cursor) {
-			return batch, nil
-		}
-	}
-}
-
-func (p *Puller) backoffFor(err error) Backoff {
-	switch Classify(err) {
-	case FailureRateLimited:
-		return p.cfg.RateLimitBackoff
-	case FailureNeedsAction:
-		return p.cfg.ConfigErrorBackoff
-	}
-	return p.cfg.ErrorBackoff
-}
-
-// nextDue returns the first stream, from the one after the last served, that
-// is due now, or nil.
-func (p *Puller) nextDue() *stream {
-	now := p.cfg.Now()
-	for i := range p.streams {
-		s := p.streams[(p.turn+i)%len(p.streams)]
-		if !s.due.After(now) {
-			p.turn = (p.turn + i + 1) % len(p.streams)
-			return s
-		}
-	}
-	return nil
-}
-
-func (p *Puller) sleepUntilDue(ctx context.Context) error {
-	earliest := p.streams[0].due
-	for _, s := range p.streams[1:] {
-		if s.due.Before(earliest) {
-			earliest = s.due
-		}
-	}
-	// Sleep in steps of at most a second so a clock that is not the wall
-	// clock (in tests) is followed.
-	d := min(earliest.Sub(p.cfg.Now()), time.Second)
-	if d <= 0 {
-		return nil
-	}
-	return sleep(ctx, d)
-}
 
 // caughtUpUntil returns when a stream that has read everything available
 // should ask again: once a poll interval's worth of new events can exist.
@@ -297,7 +191,7 @@ func (p *Puller) caughtUpUntil(s *stream) time.Time {
 	if s.v2() && s.cursor.WindowMax == 0 && s.cursor.WindowMin != 0 {
 		// The next window starts at WindowMin; it is worth a request once
 		// it reaches PollInterval past the availability lag on Duo's clock.
-		at := time.UnixMilli(s.cursor.WindowMin).Add(p.cfg.AvailabilityLag + p.cfg.PollInterval - p.duoOffset())
+		at := time.UnixMilli(s.cursor.WindowMin).Add(p.cfg.AvailabilityLag + p.cfg.PollInterval - p.duoOffset(s))
 		if at.Before(next) {
 			return at
 		}
@@ -308,8 +202,8 @@ func (p *Puller) caughtUpUntil(s *stream) time.Time {
 // duoOffset is what to add to this machine's clock to get the latest time
 // Duo's clock can safely be taken to show: the skew measured from Duo's Date
 // header less ClockMargin, or less UnknownClockMargin before any response.
-func (p *Puller) duoOffset() time.Duration {
-	skew, ok := p.client.ClockSkew()
+func (p *Puller) duoOffset(s *stream) time.Duration {
+	skew, ok := s.account.client.ClockSkew()
 	if !ok {
 		return -UnknownClockMargin
 	}
@@ -319,8 +213,8 @@ func (p *Puller) duoOffset() time.Duration {
 // duoNow is Duo's clock, reckoned safely (see duoOffset). Every window and
 // the retention edge are worked out in Duo's time, so a clock here that is
 // fast asks for nothing Duo does not show yet.
-func (p *Puller) duoNow() time.Time {
-	return p.cfg.Now().Add(p.duoOffset())
+func (p *Puller) duoNow(s *stream) time.Time {
+	return p.cfg.Now().Add(p.duoOffset(s))
 }
 
 func (p *Puller) fetch(ctx context.Context, s *stream) (Batch, bool, error) {
@@ -331,7 +225,7 @@ func (p *Puller) fetch(ctx context.Context, s *stream) (Batch, bool, error) {
 }
 
 func (p *Puller) fetchV2(ctx context.Context, s *stream) (Batch, bool, error) {
-	now := p.duoNow()
+	now := p.duoNow(s)
 	oldest := now.Add(-Retention + retentionSlack).UnixMilli()
 	latest := now.Add(-p.cfg.AvailabilityLag).UnixMilli()
 	cur := s.cursor
@@ -345,7 +239,7 @@ func (p *Puller) fetchV2(ctx context.Context, s *stream) (Batch, bool, error) {
 		read := cur.Position().UnixMilli()
 		from := max(read, oldest)
 		if from > read {
-			p.cfg.Observer.WindowClamped(s.logType, time.UnixMilli(read), time.UnixMilli(from))
+			p.cfg.Observer.WindowClamped(s.id, time.UnixMilli(read), time.UnixMilli(from))
 		}
 		cur = cur.from(from)
 	}
@@ -355,11 +249,11 @@ func (p *Puller) fetchV2(ctx context.Context, s *stream) (Batch, bool, error) {
 			start = now.Add(-p.cfg.InitialLookback).UnixMilli()
 		}
 		if start < oldest {
-			p.cfg.Observer.WindowClamped(s.logType, time.UnixMilli(start), time.UnixMilli(oldest))
+			p.cfg.Observer.WindowClamped(s.id, time.UnixMilli(start), time.UnixMilli(oldest))
 			start = oldest
 		}
 		if latest-start < minWindow.Milliseconds() {
-			return Batch{LogType: s.logType, Endpoint: s.info.path, Cursor: cur.from(start)}, false, nil
+			return Batch{LogType: s.id.LogType, Endpoint: s.info.path, Cursor: cur.from(start)}, false, nil
 		}
 		cur = cur.from(start)
 		cur.WindowMax = latest
@@ -383,7 +277,7 @@ func (p *Puller) fetchV2(ctx context.Context, s *stream) (Batch, bool, error) {
 	if cur.NextOffset != "" {
 		params.Set(offsetParam, cur.NextOffset)
 	}
-	body, err := p.client.Get(ctx, s.info.path, params)
+	body, err := s.account.client.Get(ctx, s.info.path, params)
 	if err != nil {
 		var apiErr *APIError
 		if cur.NextOffset != "" && errors.As(err, &apiErr) && apiErr.Code == CodeInvalidParams {
@@ -391,7 +285,7 @@ func (p *Puller) fetchV2(ctx context.Context, s *stream) (Batch, bool, error) {
 			// window from the offset's millisecond rather than skip it.
 			var skipped bool
 			cur, skipped = s.resumeWithoutOffset(cur, cur.Position().UnixMilli())
-			p.cfg.Observer.CursorReset(s.logType, err, time.UnixMilli(cur.WindowMin), skipped)
+			p.cfg.Observer.CursorReset(s.id, err, time.UnixMilli(cur.WindowMin), skipped)
 		}
 		s.cursor = cur
 		return Batch{}, false, s.fetchError(err)
@@ -406,7 +300,7 @@ func (p *Puller) fetchV2(ctx context.Context, s *stream) (Batch, bool, error) {
 		s.cursor = cur
 		return Batch{}, false, &APIError{Endpoint: s.info.path, HTTPStatus: 200, Err: err}
 	}
-	batch := Batch{LogType: s.logType, Endpoint: s.info.path, Events: page.Events}
+	batch := Batch{LogType: s.id.LogType, Endpoint: s.info.path, Events: page.Events}
 	// read is the window's progress after this page, before its offset.
 	read := Cursor{WindowMin: cur.WindowMin, WindowMax: cur.WindowMax}
 	advances := s.offsetAdvances
@@ -414,7 +308,7 @@ func (p *Puller) fetchV2(ctx context.Context, s *stream) (Batch, bool, error) {
 		var dups int
 		batch.Events, read, dups = pageTrustMonitor(cur, page.Events)
 		if dups > 0 {
-			p.cfg.Observer.BoundaryDuplicates(s.logType, dups)
+			p.cfg.Observer.BoundaryDuplicates(s.id, dups)
 		}
 		advances = func(cur Cursor, got string) bool {
 			// An offset followed must bring an event not delivered yet:
@@ -437,7 +331,7 @@ func (p *Puller) fetchV2(ctx context.Context, s *stream) (Batch, bool, error) {
 				from = max(from, ms)
 			}
 			next, skipped := s.resumeWithoutOffset(read, from)
-			p.cfg.Observer.OffsetStalled(s.logType, cur.NextOffset, page.NextOffset, time.UnixMilli(next.WindowMin), skipped)
+			p.cfg.Observer.OffsetStalled(s.id, cur.NextOffset, page.NextOffset, time.UnixMilli(next.WindowMin), skipped)
 			batch.Cursor = next
 			return batch, next.WindowMax != 0, nil
 		}
@@ -454,9 +348,9 @@ func (p *Puller) fetchV2(ctx context.Context, s *stream) (Batch, bool, error) {
 func (s *stream) fetchError(err error) error {
 	var apiErr *APIError
 	if s.info.unavailable != "" && errors.As(err, &apiErr) && (apiErr.HTTPStatus == 403 || apiErr.HTTPStatus == 404) {
-		return &UnavailableError{LogType: s.logType, Err: apiErr}
+		return &UnavailableError{LogType: s.id.LogType, Err: apiErr}
 	}
-	return fmt.Errorf("fetch %s page: %w", s.logType, err)
+	return fmt.Errorf("fetch %s page: %w", s.id.LogType, err)
 }
 
 // pageTrustMonitor works out a Trust Monitor page fetched at cur: the events
@@ -575,7 +469,7 @@ func (c Cursor) from(ms int64) Cursor {
 }
 
 func (p *Puller) fetchV1(ctx context.Context, s *stream) (Batch, bool, error) {
-	now := p.duoNow()
+	now := p.duoNow(s)
 	oldest := now.Add(-Retention + retentionSlack).Unix()
 	cur := s.cursor
 	if cur.MinTime == 0 && cur.WindowMin != 0 {
@@ -586,13 +480,13 @@ func (p *Puller) fetchV1(ctx context.Context, s *stream) (Batch, bool, error) {
 		cur.MinTime = now.Add(-p.cfg.InitialLookback).Unix()
 	}
 	if cur.MinTime < oldest {
-		p.cfg.Observer.WindowClamped(s.logType, time.Unix(cur.MinTime, 0), time.Unix(oldest, 0))
+		p.cfg.Observer.WindowClamped(s.id, time.Unix(cur.MinTime, 0), time.Unix(oldest, 0))
 		cur = Cursor{MinTime: oldest}
 	}
-	body, err := p.client.Get(ctx, s.info.path, url.Values{"mintime": {strconv.FormatInt(cur.MinTime, 10)}})
+	body, err := s.account.client.Get(ctx, s.info.path, url.Values{"mintime": {strconv.FormatInt(cur.MinTime, 10)}})
 	if err != nil {
 		s.cursor = cur
-		return Batch{}, false, fmt.Errorf("fetch %s page: %w", s.logType, err)
+		return Batch{}, false, fmt.Errorf("fetch %s page: %w", s.id.LogType, err)
 	}
 	events, err := ParseV1Page(body)
 	if err != nil {
@@ -601,17 +495,17 @@ func (p *Puller) fetchV1(ctx context.Context, s *stream) (Batch, bool, error) {
 	}
 	// What is available is only used to sift the response, so reckon it
 	// now, on Duo's clock as this very response showed it.
-	available := p.duoNow().Add(-p.cfg.AvailabilityLag).Unix()
+	available := p.duoNow(s).Add(-p.cfg.AvailabilityLag).Unix()
 	next, out, dups, withheld := pageV1(cur, events, available)
 	if dups > 0 {
-		p.cfg.Observer.BoundaryDuplicates(s.logType, dups)
+		p.cfg.Observer.BoundaryDuplicates(s.id, dups)
 	}
 	full := len(events) >= PageLimit
 	switch {
 	case full && next.MinTime == cur.MinTime && !withheld:
 		// The whole page is one second: Duo cannot page inside a second,
 		// so move on past it.
-		p.cfg.Observer.SecondOverflow(s.logType, time.Unix(cur.MinTime, 0))
+		p.cfg.Observer.SecondOverflow(s.id, time.Unix(cur.MinTime, 0))
 		next = Cursor{MinTime: cur.MinTime + 1}
 	case len(events) == 0 && cur.MinTime < available:
 		// Duo has nothing from cur.MinTime on: move on to available, so
@@ -620,7 +514,7 @@ func (p *Puller) fetchV1(ctx context.Context, s *stream) (Batch, bool, error) {
 		// Duo may return fewer than a full page while more events exist.)
 		next = Cursor{MinTime: available}
 	}
-	return Batch{LogType: s.logType, Endpoint: s.info.path, Events: out, Cursor: next}, full && !withheld, nil
+	return Batch{LogType: s.id.LogType, Endpoint: s.info.path, Events: out, Cursor: next}, full && !withheld, nil
 }
 
 // pageV1 works out a v1 page fetched at cur.MinTime: the events not yet

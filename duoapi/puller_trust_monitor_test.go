@@ -375,8 +375,8 @@ func TestDecodeCursorRefusesImpossibleTrustMonitorStates(t *testing.T) {
 func TestPullerDefaultLogTypes(t *testing.T) {
 	p, _ := newTestPuller(t, &scripted{t: t}, nil, nil, nil)
 	var got []LogType
-	for _, s := range p.streams {
-		got = append(got, s.logType)
+	for _, s := range p.accounts[0].streams {
+		got = append(got, s.id.LogType)
 	}
 	assert.Equal(t, PantherLogTypes, got, "the four Panther's Duo source reads")
 }
