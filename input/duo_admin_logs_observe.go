@@ -4,6 +4,8 @@ package input
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,7 +14,9 @@ import (
 	"github.com/duostream/duostream/duoapi"
 )
 
-// inputMetrics are the duo_admin_logs input's own metrics.
+// inputMetrics are the duo_admin_logs input's own metrics. Those of one
+// stream carry, besides its log_type, its account: the child account's ID,
+// or "" for the credentials' own account (a label Prometheus leaves out).
 type inputMetrics struct {
 	requests          *service.MetricCounter
 	requestLatency    *service.MetricTimer
@@ -30,6 +34,8 @@ type inputMetrics struct {
 	cursorLag         *service.MetricGauge
 	sinceLastEvent    *service.MetricGauge
 	dropOffAlarmGauge *service.MetricGauge
+	unreachable       *service.MetricGauge
+	childAccounts     *service.MetricGauge
 }
 
 func newInputMetrics(m *service.Metrics) *inputMetrics {
@@ -39,7 +45,7 @@ func newInputMetrics(m *service.Metrics) *inputMetrics {
 		rateLimited:       m.NewCounter("duo_rate_limited_total", "endpoint"),
 		retries:           m.NewCounter("duo_retries_total", "log_type", "reason"),
 		pages:             m.NewCounter("duo_pages_total", "log_type"),
-		events:            m.NewCounter("duo_events_total", "log_type"),
+		events:            m.NewCounter("duo_events_total", "log_type", "account"),
 		boundaryDups:      m.NewCounter("duo_boundary_duplicates_total", "log_type"),
 		secondOverflow:    m.NewCounter("duo_second_overflow_total", "log_type"),
 		checkpointErrors:  m.NewCounter("duo_checkpoint_errors_total", "log_type", "operation"),
@@ -47,9 +53,11 @@ func newInputMetrics(m *service.Metrics) *inputMetrics {
 		nackedEvents:      m.NewCounter("duo_nacked_events_total", "log_type"),
 		clockSkew:         m.NewGauge("duo_clock_skew_seconds"),
 		unackedSeconds:    m.NewGauge("duo_unacked_seconds", "log_type"),
-		cursorLag:         m.NewGauge("duo_cursor_lag_seconds", "log_type"),
-		sinceLastEvent:    m.NewGauge("duo_seconds_since_last_event", "log_type"),
-		dropOffAlarmGauge: m.NewGauge("duo_drop_off_alarm", "log_type"),
+		cursorLag:         m.NewGauge("duo_cursor_lag_seconds", "log_type", "account"),
+		sinceLastEvent:    m.NewGauge("duo_seconds_since_last_event", "log_type", "account"),
+		dropOffAlarmGauge: m.NewGauge("duo_drop_off_alarm", "log_type", "account"),
+		unreachable:       m.NewGauge("duo_account_unreachable", "account"),
+		childAccounts:     m.NewGauge("duo_child_accounts"),
 	}
 }
 
@@ -59,10 +67,12 @@ type observer struct {
 	log     *service.Logger
 	metrics *inputMetrics
 	skew    skewWarning
+	// onRemoved is told of every child account no longer pulled.
+	onRemoved func(duoapi.Account)
 }
 
 func (in *duoAdminLogsInput) observer() *observer {
-	return &observer{log: in.log, metrics: in.metrics}
+	return &observer{log: in.log, metrics: in.metrics, onRemoved: in.forgetAccount}
 }
 
 // Clock skews from skewWarnAt on are logged, at most every skewWarnEvery.
@@ -106,9 +116,9 @@ func (o *observer) Request(endpoint, outcome string, elapsed time.Duration) {
 	}
 }
 
-func (o *observer) Retry(t duoapi.LogType, err error, wait time.Duration) {
+func (o *observer) Retry(t duoapi.Stream, err error, wait time.Duration) {
 	reason := duoapi.Classify(err)
-	o.metrics.retries.Incr(1, string(t), string(reason))
+	o.metrics.retries.Incr(1, string(t.LogType), string(reason))
 	wait = wait.Round(time.Millisecond)
 	if reason == duoapi.FailureNeedsAction {
 		o.log.Errorf("Cannot pull Duo %s logs, retrying in %s: %v", t, wait, err)
@@ -117,24 +127,24 @@ func (o *observer) Retry(t duoapi.LogType, err error, wait time.Duration) {
 	o.log.Warnf("Fetching Duo %s logs failed, retrying in %s: %v", t, wait, err)
 }
 
-func (o *observer) BoundaryDuplicates(t duoapi.LogType, n int) {
-	o.metrics.boundaryDups.Incr(int64(n), string(t))
+func (o *observer) BoundaryDuplicates(t duoapi.Stream, n int) {
+	o.metrics.boundaryDups.Incr(int64(n), string(t.LogType))
 	o.log.Debugf("Dropped %d Duo %s events already delivered from the boundary second", n, t)
 }
 
-func (o *observer) SecondOverflow(t duoapi.LogType, second time.Time) {
-	o.metrics.secondOverflow.Incr(1, string(t))
+func (o *observer) SecondOverflow(t duoapi.Stream, second time.Time) {
+	o.metrics.secondOverflow.Incr(1, string(t.LogType))
 	o.log.Warnf("Duo returned a full page of %s events all in the second %s; its v1 endpoint cannot page inside a second, so further events of that second, if any, cannot be fetched",
 		t, second.UTC().Format(time.RFC3339))
 }
 
-func (o *observer) WindowClamped(t duoapi.LogType, stored, from time.Time) {
+func (o *observer) WindowClamped(t duoapi.Stream, stored, from time.Time) {
 	o.log.Errorf("The stored position of Duo %s logs (%s) is older than the 180 days Duo serves: resuming from %s, events in between are no longer available",
 		t, stored.UTC().Format(time.RFC3339), from.UTC().Format(time.RFC3339))
 }
 
-func (o *observer) CursorReset(t duoapi.LogType, err error, resume time.Time, skipped bool) {
-	o.metrics.offsetResets.Incr(1, string(t), "rejected")
+func (o *observer) CursorReset(t duoapi.Stream, err error, resume time.Time, skipped bool) {
+	o.metrics.offsetResets.Incr(1, string(t.LogType), "rejected")
 	if skipped {
 		o.log.Errorf("Duo rejected the paging offset of %s logs again (%v), after reading on from the same millisecond once: moving on from %s; events of the millisecond before it beyond those delivered may be missed",
 			t, err, resume.UTC().Format(time.RFC3339Nano))
@@ -144,8 +154,8 @@ func (o *observer) CursorReset(t duoapi.LogType, err error, resume time.Time, sk
 		t, err, resume.UTC().Format(time.RFC3339Nano))
 }
 
-func (o *observer) OffsetStalled(t duoapi.LogType, sent, got string, resume time.Time, skipped bool) {
-	o.metrics.offsetResets.Incr(1, string(t), "stalled")
+func (o *observer) OffsetStalled(t duoapi.Stream, sent, got string, resume time.Time, skipped bool) {
+	o.metrics.offsetResets.Incr(1, string(t.LogType), "stalled")
 	if sent == "" {
 		sent = "(none: the window's first page)"
 	}
@@ -158,78 +168,153 @@ func (o *observer) OffsetStalled(t duoapi.LogType, sent, got string, resume time
 		t, sent, got, resume.UTC().Format(time.RFC3339Nano))
 }
 
+func (o *observer) AccountsRefreshed(r duoapi.AccountsRefresh) {
+	o.metrics.childAccounts.Set(int64(len(r.Pulled)))
+	if len(r.Added) > 0 || len(r.Removed) > 0 {
+		o.log.Infof("Duo child accounts: %d listed, %d pulled; started %s; stopped %s (their positions are kept)",
+			r.Listed, len(r.Pulled), accountList(r.Added), accountList(r.Removed))
+	}
+	for _, a := range r.Removed {
+		o.onRemoved(a)
+	}
+	if len(r.Unmatched) > 0 {
+		o.log.Warnf("accounts.include and accounts.exclude name %q, which is no child account's ID or exact name: check for a typo or a removed child", r.Unmatched)
+	}
+	for id, err := range r.Failed {
+		o.log.Errorf("Cannot start child account %s (%v): trying again shortly", id, err)
+	}
+}
+
+// accountList names accounts for a log line.
+func accountList(as []duoapi.Account) string {
+	if len(as) == 0 {
+		return "none"
+	}
+	const most = 20
+	var b strings.Builder
+	for i, a := range as {
+		if i == most {
+			fmt.Fprintf(&b, " and %d more", len(as)-most)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s (%q)", a.ID, a.Name)
+	}
+	return b.String()
+}
+
+func (o *observer) AccountsListFailed(err error, wait time.Duration) {
+	if duoapi.Classify(err) == duoapi.FailureNeedsAction {
+		o.log.Errorf("Cannot list the Duo child accounts, retrying in %s (the children already listed go on): %v", wait.Round(time.Millisecond), err)
+		return
+	}
+	o.log.Warnf("Listing the Duo child accounts failed, retrying in %s (the children already listed go on): %v", wait.Round(time.Millisecond), err)
+}
+
+func (o *observer) AccountUnreachable(a duoapi.Account, err error) {
+	o.metrics.unreachable.Set(1, a.ID)
+	o.log.Errorf("Duo child account %s (%q) refuses requests made with the parent's Accounts API credentials; none is made for it until the child list is read again: %v", a.ID, a.Name, err)
+}
+
+func (o *observer) AccountReachable(a duoapi.Account) {
+	o.metrics.unreachable.Set(0, a.ID)
+	o.log.Infof("Duo child account %s (%q) answers again", a.ID, a.Name)
+}
+
 func (o *observer) ClockSkew(skew time.Duration) {
 	o.metrics.clockSkew.SetFloat64(skew.Seconds())
 	o.skew.observe(skew, time.Now(), o.log)
 }
 
-// dropOffAlarm watches for log types that stopped receiving events, the way
-// Panther's log drop-off alarm does.
+// dropOffAlarm watches for streams that stopped receiving events, the way
+// Panther's log drop-off alarm does: each log type of each account on its
+// own.
 type dropOffAlarm struct {
 	after   time.Duration
 	log     *service.Logger
 	metrics *inputMetrics
 
 	mu        sync.Mutex
-	lastEvent map[duoapi.LogType]time.Time
-	lastAlarm map[duoapi.LogType]time.Time // zero while not alarmed
+	lastEvent map[duoapi.StreamKey]time.Time
+	lastAlarm map[duoapi.StreamKey]time.Time // zero while not alarmed
+	names     map[duoapi.StreamKey]duoapi.Stream
 }
 
-// newDropOffAlarm returns the alarm of types, each of which last saw events
-// at the time stored with its position (from an earlier run), or, when none
-// is stored, now.
-func newDropOffAlarm(types []duoapi.LogType, after time.Duration, now time.Time, stored map[duoapi.LogType]time.Time, log *service.Logger, m *inputMetrics) *dropOffAlarm {
-	a := &dropOffAlarm{
+func newDropOffAlarm(after time.Duration, log *service.Logger, m *inputMetrics) *dropOffAlarm {
+	return &dropOffAlarm{
 		after: after, log: log, metrics: m,
-		lastEvent: map[duoapi.LogType]time.Time{},
-		lastAlarm: map[duoapi.LogType]time.Time{},
+		lastEvent: map[duoapi.StreamKey]time.Time{},
+		lastAlarm: map[duoapi.StreamKey]time.Time{},
+		names:     map[duoapi.StreamKey]duoapi.Stream{},
 	}
-	for _, t := range types {
-		a.lastEvent[t] = now
-		if last := stored[t]; !last.IsZero() && last.Before(now) {
-			a.lastEvent[t] = last
+}
+
+// watchStream starts watching s, which last saw events at stored (from an
+// earlier run), or, when that is zero or later than now, at now.
+func (a *dropOffAlarm) watchStream(s duoapi.Stream, now, stored time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	k := s.Key()
+	a.lastEvent[k] = now
+	if !stored.IsZero() && stored.Before(now) {
+		a.lastEvent[k] = stored
+	}
+	a.names[k] = s
+	delete(a.lastAlarm, k)
+	a.metrics.dropOffAlarmGauge.Set(0, string(k.LogType), k.AccountID)
+}
+
+// forget stops watching the streams of account id, clearing their alarms.
+func (a *dropOffAlarm) forget(id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for k := range a.lastEvent {
+		if k.AccountID == id {
+			delete(a.lastEvent, k)
+			delete(a.lastAlarm, k)
+			a.metrics.dropOffAlarmGauge.Set(0, string(k.LogType), k.AccountID)
 		}
-		m.dropOffAlarmGauge.Set(0, string(t))
-	}
-	return a
-}
-
-// last returns when events of t last arrived, or when counting began.
-func (a *dropOffAlarm) last(t duoapi.LogType) time.Time {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.lastEvent[t]
-}
-
-// sawEvents records that new events of t arrived, clearing its alarm.
-func (a *dropOffAlarm) sawEvents(t duoapi.LogType, now time.Time) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.lastEvent[t] = now
-	a.metrics.sinceLastEvent.Set(0, string(t))
-	if !a.lastAlarm[t].IsZero() {
-		a.lastAlarm[t] = time.Time{}
-		a.metrics.dropOffAlarmGauge.Set(0, string(t))
-		a.log.Infof("Duo %s events are arriving again: drop-off alarm cleared", t)
 	}
 }
 
-// check updates the gauges and raises the alarm of every log type that has
+// last returns when events of k last arrived, or when counting began.
+func (a *dropOffAlarm) last(k duoapi.StreamKey) time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.lastEvent[k]
+}
+
+// sawEvents records that new events of k arrived, clearing its alarm.
+func (a *dropOffAlarm) sawEvents(k duoapi.StreamKey, now time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.lastEvent[k] = now
+	a.metrics.sinceLastEvent.Set(0, string(k.LogType), k.AccountID)
+	if !a.lastAlarm[k].IsZero() {
+		a.lastAlarm[k] = time.Time{}
+		a.metrics.dropOffAlarmGauge.Set(0, string(k.LogType), k.AccountID)
+		a.log.Infof("Duo %s events are arriving again: drop-off alarm cleared", a.names[k])
+	}
+}
+
+// check updates the gauges and raises the alarm of every stream that has
 // been silent for too long, logging again once per alarm interval.
 func (a *dropOffAlarm) check(now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for t, last := range a.lastEvent {
+	for k, last := range a.lastEvent {
 		since := now.Sub(last)
-		a.metrics.sinceLastEvent.SetFloat64(since.Seconds(), string(t))
+		a.metrics.sinceLastEvent.SetFloat64(since.Seconds(), string(k.LogType), k.AccountID)
 		if a.after <= 0 || since < a.after {
 			continue
 		}
-		if prev := a.lastAlarm[t]; prev.IsZero() || now.Sub(prev) >= a.after {
-			a.lastAlarm[t] = now
-			a.metrics.dropOffAlarmGauge.Set(1, string(t))
+		if prev := a.lastAlarm[k]; prev.IsZero() || now.Sub(prev) >= a.after {
+			a.lastAlarm[k] = now
+			a.metrics.dropOffAlarmGauge.Set(1, string(k.LogType), k.AccountID)
 			a.log.Errorf("Drop-off alarm: no new Duo %s events for %s (drop_off_alarm is %s): check the Duo account and this stream",
-				t, since.Round(time.Second), a.after)
+				a.names[k], since.Round(time.Second), a.after)
 		}
 	}
 }
@@ -260,58 +345,63 @@ func (in *duoAdminLogsInput) watch(ctx context.Context) {
 const unackedWarnAfter = 5 * time.Minute
 
 // unackedBatches tracks when each batch still awaiting its acknowledgement
-// was read, per log type, so that an output that stops acknowledging one log
+// was read, per stream, so that an output that stops acknowledging one log
 // type is seen for what it is.
 type unackedBatches struct {
 	mu     sync.Mutex
-	readAt map[duoapi.LogType]map[uint64]time.Time
+	readAt map[duoapi.StreamKey]map[uint64]time.Time
 	warned map[duoapi.LogType]time.Time
 }
 
 func newUnackedBatches() *unackedBatches {
-	return &unackedBatches{readAt: map[duoapi.LogType]map[uint64]time.Time{}, warned: map[duoapi.LogType]time.Time{}}
+	return &unackedBatches{readAt: map[duoapi.StreamKey]map[uint64]time.Time{}, warned: map[duoapi.LogType]time.Time{}}
 }
 
-// add records that batch seq of t was read at.
-func (u *unackedBatches) add(t duoapi.LogType, seq uint64, at time.Time) {
+// add records that batch seq of k was read at.
+func (u *unackedBatches) add(k duoapi.StreamKey, seq uint64, at time.Time) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if u.readAt[t] == nil {
-		u.readAt[t] = map[uint64]time.Time{}
+	if u.readAt[k] == nil {
+		u.readAt[k] = map[uint64]time.Time{}
 	}
-	u.readAt[t][seq] = at
+	u.readAt[k][seq] = at
 }
 
-// done records that batch seq of t was acknowledged.
-func (u *unackedBatches) done(t duoapi.LogType, seq uint64) {
+// done records that batch seq of k was acknowledged.
+func (u *unackedBatches) done(k duoapi.StreamKey, seq uint64) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	delete(u.readAt[t], seq)
+	delete(u.readAt[k], seq)
 }
 
 // check sets the duo_unacked_seconds gauge of every log type to the age of
-// its oldest unacknowledged batch, and logs log types whose output has held
-// a batch for unackedWarnAfter, again every unackedWarnAfter while it lasts.
+// its oldest unacknowledged batch, of any account, and logs log types whose
+// output has held a batch for unackedWarnAfter, again every
+// unackedWarnAfter while it lasts.
 func (u *unackedBatches) check(now time.Time, types []duoapi.LogType, log *service.Logger, m *inputMetrics) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	for _, t := range types {
-		var oldest time.Time
-		for _, at := range u.readAt[t] {
-			if oldest.IsZero() || at.Before(oldest) {
-				oldest = at
+	oldest := map[duoapi.LogType]time.Time{}
+	waiting := map[duoapi.LogType]int{}
+	for k, batches := range u.readAt {
+		for _, at := range batches {
+			if o := oldest[k.LogType]; o.IsZero() || at.Before(o) {
+				oldest[k.LogType] = at
 			}
 		}
+		waiting[k.LogType] += len(batches)
+	}
+	for _, t := range types {
 		age := time.Duration(0)
-		if !oldest.IsZero() {
-			age = now.Sub(oldest)
+		if o := oldest[t]; !o.IsZero() {
+			age = now.Sub(o)
 		}
 		m.unackedSeconds.SetFloat64(age.Seconds(), string(t))
 		switch warned := u.warned[t]; {
 		case age >= unackedWarnAfter && (warned.IsZero() || now.Sub(warned) >= unackedWarnAfter):
 			u.warned[t] = now
 			log.Warnf("Duo %s events read %s ago are still not acknowledged by the output (%d batches waiting): their position cannot move, and once checkpoint_limit events wait, reading stops for every log type; the output's error log lines and output_error metric name the output block that fails",
-				t, age.Round(time.Second), len(u.readAt[t]))
+				t, age.Round(time.Second), waiting[t])
 		case age < unackedWarnAfter && !warned.IsZero():
 			delete(u.warned, t)
 			log.Infof("The output acknowledges Duo %s events again", t)

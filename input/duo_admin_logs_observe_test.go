@@ -39,12 +39,13 @@ func TestDropOffAlarm(t *testing.T) {
 	logger := service.NewLoggerFromSlog(slog.New(slog.NewTextHandler(&logs, nil)))
 	m := newInputMetrics(service.MockResources().Metrics())
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	a := newDropOffAlarm([]duoapi.LogType{duoapi.Authentication, duoapi.Telephony}, time.Hour, start, nil, logger, m)
+	a := newDropOffAlarm(time.Hour, logger, m)
+	watch(a, start, nil, duoapi.Authentication, duoapi.Telephony)
 
 	a.check(start.Add(59 * time.Minute))
 	assert.Zero(t, logs.lines("Drop-off alarm"), "silent for less than the interval")
 
-	a.sawEvents(duoapi.Authentication, start.Add(30*time.Minute))
+	a.sawEvents(key(duoapi.Authentication), start.Add(30*time.Minute))
 	a.check(start.Add(61 * time.Minute))
 	assert.Equal(t, 1, logs.lines("Drop-off alarm: no new Duo telephony events"), "telephony is silent for an hour")
 	assert.Zero(t, logs.lines("Duo authentication events for"))
@@ -55,10 +56,47 @@ func TestDropOffAlarm(t *testing.T) {
 	assert.Equal(t, 2, logs.lines("Drop-off alarm: no new Duo telephony events"), "and again after another interval")
 	assert.Equal(t, 1, logs.lines("Drop-off alarm: no new Duo authentication events"), "authentication went silent too")
 
-	a.sawEvents(duoapi.Telephony, start.Add(123*time.Minute))
+	a.sawEvents(key(duoapi.Telephony), start.Add(123*time.Minute))
 	assert.Equal(t, 1, logs.lines("Duo telephony events are arriving again"))
 	a.check(start.Add(124 * time.Minute))
 	assert.Equal(t, 2, logs.lines("Drop-off alarm: no new Duo telephony events"), "cleared")
+}
+
+// key is the stream key of log type t of the credentials' own account.
+func key(t duoapi.LogType) duoapi.StreamKey { return duoapi.StreamKey{LogType: t} }
+
+// watch starts the alarm of the credentials' own account's types at now,
+// with the last events stored.
+func watch(a *dropOffAlarm, now time.Time, stored map[duoapi.LogType]time.Time, types ...duoapi.LogType) {
+	for _, t := range types {
+		a.watchStream(duoapi.Stream{LogType: t}, now, stored[t])
+	}
+}
+
+// TestDropOffAlarmPerChild checks that the alarm of a child account's log
+// type is its own: it names the account, one silent child does not raise
+// another's, and a child no longer pulled is forgotten.
+func TestDropOffAlarmPerChild(t *testing.T) {
+	var logs lockedBuffer
+	logger := service.NewLoggerFromSlog(slog.New(slog.NewTextHandler(&logs, nil)))
+	m := newInputMetrics(service.MockResources().Metrics())
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	a := newDropOffAlarm(time.Hour, logger, m)
+	quiet := duoapi.Account{ID: "DAQUIETCHILD00000001", Name: "Quiet", APIHostname: "api-q.duosecurity.com"}
+	busy := duoapi.Account{ID: "DABUSYCHILD000000001", Name: "Busy", APIHostname: "api-b.duosecurity.com"}
+	for _, acct := range []duoapi.Account{quiet, busy} {
+		a.watchStream(duoapi.Stream{Account: acct, LogType: duoapi.Authentication}, start, time.Time{})
+	}
+	a.sawEvents(duoapi.StreamKey{AccountID: busy.ID, LogType: duoapi.Authentication}, start.Add(50*time.Minute))
+	a.check(start.Add(61 * time.Minute))
+	assert.Equal(t, 1, logs.lines(`Drop-off alarm: no new Duo authentication of account DAQUIETCHILD00000001`))
+	assert.Equal(t, 1, logs.lines(`Quiet`), "the alarm names the child")
+	assert.Equal(t, 1, logs.lines("Drop-off alarm"), "the busy child is not alarmed")
+
+	a.forget(quiet.ID)
+	a.check(start.Add(200 * time.Minute))
+	assert.Equal(t, 1, logs.lines("DAQUIETCHILD00000001"), "a forgotten child is not watched")
+	assert.Equal(t, 1, logs.lines("DABUSYCHILD000000001"), "the busy child, silent since, is alarmed")
 }
 
 func TestDropOffAlarmDisabled(t *testing.T) {
@@ -66,7 +104,8 @@ func TestDropOffAlarmDisabled(t *testing.T) {
 	logger := service.NewLoggerFromSlog(slog.New(slog.NewTextHandler(&logs, nil)))
 	m := newInputMetrics(service.MockResources().Metrics())
 	start := time.Now()
-	a := newDropOffAlarm([]duoapi.LogType{duoapi.Administrator}, 0, start, nil, logger, m)
+	a := newDropOffAlarm(0, logger, m)
+	watch(a, start, nil, duoapi.Administrator)
 	a.check(start.Add(1000 * time.Hour))
 	assert.Zero(t, logs.lines("Drop-off alarm"))
 }
@@ -83,10 +122,11 @@ func TestDropOffAlarmCountsFromStoredEvent(t *testing.T) {
 		duoapi.Authentication: start.Add(-50 * time.Minute), // from an earlier run
 		duoapi.Telephony:      start.Add(time.Hour),         // in the future: not believed
 	}
-	a := newDropOffAlarm([]duoapi.LogType{duoapi.Authentication, duoapi.Telephony, duoapi.Administrator}, time.Hour, start, stored, logger, m)
-	assert.Equal(t, stored[duoapi.Authentication], a.last(duoapi.Authentication))
-	assert.Equal(t, start, a.last(duoapi.Telephony))
-	assert.Equal(t, start, a.last(duoapi.Administrator), "nothing stored: counting starts now")
+	a := newDropOffAlarm(time.Hour, logger, m)
+	watch(a, start, stored, duoapi.Authentication, duoapi.Telephony, duoapi.Administrator)
+	assert.Equal(t, stored[duoapi.Authentication], a.last(key(duoapi.Authentication)))
+	assert.Equal(t, start, a.last(key(duoapi.Telephony)))
+	assert.Equal(t, start, a.last(key(duoapi.Administrator)), "nothing stored: counting starts now")
 
 	a.check(start.Add(11 * time.Minute))
 	assert.Equal(t, 1, logs.lines("Drop-off alarm: no new Duo authentication events for 1h1m0s"),
@@ -128,10 +168,10 @@ func TestUnackedBatches(t *testing.T) {
 	types := []duoapi.LogType{duoapi.Authentication, duoapi.Telephony}
 	u := newUnackedBatches()
 	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	u.add(duoapi.Telephony, 1, start)
-	u.add(duoapi.Telephony, 2, start.Add(time.Minute))
-	u.add(duoapi.Authentication, 1, start)
-	u.done(duoapi.Authentication, 1)
+	u.add(key(duoapi.Telephony), 1, start)
+	u.add(duoapi.StreamKey{AccountID: "DACHILD0000000000001", LogType: duoapi.Telephony}, 1, start.Add(time.Minute))
+	u.add(key(duoapi.Authentication), 1, start)
+	u.done(key(duoapi.Authentication), 1)
 
 	u.check(start.Add(4*time.Minute), types, logger, m)
 	assert.Zero(t, logs.lines("still not acknowledged"))
@@ -140,8 +180,8 @@ func TestUnackedBatches(t *testing.T) {
 	assert.Zero(t, logs.lines("Duo authentication events read"), "acknowledged batches do not count")
 	u.check(start.Add(7*time.Minute), types, logger, m)
 	assert.Equal(t, 1, logs.lines("still not acknowledged"), "not again before another interval")
-	u.done(duoapi.Telephony, 1)
-	u.done(duoapi.Telephony, 2)
+	u.done(key(duoapi.Telephony), 1)
+	u.done(duoapi.StreamKey{AccountID: "DACHILD0000000000001", LogType: duoapi.Telephony}, 1)
 	u.check(start.Add(8*time.Minute), types, logger, m)
 	assert.Equal(t, 1, logs.lines("The output acknowledges Duo telephony events again"))
 }

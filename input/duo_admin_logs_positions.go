@@ -85,8 +85,15 @@ func DecodePosition(raw []byte) (StoredPosition, error) {
 	return p, nil
 }
 
+// AccountPrefix returns the key prefix of the positions of child account id,
+// under the input's prefix: "<prefix>:<id>". The keys of its streams are
+// PositionKeys of it.
+func AccountPrefix(prefix, id string) string {
+	return prefix + KeySeparator + id
+}
+
 // PositionKeys returns the two keys the position of log type t is written to
-// in turn, under prefix.
+// in turn, under prefix (of a child account: AccountPrefix).
 func PositionKeys(prefix string, t duoapi.LogType) [2]string {
 	base := prefix + KeySeparator + string(t) + KeySeparator
 	return [2]string{base + positionSlots[0], base + positionSlots[1]}
@@ -178,17 +185,31 @@ func (s *positionStore) probe(ctx context.Context) error {
 	return nil
 }
 
-// load returns the stored position of t, reading the legacy key once when
-// nothing is stored under the current ones. found is false when nothing
-// readable is stored; err is as for ReadPosition.
-func (s *positionStore) load(ctx context.Context, t duoapi.LogType) (p StoredPosition, found, legacy bool, err error) {
+// streamPrefix returns the key prefix of k's positions.
+func (s *positionStore) streamPrefix(k duoapi.StreamKey) string {
+	if k.AccountID == "" {
+		return s.prefix
+	}
+	return AccountPrefix(s.prefix, k.AccountID)
+}
+
+// keys returns the two keys of k's position.
+func (s *positionStore) keys(k duoapi.StreamKey) [2]string {
+	return PositionKeys(s.streamPrefix(k), k.LogType)
+}
+
+// load returns the stored position of k, reading the legacy key once when
+// nothing is stored under the current ones (child accounts have none).
+// found is false when nothing readable is stored; err is as for
+// ReadPosition.
+func (s *positionStore) load(ctx context.Context, k duoapi.StreamKey) (p StoredPosition, found, legacy bool, err error) {
 	err = s.access(ctx, func(c service.Cache) error {
 		var readErr error
-		p, found, readErr = ReadPosition(ctx, c, s.prefix, t)
-		if found || readErr != nil || s.legacyPrefix == "" {
+		p, found, readErr = ReadPosition(ctx, c, s.streamPrefix(k), k.LogType)
+		if found || readErr != nil || s.legacyPrefix == "" || k.AccountID != "" {
 			return readErr
 		}
-		key := s.legacyPrefix + "/" + string(t)
+		key := s.legacyPrefix + "/" + string(k.LogType)
 		raw, getErr := c.Get(ctx, key)
 		switch {
 		case errors.Is(getErr, service.ErrKeyNotFound):
@@ -206,9 +227,9 @@ func (s *positionStore) load(ctx context.Context, t duoapi.LogType) (p StoredPos
 	return p, found, legacy, err
 }
 
-// store writes p as t's position, into the slot its generation selects.
-func (s *positionStore) store(ctx context.Context, t duoapi.LogType, p StoredPosition) error {
-	key := PositionKeys(s.prefix, t)[p.Generation%2]
+// store writes p as k's position, into the slot its generation selects.
+func (s *positionStore) store(ctx context.Context, k duoapi.StreamKey, p StoredPosition) error {
+	key := s.keys(k)[p.Generation%2]
 	ttl := positionTTL
 	return s.access(ctx, func(c service.Cache) error {
 		if err := c.Set(ctx, key, p.encode(), &ttl); err != nil {

@@ -58,24 +58,37 @@ func TestPositionStoreOnEveryCache(t *testing.T) {
 			ctx := t.Context()
 			require.NoError(t, store.probe(ctx))
 			last := time.UnixMilli(time.Now().Add(-time.Hour).UnixMilli())
-			for gen := uint64(1); gen <= 3; gen++ {
-				p := StoredPosition{Cursor: duoapi.Cursor{MinTime: 1000 + int64(gen)}, LastEvent: last, Generation: gen}
-				require.NoError(t, store.store(ctx, duoapi.Administrator, p))
+			own := duoapi.StreamKey{LogType: duoapi.Administrator}
+			child := duoapi.StreamKey{AccountID: "DA9VZOC5X63I2W72NRP9", LogType: duoapi.Administrator}
+			for i, k := range []duoapi.StreamKey{own, child} {
+				for gen := uint64(1); gen <= 3; gen++ {
+					p := StoredPosition{Cursor: duoapi.Cursor{MinTime: int64(1000*(i+1)) + int64(gen)}, LastEvent: last, Generation: gen}
+					require.NoError(t, store.store(ctx, k, p))
+				}
 			}
 			time.Sleep(150 * time.Millisecond) // past the default_ttl
-			got, found, legacy, err := store.load(ctx, duoapi.Administrator)
-			require.NoError(t, err)
-			require.True(t, found, "the position outlives the cache's default_ttl")
-			assert.False(t, legacy)
-			assert.Equal(t, uint64(3), got.Generation, "the newer slot wins")
-			assert.Equal(t, int64(1003), got.Cursor.MinTime)
-			assert.True(t, last.Equal(got.LastEvent), "the time of the last event is kept: %s", got.LastEvent)
+			for i, k := range []duoapi.StreamKey{own, child} {
+				got, found, legacy, err := store.load(ctx, k)
+				require.NoError(t, err)
+				require.True(t, found, "%v: the position outlives the cache's default_ttl", k)
+				assert.False(t, legacy)
+				assert.Equal(t, uint64(3), got.Generation, "the newer slot wins")
+				assert.Equal(t, int64(1000*(i+1)+3), got.Cursor.MinTime, "%v: each stream has its own position", k)
+				assert.True(t, last.Equal(got.LastEvent), "the time of the last event is kept: %s", got.LastEvent)
+			}
 			require.NoError(t, res.AccessCache(ctx, "state", func(c service.Cache) {
 				older, err := c.Get(ctx, PositionKeys(store.prefix, duoapi.Administrator)[0])
 				require.NoError(t, err)
 				p, err := DecodePosition(older)
 				require.NoError(t, err)
 				assert.Equal(t, uint64(2), p.Generation, "the other slot holds the write before")
+				childKey := store.prefix + ":DA9VZOC5X63I2W72NRP9:administrator:b"
+				assert.Equal(t, childKey, PositionKeys(AccountPrefix(store.prefix, child.AccountID), duoapi.Administrator)[1])
+				raw, err := c.Get(ctx, childKey)
+				require.NoError(t, err, "a child's position is under <checkpoint_key>:<account_id>:<log type>")
+				p, err = DecodePosition(raw)
+				require.NoError(t, err)
+				assert.Equal(t, int64(2003), p.Cursor.MinTime)
 			}))
 		})
 	}
@@ -87,12 +100,12 @@ func TestPositionStoreTornWrite(t *testing.T) {
 	res := cacheResources(t, "memory: {}\n")
 	store := &positionStore{res: res, cache: "state", prefix: "p"}
 	ctx := t.Context()
-	require.NoError(t, store.store(ctx, duoapi.Telephony, StoredPosition{Cursor: duoapi.Cursor{WindowMin: 5000}, Generation: 1}))
+	require.NoError(t, store.store(ctx, key(duoapi.Telephony), StoredPosition{Cursor: duoapi.Cursor{WindowMin: 5000}, Generation: 1}))
 	full := StoredPosition{Cursor: duoapi.Cursor{WindowMin: 6000}, Generation: 2}.encode()
 	require.NoError(t, res.AccessCache(ctx, "state", func(c service.Cache) {
 		require.NoError(t, c.Set(ctx, PositionKeys("p", duoapi.Telephony)[0], full[:len(full)/2], nil))
 	}))
-	got, found, _, err := store.load(ctx, duoapi.Telephony)
+	got, found, _, err := store.load(ctx, key(duoapi.Telephony))
 	require.True(t, found)
 	require.Error(t, err, "the damage is reported")
 	assert.Contains(t, err.Error(), `"p:telephony:a"`)
@@ -109,14 +122,14 @@ func TestPositionStoreLegacyKey(t *testing.T) {
 	require.NoError(t, res.AccessCache(ctx, "state", func(c service.Cache) {
 		require.NoError(t, c.Set(ctx, "duostream/h/k/authentication", duoapi.Cursor{WindowMin: 777}.Encode(), nil))
 	}))
-	got, found, legacy, err := store.load(ctx, duoapi.Authentication)
+	got, found, legacy, err := store.load(ctx, key(duoapi.Authentication))
 	require.NoError(t, err)
 	require.True(t, found)
 	assert.True(t, legacy)
 	assert.Equal(t, int64(777), got.Cursor.WindowMin)
 
-	require.NoError(t, store.store(ctx, duoapi.Authentication, StoredPosition{Cursor: duoapi.Cursor{WindowMin: 888}, Generation: 1}))
-	got, found, legacy, err = store.load(ctx, duoapi.Authentication)
+	require.NoError(t, store.store(ctx, key(duoapi.Authentication), StoredPosition{Cursor: duoapi.Cursor{WindowMin: 888}, Generation: 1}))
+	got, found, legacy, err = store.load(ctx, key(duoapi.Authentication))
 	require.NoError(t, err)
 	require.True(t, found)
 	assert.False(t, legacy, "once stored under the new keys, the old one is not read again")
@@ -144,15 +157,17 @@ func TestInputRefusesCacheThatCannotKeepPositions(t *testing.T) {
 func TestPageIdentity(t *testing.T) {
 	a := []json.RawMessage{json.RawMessage(`{"txid":"1"}`), json.RawMessage(`{"txid":"2"}`)}
 	same := []json.RawMessage{json.RawMessage(`{"txid":"1"}`), json.RawMessage(`{"txid":"2"}`)}
-	id := pageIdentity(duoapi.Authentication, a)
+	id := pageIdentity(duoapi.Stream{LogType: duoapi.Authentication}, a)
 	assert.Len(t, id, 32)
-	assert.Equal(t, id, pageIdentity(duoapi.Authentication, same), "the same page has the same identity")
+	assert.Equal(t, id, pageIdentity(duoapi.Stream{LogType: duoapi.Authentication}, same), "the same page has the same identity")
 	for name, other := range map[string][]json.RawMessage{
 		"another order":   {a[1], a[0]},
 		"one event fewer": a[:1],
 		"split otherwise": {json.RawMessage(`{"txid":"1"}{"txid":"2"}`)},
 	} {
-		assert.NotEqual(t, id, pageIdentity(duoapi.Authentication, other), name)
+		assert.NotEqual(t, id, pageIdentity(duoapi.Stream{LogType: duoapi.Authentication}, other), name)
 	}
-	assert.NotEqual(t, id, pageIdentity(duoapi.Telephony, a), "another log type")
+	assert.NotEqual(t, id, pageIdentity(duoapi.Stream{LogType: duoapi.Telephony}, a), "another log type")
+	child := duoapi.Stream{Account: duoapi.Account{ID: "DA9VZOC5X63I2W72NRP9"}, LogType: duoapi.Authentication}
+	assert.NotEqual(t, id, pageIdentity(child, a), "another account")
 }

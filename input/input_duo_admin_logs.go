@@ -39,6 +39,12 @@ const (
 	dalFieldPollInterval      = "poll_interval"
 	dalFieldAvailabilityLag   = "availability_lag"
 	dalFieldRequestsPerMinute = "requests_per_minute"
+	dalFieldMaxRequestsPerMin = "max_requests_per_minute"
+	dalFieldAccounts          = "accounts"
+	dalFieldDiscover          = "discover"
+	dalFieldInclude           = "include"
+	dalFieldExclude           = "exclude"
+	dalFieldRefreshInterval   = "refresh_interval"
 	dalFieldDropOffAlarm      = "drop_off_alarm"
 	dalFieldSignatureVersion  = "signature_version"
 	dalFieldTimeout           = "timeout"
@@ -59,6 +65,11 @@ const (
 	// when the same page is read again after a replay: a key for output
 	// objects that a replay overwrites instead of adding to.
 	MetaPageID = "duo_page_id"
+	// MetaAccountID and MetaAccountName name the child account a message
+	// came from, with accounts.discover; MetaAPIHostname is then the
+	// child's hostname.
+	MetaAccountID   = "duo_account_id"
+	MetaAccountName = "duo_account_name"
 )
 
 // Lint rules of single fields. A duration field is a string to Benthos, so
@@ -171,9 +182,15 @@ Authentication, telephony and activity (v2 endpoints) and Trust Monitor are read
 
 Requests of one input share a budget of `+"`requests_per_minute`"+` (Duo publishes no per-endpoint limits and sends no rate-limit headers; 30 a minute is what peers found safe). Log types take turns so that a long authentication backfill does not starve the others. A 429, a 5xx, a timeout, a dropped connection or a truncated body is retried with capped exponential backoff and jitter, re-signed with a fresh date each time. Errors that need you to act (a wrong key, a missing "Grant read log" permission, a clock more than a minute off) are logged with what to fix and retried every few minutes, so the input recovers by itself once fixed; the input never stops on its own. An account whose edition lacks the activity log or Trust Monitor answers those endpoints with 403 or 404: that log type logs one error per retry naming it and the fix (drop it from `+"`log_types`"+`, or the edition that has it), and the other log types go on.
 
+### Child accounts of an MSP parent
+
+With `+"`accounts.discover: true`"+` the credentials are those of an Accounts API application in a Duo MSP parent account (Duo enables it for the parent's Owner), and the input pulls every child account that `+"`/accounts/v1/account/list`"+` lists, filtered by `+"`accounts.include`"+` and `+"`accounts.exclude`"+`. The list is read at start and every `+"`accounts.refresh_interval`"+`. Each (child account, log type) is a stream of its own: its position is stored under `+"`<checkpoint_key>:<account_id>:<log type>:a`"+` and `+"`…:b`"+` (the separator is `+"`:`"+`, as for one account, so that every cache stores the keys), and every guarantee above holds per stream. A child's requests carry its `+"`account_id`"+` among the signed parameters and are signed for, and sent to, the child's own `+"`api_hostname`"+` as Duo lists it (Duo Federal's `+"`duofederal.com`"+` hosts included), or to `+"`base_url`"+` when it is set. Messages carry `+"`duo_account_id`"+` and `+"`duo_account_name`"+`, and `+"`duo_api_hostname`"+` is the child's host; `+"`duo_normalize`"+` turns the first two into Panther's `+"`p_source_id`"+` and `+"`p_source_label`"+`.
+
+Each child has its own budget of `+"`requests_per_minute`"+` (Duo limits each account) and at most one request in flight; up to 8 children are read at once, and `+"`max_requests_per_minute`"+` caps them all. Children take turns, and the log types of a child take turns within its turns, so a child with a 180-day backlog holds back no other child's fresh events by more than one round. A child that appears at a refresh starts at `+"`initial_lookback`"+`; one that disappears (or is excluded) stops, its positions kept, and resumes from them if it comes back. Failures stay with the child that met them: a child that refuses its requests with 403 (Duo's cross-deployment sub-accounts cannot be reached with the parent's Accounts API credentials) is logged once per refresh interval as an error naming the account and the fix (give it its own Admin API application and run it as its own input), `+"`duo_account_unreachable`"+` is 1 for it, and no request is made for it until the list is read again. A 403 on activity or Trust Monitor alone means, as for one account, that the child's edition lacks it. The parent's own logs are not pulled: an Accounts API application cannot read them, so run a second input with an Admin API application of the parent.
+
 ### Metrics
 
-`+"`duo_requests_total`"+` (labels `+"`endpoint`, `outcome`"+`), `+"`duo_request_latency_ns`"+`, `+"`duo_rate_limited_total`"+`, `+"`duo_retries_total`"+` (`+"`log_type`, `reason`"+`), `+"`duo_pages_total`"+`, `+"`duo_events_total`"+`, `+"`duo_boundary_duplicates_total`"+`, `+"`duo_second_overflow_total`"+`, `+"`duo_checkpoint_errors_total`"+` (`+"`log_type`, `operation`"+`), `+"`duo_offset_resets_total`"+` (`+"`log_type`, `reason`"+`), `+"`duo_nacked_events_total`"+`, the gauge `+"`duo_clock_skew_seconds`"+`, and the gauges `+"`duo_cursor_lag_seconds`"+` (how far the stored position is behind now), `+"`duo_seconds_since_last_event`"+` and `+"`duo_drop_off_alarm`"+` (1 while a log type has had no new event for `+"`drop_off_alarm`"+`, counted from the time stored with the position, so restarts do not reset it) and `+"`duo_unacked_seconds`"+` (the age of the oldest batch the output has not acknowledged; a wait of five minutes is logged with the log type), each labelled by `+"`log_type`"+`.
+`+"`duo_requests_total`"+` (labels `+"`endpoint`, `outcome`"+`), `+"`duo_request_latency_ns`"+`, `+"`duo_rate_limited_total`"+`, `+"`duo_retries_total`"+` (`+"`log_type`, `reason`"+`), `+"`duo_pages_total`"+`, `+"`duo_events_total`"+`, `+"`duo_boundary_duplicates_total`"+`, `+"`duo_second_overflow_total`"+`, `+"`duo_checkpoint_errors_total`"+` (`+"`log_type`, `operation`"+`), `+"`duo_offset_resets_total`"+` (`+"`log_type`, `reason`"+`), `+"`duo_nacked_events_total`"+`, the gauge `+"`duo_clock_skew_seconds`"+`, and the gauges `+"`duo_cursor_lag_seconds`"+` (how far the stored position is behind now), `+"`duo_seconds_since_last_event`"+` and `+"`duo_drop_off_alarm`"+` (1 while a log type has had no new event for `+"`drop_off_alarm`"+`, counted from the time stored with the position, so restarts do not reset it) and `+"`duo_unacked_seconds`"+` (the age of the oldest batch the output has not acknowledged; a wait of five minutes is logged with the log type), each labelled by `+"`log_type`"+`. `+"`duo_events_total`"+`, `+"`duo_cursor_lag_seconds`"+`, `+"`duo_seconds_since_last_event`"+` and `+"`duo_drop_off_alarm`"+` are per stream, and also labelled by `+"`account`"+`: the child's account ID with `+"`accounts.discover`"+`, empty otherwise (Prometheus drops an empty label, so a single-account input's series keep their names and labels). At 1,000 children with four log types each, that is 4,000 series per metric, 16,000 in all, plus 1,000 of `+"`duo_account_unreachable`"+` (label `+"`account`"+`) and the gauge `+"`duo_child_accounts`"+` (children pulled); the other metrics do not grow with the children. A `+"`metric_mapping`"+` that deletes the `+"`account`"+` label folds them back to one series per log type.
 
 Every message also carries `+"`duo_page_id`"+`, an identity of the Duo page it came from that is the same when the page is read again after a replay: use it in object keys (S3, files) so a replay overwrites instead of adding.`).
 		Fields(
@@ -228,7 +245,28 @@ Every message also carries `+"`duo_page_id`"+`, an identity of the Duo page it c
 				Default("2m").
 				LintRule(durationLint(dalFieldAvailabilityLag)),
 			wholeNumberField(dalFieldRequestsPerMinute, 30).
-				Description("The budget of requests per minute shared by every log type of this input, retries included."),
+				Description("The budget of requests per minute of each Duo account, shared by its log types, retries included. Duo limits each account, so with `accounts.discover` every child account has a budget of this size, and a 429 holds back only the account that got it."),
+			wholeNumberField(dalFieldMaxRequestsPerMin, 0).
+				Description("A cap on the requests per minute of the whole input, over every account, on top of each account's `requests_per_minute`; 0 sets no cap. With `accounts.discover` this bounds what hundreds of children add up to.").
+				Advanced(),
+			service.NewObjectField(dalFieldAccounts,
+				service.NewBoolField(dalFieldDiscover).
+					Description("Pull every child account of an MSP parent instead of the credentials' own account. `api_hostname`, `integration_key` and `secret_key` are then those of an Accounts API application in the parent account; the children's log requests are signed with them, carry the child's `account_id`, and go to the child's own API hostname (or to `base_url`). The parent's own logs are not pulled: run a second input with an Admin API application of the parent for those.").
+					Default(false),
+				service.NewStringListField(dalFieldInclude).
+					Description("Pull only these child accounts, by account ID or exact name. Empty pulls every child.").
+					Default([]any{}).
+					Example([]any{"DA9VZOC5X63I2W72NRP9", "Acme Corp"}),
+				service.NewStringListField(dalFieldExclude).
+					Description("Skip these child accounts, by account ID or exact name, also when `include` lists them.").
+					Default([]any{}),
+				service.NewDurationField(dalFieldRefreshInterval).
+					Description("How often the child account list is read again. Children that appear start at `initial_lookback` (or at their stored position); children that disappear stop, and their positions stay stored. At least 1s.").
+					Default("1h").
+					LintRule(durationLint(dalFieldAccounts+"."+dalFieldRefreshInterval)),
+			).
+				Description("Child accounts of a Duo MSP parent, through Duo's Accounts API. Each (child account, log type) is a stream of its own, with its own position and the guarantees of a single account; see the section above.").
+				Advanced(),
 			service.NewDurationField(dalFieldDropOffAlarm).
 				Description("Log an error (once per interval) and set the `duo_drop_off_alarm` gauge when a log type has had no new event for this long. `0s` disables the alarm.").
 				Default("24h").
@@ -333,22 +371,34 @@ type duoAdminLogsInput struct {
 
 	client    *duoapi.Client
 	pullerCfg duoapi.PullerConfig
-	puller    *duoapi.Puller // set by Connect, used only by ReadBatch
-	metrics   *inputMetrics
+	// accounts is set with accounts.discover: the streams are those of
+	// every child account the parent's client lists.
+	accounts *duoapi.AccountsConfig
+	puller   *duoapi.Puller // set by Connect, used only by ReadBatch
+	metrics  *inputMetrics
 
-	positions   *positionStore
-	checkpoints map[duoapi.LogType]*checkpoint.Capped[position]
-	nextSeq     map[duoapi.LogType]uint64
-	unacked     *unackedBatches
-
-	persistMu   sync.Mutex
-	persisted   map[duoapi.LogType]uint64
-	generations map[duoapi.LogType]uint64
-
+	positions *positionStore
+	unacked   *unackedBatches
 	alarm     *dropOffAlarm
+
+	streamsMu sync.Mutex
+	streams   map[duoapi.StreamKey]*streamState
+
+	persistMu sync.Mutex // guards every streamState's persisted and generation
+
 	stopAlarm context.CancelFunc
 	alarmDone chan struct{}
 	connectMu sync.Mutex // guards puller and the alarm's lifecycle
+}
+
+// streamState is the input's bookkeeping of one stream: the batches in
+// flight and what was stored.
+type streamState struct {
+	stream      duoapi.Stream
+	checkpoints *checkpoint.Capped[position]
+	nextSeq     uint64 // used only by ReadBatch
+	persisted   uint64
+	generation  uint64
 }
 
 // position is a cursor with its place in the read order of its log type.
@@ -503,21 +553,33 @@ func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*
 		return nil, err
 	}
 
-	in := &duoAdminLogsInput{
-		res:         mgr,
-		log:         mgr.Logger(),
-		host:        host,
-		limit:       int64(limit),
-		dropOff:     dropOff,
-		now:         time.Now,
-		metrics:     newInputMetrics(mgr.Metrics()),
-		positions:   &positionStore{res: mgr, cache: cacheName, prefix: keyPrefix, legacyPrefix: legacyPrefix},
-		checkpoints: map[duoapi.LogType]*checkpoint.Capped[position]{},
-		nextSeq:     map[duoapi.LogType]uint64{},
-		unacked:     newUnackedBatches(),
-		persisted:   map[duoapi.LogType]uint64{},
-		generations: map[duoapi.LogType]uint64{},
+	maxRPM, err := fieldWholeNumber(conf, dalFieldMaxRequestsPerMin)
+	if err != nil {
+		return nil, err
 	}
+	sharedLimit, err := duoapi.NewRequestLimiter(maxRPM)
+	if err != nil {
+		return nil, fmt.Errorf("field %s: %w", dalFieldMaxRequestsPerMin, err)
+	}
+	accounts, err := parseAccounts(conf)
+	if err != nil {
+		return nil, err
+	}
+
+	in := &duoAdminLogsInput{
+		res:       mgr,
+		log:       mgr.Logger(),
+		host:      host,
+		limit:     int64(limit),
+		dropOff:   dropOff,
+		now:       time.Now,
+		metrics:   newInputMetrics(mgr.Metrics()),
+		accounts:  accounts,
+		positions: &positionStore{res: mgr, cache: cacheName, prefix: keyPrefix, legacyPrefix: legacyPrefix},
+		unacked:   newUnackedBatches(),
+		streams:   map[duoapi.StreamKey]*streamState{},
+	}
+	in.alarm = newDropOffAlarm(dropOff, in.log, in.metrics)
 	obs := in.observer()
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = tlsConf
@@ -529,6 +591,7 @@ func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*
 		SignatureVersion:  duoapi.SignatureVersion(sigVersion),
 		HTTPClient:        &http.Client{Timeout: timeout, Transport: transport},
 		RequestsPerMinute: rpm,
+		SharedLimit:       sharedLimit,
 		Observer:          obs,
 	})
 	if err != nil {
@@ -545,8 +608,8 @@ func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*
 		RateLimitBackoff:  rateBackoff,
 		Observer:          obs,
 	}
-	for _, t := range logTypes {
-		in.checkpoints[t] = checkpoint.NewCapped[position](int64(limit))
+	if accounts != nil {
+		accounts.Start = in.startStream
 	}
 	probeCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -554,6 +617,42 @@ func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*
 		return nil, fmt.Errorf("field %s: %w", dalFieldCheckpointCache, err)
 	}
 	return in, nil
+}
+
+// parseAccounts reads the accounts block: nil unless discover is on.
+func parseAccounts(conf *service.ParsedConfig) (*duoapi.AccountsConfig, error) {
+	conf = conf.Namespace(dalFieldAccounts)
+	discover, err := conf.FieldBool(dalFieldDiscover)
+	if err != nil {
+		return nil, err
+	}
+	lists := map[string][]string{}
+	for _, name := range []string{dalFieldInclude, dalFieldExclude} {
+		list, err := conf.FieldStringList(name)
+		if err != nil {
+			return nil, err
+		}
+		for i, v := range list {
+			if list[i] = strings.TrimSpace(v); list[i] == "" {
+				return nil, fmt.Errorf("field %s.%s: element %d is empty: give a child account's ID or exact name", dalFieldAccounts, name, i)
+			}
+		}
+		if len(list) > 0 && !discover {
+			return nil, fmt.Errorf("field %s.%s: lists child accounts, but %s.%s is false: set it to true to pull the children of an MSP parent", dalFieldAccounts, name, dalFieldAccounts, dalFieldDiscover)
+		}
+		lists[name] = list
+	}
+	refresh, err := conf.FieldDuration(dalFieldRefreshInterval)
+	if err != nil {
+		return nil, err
+	}
+	if refresh < duoapi.MinRefreshInterval {
+		return nil, fmt.Errorf("field %s.%s: %s is shorter than %s", dalFieldAccounts, dalFieldRefreshInterval, refresh, duoapi.MinRefreshInterval)
+	}
+	if !discover {
+		return nil, nil
+	}
+	return &duoapi.AccountsConfig{Include: lists[dalFieldInclude], Exclude: lists[dalFieldExclude], RefreshInterval: refresh}, nil
 }
 
 func parseBackoff(conf *service.ParsedConfig, name string) (duoapi.Backoff, error) {
@@ -600,30 +699,34 @@ func checkBaseURL(raw string) error {
 	return fmt.Errorf("%q must be an http or https URL", raw)
 }
 
-// Connect reads the stored positions once and builds the puller. Later calls
-// (after a lost connection) keep the in-memory read positions.
+// Connect builds the puller: for one account, it reads the stored positions
+// first; with accounts.discover, each child's are read as it is listed.
+// Later calls (after a lost connection) keep the in-memory read positions.
 func (in *duoAdminLogsInput) Connect(ctx context.Context) error {
 	in.connectMu.Lock()
 	defer in.connectMu.Unlock()
 	if in.puller != nil {
 		return nil
 	}
-	start := map[duoapi.LogType]duoapi.Cursor{}
-	lastEvents := map[duoapi.LogType]time.Time{}
-	for _, t := range in.pullerCfg.LogTypes {
-		p, err := in.loadPosition(ctx, t)
-		if err != nil {
-			return err
+	var puller *duoapi.Puller
+	var err error
+	if in.accounts != nil {
+		puller, err = duoapi.NewAccountsPuller(in.client, in.pullerCfg, *in.accounts)
+	} else {
+		start := map[duoapi.LogType]duoapi.Cursor{}
+		for _, t := range in.pullerCfg.LogTypes {
+			c, err := in.startStream(ctx, duoapi.Stream{LogType: t})
+			if err != nil {
+				return err
+			}
+			start[t] = c
 		}
-		start[t], lastEvents[t] = p.Cursor, p.LastEvent
-		in.generations[t] = p.Generation
+		puller, err = duoapi.NewPuller(in.client, in.pullerCfg, start)
 	}
-	puller, err := duoapi.NewPuller(in.client, in.pullerCfg, start)
 	if err != nil {
 		return err
 	}
 	in.puller = puller
-	in.alarm = newDropOffAlarm(in.pullerCfg.LogTypes, in.dropOff, in.now(), lastEvents, in.log, in.metrics)
 	alarmCtx, cancel := context.WithCancel(context.Background())
 	in.stopAlarm, in.alarmDone = cancel, make(chan struct{})
 	go func() {
@@ -633,40 +736,82 @@ func (in *duoAdminLogsInput) Connect(ctx context.Context) error {
 	return nil
 }
 
-// loadPosition reads t's stored position. Nothing stored, or a stored value
-// that cannot be read, starts t initial_lookback ago; the latter is reported,
-// as events since then may be delivered twice.
-func (in *duoAdminLogsInput) loadPosition(ctx context.Context, t duoapi.LogType) (StoredPosition, error) {
-	keys := PositionKeys(in.positions.prefix, t)
-	p, found, legacy, err := in.positions.load(ctx, t)
+// startStream reads s's stored position and sets up its bookkeeping,
+// returning where it starts (the zero cursor: initial_lookback ago).
+func (in *duoAdminLogsInput) startStream(ctx context.Context, s duoapi.Stream) (duoapi.Cursor, error) {
+	p, err := in.loadPosition(ctx, s)
+	if err != nil {
+		return duoapi.Cursor{}, err
+	}
+	in.persistMu.Lock()
+	defer in.persistMu.Unlock()
+	in.streamsMu.Lock()
+	defer in.streamsMu.Unlock()
+	st, ok := in.streams[s.Key()]
+	if !ok {
+		st = &streamState{stream: s, checkpoints: checkpoint.NewCapped[position](in.limit)}
+		in.streams[s.Key()] = st
+	}
+	st.generation = max(st.generation, p.Generation)
+	in.alarm.watchStream(s, in.now(), p.LastEvent)
+	return p.Cursor, nil
+}
+
+// stream returns the bookkeeping of k, set up by startStream.
+func (in *duoAdminLogsInput) stream(k duoapi.StreamKey) *streamState {
+	in.streamsMu.Lock()
+	defer in.streamsMu.Unlock()
+	return in.streams[k]
+}
+
+// forgetAccount stops the drop-off alarm of a child account no longer
+// pulled. Its positions stay stored.
+func (in *duoAdminLogsInput) forgetAccount(a duoapi.Account) {
+	in.alarm.forget(a.ID)
+}
+
+// loadPosition reads s's stored position. Nothing stored, or a stored value
+// that cannot be read, starts s initial_lookback ago; the latter is reported,
+// as events since then may be delivered twice. The streams of child
+// accounts, of which there may be thousands, log at debug level what those
+// of one account log at info level.
+func (in *duoAdminLogsInput) loadPosition(ctx context.Context, s duoapi.Stream) (StoredPosition, error) {
+	k := s.Key()
+	keys := in.positions.keys(k)
+	lt := string(k.LogType)
+	p, found, legacy, err := in.positions.load(ctx, k)
+	infof := in.log.Infof
+	if k.AccountID != "" {
+		infof = in.log.Debugf
+	}
 	var accessErr *cacheAccessError
 	switch {
 	case errors.As(err, &accessErr):
-		in.metrics.checkpointErrors.Incr(1, string(t), "read")
-		return StoredPosition{}, fmt.Errorf("read position of %s logs: %w", t, err)
+		in.metrics.checkpointErrors.Incr(1, lt, "read")
+		return StoredPosition{}, fmt.Errorf("read position of %s logs: %w", s, err)
 	case err != nil && found:
-		in.metrics.checkpointErrors.Incr(1, string(t), "decode")
+		in.metrics.checkpointErrors.Incr(1, lt, "decode")
 		in.log.Warnf("One of the two stored copies of the position of Duo %s logs cannot be read (%v), as after a crash during a write: resuming from the other, one write older, at %s; the events of that write may be delivered again",
-			t, err, p.Cursor.Position().UTC().Format(time.RFC3339))
+			s, err, p.Cursor.Position().UTC().Format(time.RFC3339))
 	case err != nil:
-		in.metrics.checkpointErrors.Incr(1, string(t), "decode")
+		in.metrics.checkpointErrors.Incr(1, lt, "decode")
 		in.log.Errorf("The stored position of Duo %s logs cannot be read (%v): starting again %s ago so that nothing is skipped; events since then may be delivered twice",
-			t, err, in.pullerCfg.InitialLookback)
+			s, err, in.pullerCfg.InitialLookback)
 		return StoredPosition{}, nil
 	case !found:
-		in.log.Infof("No stored position for Duo %s logs at keys %q and %q of checkpoint cache %q: starting %s ago", t, keys[0], keys[1], in.positions.cache, in.pullerCfg.InitialLookback)
+		infof("No stored position for Duo %s logs at keys %q and %q of checkpoint cache %q: starting %s ago", s, keys[0], keys[1], in.positions.cache, in.pullerCfg.InitialLookback)
 		return StoredPosition{}, nil
 	case legacy:
 		in.log.Infof("Resuming Duo %s logs from %s, read from the key of an earlier release; it is stored under %q and %q from now on",
-			t, p.Cursor.Position().UTC().Format(time.RFC3339), keys[0], keys[1])
+			s, p.Cursor.Position().UTC().Format(time.RFC3339), keys[0], keys[1])
 	default:
-		in.log.Infof("Resuming Duo %s logs from %s", t, p.Cursor.Position().UTC().Format(time.RFC3339))
+		infof("Resuming Duo %s logs from %s", s, p.Cursor.Position().UTC().Format(time.RFC3339))
 	}
 	return p, nil
 }
 
-// ReadBatch returns the next page of events of whichever log type is due,
-// waiting while every log type has caught up.
+// ReadBatch returns the next page of events of whichever stream is due,
+// waiting while every stream has caught up.
 func (in *duoAdminLogsInput) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
 	if in.puller == nil {
 		return nil, nil, service.ErrNotConnected
@@ -676,59 +821,74 @@ func (in *duoAdminLogsInput) ReadBatch(ctx context.Context) (service.MessageBatc
 		if err != nil {
 			return nil, nil, err
 		}
-		t := b.LogType
-		in.nextSeq[t]++
-		pos := position{seq: in.nextSeq[t], cursor: b.Cursor}
-		release, err := in.checkpoints[t].Track(ctx, pos, int64(len(b.Events)))
+		s := duoapi.Stream{Account: b.Account, LogType: b.LogType}
+		k := s.Key()
+		st := in.stream(k)
+		st.nextSeq++
+		pos := position{seq: st.nextSeq, cursor: b.Cursor}
+		release, err := st.checkpoints.Track(ctx, pos, int64(len(b.Events)))
 		if err != nil {
 			return nil, nil, err
 		}
 		if len(b.Events) == 0 {
 			// Only the position moved: store it once all before it is done.
 			if h := release(); h != nil {
-				in.persist(ctx, t, *h)
+				in.persist(ctx, st, *h)
 			}
 			continue
 		}
-		in.metrics.pages.Incr(1, string(t))
-		in.metrics.events.Incr(int64(len(b.Events)), string(t))
-		in.alarm.sawEvents(t, in.now())
-		in.unacked.add(t, pos.seq, in.now())
-		schema := t.SchemaName()
-		pageID := pageIdentity(t, b.Events)
+		t := string(b.LogType)
+		in.metrics.pages.Incr(1, t)
+		in.metrics.events.Incr(int64(len(b.Events)), t, k.AccountID)
+		in.alarm.sawEvents(k, in.now())
+		in.unacked.add(k, pos.seq, in.now())
+		schema := b.LogType.SchemaName()
+		pageID := pageIdentity(s, b.Events)
+		host := in.host
+		if b.Account.ID != "" {
+			host = b.Account.APIHostname
+		}
 		batch := make(service.MessageBatch, len(b.Events))
 		for i, ev := range b.Events {
 			m := service.NewMessage(ev)
 			m.MetaSetMut(MetaLogType, schema)
-			m.MetaSetMut(MetaAPIHostname, in.host)
+			m.MetaSetMut(MetaAPIHostname, host)
 			m.MetaSetMut(MetaEndpoint, b.Endpoint)
 			m.MetaSetMut(MetaPageID, pageID)
+			if b.Account.ID != "" {
+				m.MetaSetMut(MetaAccountID, b.Account.ID)
+				m.MetaSetMut(MetaAccountName, b.Account.Name)
+			}
 			batch[i] = m
 		}
 		return batch, func(ctx context.Context, err error) error {
-			in.unacked.done(t, pos.seq)
+			in.unacked.done(k, pos.seq)
 			if err != nil {
 				// Only reachable with auto_replay_nacks: false, which
 				// Benthos documents as dropping rejected messages: count
 				// them and move on, or the position would stop here and
 				// every log type with it once checkpoint_limit fills.
-				in.metrics.nackedEvents.Incr(int64(len(batch)), string(t))
-				in.log.Warnf("A batch of %d Duo %s events was rejected (%v) and is dropped, as auto_replay_nacks: false asks", len(batch), t, err)
+				in.metrics.nackedEvents.Incr(int64(len(batch)), t)
+				in.log.Warnf("A batch of %d Duo %s events was rejected (%v) and is dropped, as auto_replay_nacks: false asks", len(batch), s, err)
 			}
 			if h := release(); h != nil {
-				in.persist(ctx, t, *h)
+				in.persist(ctx, st, *h)
 			}
 			return nil
 		}, nil
 	}
 }
 
-// pageIdentity returns a 32-hex-digit identity of a page of events of t: the
+// pageIdentity returns a 32-hex-digit identity of a page of events of s: the
 // same whenever Duo returns the same page again.
-func pageIdentity(t duoapi.LogType, events []json.RawMessage) string {
+func pageIdentity(s duoapi.Stream, events []json.RawMessage) string {
 	h := sha256.New()
 	var n [8]byte
-	h.Write([]byte(t))
+	if s.Account.ID != "" {
+		h.Write([]byte(s.Account.ID))
+		h.Write([]byte{0})
+	}
+	h.Write([]byte(s.LogType))
 	for _, ev := range events {
 		binary.BigEndian.PutUint64(n[:], uint64(len(ev)))
 		h.Write(n[:])
@@ -737,27 +897,28 @@ func pageIdentity(t duoapi.LogType, events []json.RawMessage) string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// persist stores p as t's position unless a later one was stored already.
-func (in *duoAdminLogsInput) persist(ctx context.Context, t duoapi.LogType, p position) {
+// persist stores p as st's position unless a later one was stored already.
+func (in *duoAdminLogsInput) persist(ctx context.Context, st *streamState, p position) {
 	in.persistMu.Lock()
 	defer in.persistMu.Unlock()
-	if p.seq <= in.persisted[t] {
+	if p.seq <= st.persisted {
 		return
 	}
 	// Acks may arrive long after a soft stop began; finish the write anyway.
 	ctx = context.WithoutCancel(ctx)
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	stored := StoredPosition{Cursor: p.cursor, LastEvent: in.alarm.last(t), Generation: in.generations[t] + 1}
-	if err := in.positions.store(ctx, t, stored); err != nil {
-		in.metrics.checkpointErrors.Incr(1, string(t), "write")
-		in.log.Errorf("Store position of Duo %s logs in checkpoint cache %q: %v (delivered events may be read again after a restart)", t, in.positions.cache, err)
+	k := st.stream.Key()
+	stored := StoredPosition{Cursor: p.cursor, LastEvent: in.alarm.last(k), Generation: st.generation + 1}
+	if err := in.positions.store(ctx, k, stored); err != nil {
+		in.metrics.checkpointErrors.Incr(1, string(k.LogType), "write")
+		in.log.Errorf("Store position of Duo %s logs in checkpoint cache %q: %v (delivered events may be read again after a restart)", st.stream, in.positions.cache, err)
 		return
 	}
-	in.persisted[t] = p.seq
-	in.generations[t] = stored.Generation
+	st.persisted = p.seq
+	st.generation = stored.Generation
 	if pos := p.cursor.Position(); !pos.IsZero() {
-		in.metrics.cursorLag.SetFloat64(max(0, in.now().Sub(pos).Seconds()), string(t))
+		in.metrics.cursorLag.SetFloat64(max(0, in.now().Sub(pos).Seconds()), string(k.LogType), k.AccountID)
 	}
 }
 
