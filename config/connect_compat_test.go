@@ -4,8 +4,6 @@ package config
 
 import (
 	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -37,13 +35,8 @@ var connectOutputFields = map[string][]string{
 // the example pipelines against Connect's fields. The aws_s3 blocks must
 // spell out their path: Connect's default path is not duostream's.
 func TestOutputBlocksMoveToConnect(t *testing.T) {
-	files, err := filepath.Glob("duo-to-*.yaml")
-	require.NoError(t, err)
 	seen := map[string]int{}
-	for _, file := range files {
-		if strings.HasSuffix(file, "_benthos_test.yaml") {
-			continue
-		}
+	for _, file := range shippedPipelines(t) {
 		raw, err := os.ReadFile(file)
 		require.NoError(t, err)
 		var root yaml.Node
@@ -66,7 +59,7 @@ func TestOutputBlocksMoveToConnect(t *testing.T) {
 			}
 		})
 	}
-	assert.Equal(t, map[string]int{"kafka_franz": 2, "aws_s3": 2}, seen, "the output blocks of duo-to-kafka.yaml and duo-to-s3.yaml")
+	assert.Equal(t, map[string]int{"kafka_franz": 4, "aws_s3": 2}, seen, "the output blocks of duo-to-kafka.yaml, duo-msp-to-kafka.yaml and duo-to-s3.yaml")
 }
 
 // walkBlocks calls fn for every mapping value held under a key.

@@ -34,6 +34,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/duostream/duostream/duoapi"
+	"github.com/duostream/duostream/duosim"
 )
 
 func TestMain(m *testing.M) {
@@ -223,37 +224,8 @@ var pipelineSinks = map[string]func(t *testing.T) pipelineSink{
 			return firstEvent(stdout), nil
 		}}
 	},
-	"duo-to-kafka.yaml": func(t *testing.T) pipelineSink {
-		// The default topic names, created up front as the header says.
-		var topics []string
-		for _, lt := range duoapi.AllLogTypes {
-			topics = append(topics, "duo."+string(lt))
-		}
-		cluster, err := kfake.NewCluster(kfake.SeedTopics(1, append(topics, "duo.dead_letter")...))
-		require.NoError(t, err)
-		t.Cleanup(cluster.Close)
-		cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.ConsumeTopics(topics...), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-		require.NoError(t, err)
-		t.Cleanup(cl.Close)
-		return pipelineSink{
-			env: map[string]string{"KAFKA_BROKERS": strings.Join(cluster.ListenAddrs(), ",")},
-			received: func([]byte) ([]byte, error) {
-				ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
-				defer cancel()
-				fetches := cl.PollFetches(ctx)
-				if recs := fetches.Records(); len(recs) > 0 {
-					return recs[0].Value, nil
-				}
-				var err error
-				fetches.EachError(func(_ string, _ int32, e error) {
-					if !errors.Is(e, context.DeadlineExceeded) {
-						err = e
-					}
-				})
-				return nil, err
-			},
-		}
-	},
+	"duo-to-kafka.yaml":     kafkaSink,
+	"duo-msp-to-kafka.yaml": kafkaSink,
 	"duo-to-http.yaml": func(t *testing.T) pipelineSink {
 		sink := &hecSink{token: "env-test-hec-token"}
 		srv := httptest.NewServer(sink)
@@ -323,6 +295,39 @@ var pipelineSinks = map[string]func(t *testing.T) pipelineSink{
 			},
 		}
 	},
+}
+
+// kafkaSink is the destination of the Kafka pipelines: a cluster with the
+// default topic names, created up front as their headers say.
+func kafkaSink(t *testing.T) pipelineSink {
+	var topics []string
+	for _, lt := range duoapi.AllLogTypes {
+		topics = append(topics, "duo."+string(lt))
+	}
+	cluster, err := kfake.NewCluster(kfake.SeedTopics(1, append(topics, "duo.dead_letter")...))
+	require.NoError(t, err)
+	t.Cleanup(cluster.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...), kgo.ConsumeTopics(topics...), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	require.NoError(t, err)
+	t.Cleanup(cl.Close)
+	return pipelineSink{
+		env: map[string]string{"KAFKA_BROKERS": strings.Join(cluster.ListenAddrs(), ",")},
+		received: func([]byte) ([]byte, error) {
+			ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+			defer cancel()
+			fetches := cl.PollFetches(ctx)
+			if recs := fetches.Records(); len(recs) > 0 {
+				return recs[0].Value, nil
+			}
+			var err error
+			fetches.EachError(func(_ string, _ int32, e error) {
+				if !errors.Is(e, context.DeadlineExceeded) {
+					err = e
+				}
+			})
+			return nil, err
+		},
+	}
 }
 
 // firstEvent returns the first line of b that is a normalized event.
@@ -402,13 +407,20 @@ func TestPipelinesRunWithDocumentedEnv(t *testing.T) {
 			require.NoError(t, err)
 			h := parseHeaderEnv(t, file, raw)
 
-			f := newFixture(t, uint64(100+i))
+			// The MSP pipeline pulls the children of a parent account,
+			// the others an account of their own.
+			var sim *duosim.Server
+			if file == mspPipeline {
+				sim = newMSPFixture(t, uint64(100+i)).sim
+			} else {
+				sim = newFixture(t, uint64(100+i)).sim
+			}
 			sink := newSink(t)
 			vars := map[string]string{
-				"DUO_API_HOSTNAME":    f.sim.APIHost(),
-				"DUO_INTEGRATION_KEY": f.sim.IntegrationKey(),
-				"DUO_SECRET_KEY":      f.sim.SecretKey(),
-				"DUO_BASE_URL":        f.sim.URL,
+				"DUO_API_HOSTNAME":    sim.APIHost(),
+				"DUO_INTEGRATION_KEY": sim.IntegrationKey(),
+				"DUO_SECRET_KEY":      sim.SecretKey(),
+				"DUO_BASE_URL":        sim.URL,
 				"DUOSTREAM_STATE_DIR": t.TempDir(),
 				// Port 4195 may be taken; any free loopback port will do.
 				"DUOSTREAM_HTTP_ADDRESS":  "127.0.0.1:0",
@@ -468,12 +480,16 @@ func TestPipelinesRunWithDocumentedEnv(t *testing.T) {
 				}
 			}
 			var ev struct {
-				LogType string `json:"p_log_type"`
-				RowID   string `json:"p_row_id"`
+				LogType  string `json:"p_log_type"`
+				RowID    string `json:"p_row_id"`
+				SourceID string `json:"p_source_id"`
 			}
 			require.NoError(t, json.Unmarshal(event, &ev), "event %s", event)
 			assert.Contains(t, []string{"Duo.Authentication", "Duo.Administrator", "Duo.Telephony", "Duo.OfflineEnrollment"}, ev.LogType, "event %s", event)
 			assert.NotEmpty(t, ev.RowID, "event %s", event)
+			if file == mspPipeline {
+				require.NotNil(t, sim.Child(ev.SourceID), "the event of %s names a child of the parent as p_source_id: %s", file, event)
+			}
 
 			require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 			select {
