@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -90,6 +91,73 @@ read:
 	assert.Len(t, seen, len(duoapi.AllLogTypes), "events of all six log types within 20s (took %s): %v; stderr:\n%s", elapsed, seen, stderr.String())
 	assert.NotContains(t, stderr.String(), duosim.DefaultSecretKey)
 	assert.NotContains(t, stderr.String(), "dead_letter_reason", "no generated event breaks its schema")
+}
+
+// TestDemoAccounts runs `duostream demo --accounts 3` and reads normalized
+// events of three distinct child accounts, by p_source_id, from its stdout
+// within 20 seconds; the banner lists the three children.
+func TestDemoAccounts(t *testing.T) {
+	cmd := duostreamCmd(t, "demo", "--accounts", "3")
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	start := time.Now()
+	require.NoError(t, cmd.Start())
+
+	sources := map[string]string{} // p_source_id -> p_source_label
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	deadline := time.After(20 * time.Second)
+read:
+	for len(sources) < 3 {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				break read
+			}
+			var ev struct {
+				LogType     string `json:"p_log_type"`
+				SourceID    string `json:"p_source_id"`
+				SourceLabel string `json:"p_source_label"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(line), &ev), "stdout line %q", line)
+			require.NotEmpty(t, ev.LogType, "event without p_log_type: %s", line)
+			require.Regexp(t, "^DA[0-9A-Z]{18}$", ev.SourceID, "every event names its child account: %s", line)
+			require.NotEmpty(t, ev.SourceLabel, "every event names its child account: %s", line)
+			if label, ok := sources[ev.SourceID]; ok {
+				assert.Equal(t, label, ev.SourceLabel, "one name per child account")
+			}
+			sources[ev.SourceID] = ev.SourceLabel
+		case <-deadline:
+			break read
+		}
+	}
+	elapsed := time.Since(start)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	err = cmd.Wait()
+	logs := stderr.String()
+	assert.NoError(t, err, "demo exits cleanly on SIGTERM; stderr:\n%s", logs)
+	assert.Len(t, sources, 3, "events of three child accounts within 20s (took %s): %v; stderr:\n%s", elapsed, sources, logs)
+	assert.Contains(t, logs, "with 3 child accounts:")
+	for id, label := range sources {
+		assert.Regexp(t, `(?m)^  `+id+`  `+regexp.QuoteMeta(label)+` {2,}api-[0-9a-z]{8}\.duosecurity\.com$`, logs, "the banner lists child %s with its name and API hostname", id)
+	}
+	assert.NotContains(t, logs, duosim.DefaultSecretKey)
+	assert.NotContains(t, logs, "dead_letter_reason", "no generated event breaks its schema")
+}
+
+func TestDemoRejectsBadAccounts(t *testing.T) {
+	out, err := duostreamCmd(t, "demo", "--accounts", "-1").CombinedOutput()
+	require.Error(t, err)
+	assert.Contains(t, string(out), "--accounts must be between 0 and 1000")
 }
 
 func TestDemoRejectsBadBackfill(t *testing.T) {
