@@ -82,13 +82,13 @@ duo_admin_logs:
 %s`, sim.APIHost(), sim.IntegrationKey(), sim.SecretKey(), sim.URL, extra)
 }
 
-func runStream(t *testing.T, inputYAML, statePath string, c *collector, until func() bool) {
+func runStream(t *testing.T, inputYAML, statePath string, consume service.MessageBatchHandlerFunc, until func() bool) {
 	t.Helper()
 	b := service.NewStreamBuilder()
 	require.NoError(t, b.SetLoggerYAML(`level: warn`))
 	require.NoError(t, b.AddCacheYAML(fmt.Sprintf("label: state\nbbolt:\n  path: %s\n", statePath)))
 	require.NoError(t, b.AddInputYAML(inputYAML))
-	require.NoError(t, b.AddBatchConsumerFunc(c.consume))
+	require.NoError(t, b.AddBatchConsumerFunc(consume))
 	strm, err := b.Build()
 	require.NoError(t, err)
 	done := make(chan error, 1)
@@ -161,7 +161,7 @@ func TestBackfillExactlyOnce(t *testing.T) {
 	// those of the backfill.
 	conf := strings.Replace(simInputYAML(sim, "  log_types: [authentication, administrator, telephony, offline_enrollment, activity, trust_monitor]\n"),
 		"poll_interval: 1s", "poll_interval: 1m", 1)
-	runStream(t, conf, filepath.Join(t.TempDir(), "state.db"), c, func() bool { return c.delivered() >= total(want) })
+	runStream(t, conf, filepath.Join(t.TempDir(), "state.db"), c.consume, func() bool { return c.delivered() >= total(want) })
 	// Give a straggler a moment to show up as a duplicate, if any.
 	time.Sleep(100 * time.Millisecond)
 
@@ -212,11 +212,11 @@ func TestRestartResumesAfterAcknowledged(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state.db")
 	conf := simInputYAML(sim, "  log_types: [authentication, administrator]\n")
 	first := newCollector()
-	runStream(t, conf, state, first, func() bool { return first.delivered() >= 3000 })
+	runStream(t, conf, state, first.consume, func() bool { return first.delivered() >= 3000 })
 	require.Less(t, first.delivered(), total(want), "the first run stopped mid-backfill")
 
 	second := newCollector()
-	runStream(t, conf, state, second, func() bool {
+	runStream(t, conf, state, second.consume, func() bool {
 		second.mu.Lock()
 		defer second.mu.Unlock()
 		for id, n := range want {
