@@ -52,6 +52,11 @@ func TestDuoAdminLogsConfigErrors(t *testing.T) {
 		{"checkpoint limit below a page", `checkpoint_limit: 10`, "field checkpoint_limit: 10 is less than a page of 1000 events"},
 		{"zero budget", `requests_per_minute: 0`, "field requests_per_minute: must be positive"},
 		{"bad backoff", "backoff:\n  initial_interval: 5s\n  max_interval: 1s", "field backoff: needs 0 < initial_interval <= max_interval"},
+		{"include without discover", "accounts:\n  include: [DA9VZOC5X63I2W72NRP9]", "field accounts.include: lists child accounts, but accounts.discover is false"},
+		{"exclude without discover", "accounts:\n  exclude: [Acme]", "field accounts.exclude: lists child accounts, but accounts.discover is false"},
+		{"an empty account", "accounts:\n  discover: true\n  include: [\"\"]", "field accounts.include: element 0 is empty"},
+		{"refresh too short", "accounts:\n  discover: true\n  refresh_interval: 10ms", "field accounts.refresh_interval: 10ms is shorter than 1s"},
+		{"a word for the cap", `max_requests_per_minute: lots`, `field max_requests_per_minute: "lots" is not a whole number`},
 		{"hostname with scheme", `api_hostname: https://api-x.duosecurity.com`, `field api_hostname: "https://api-x.duosecurity.com" is not a hostname`},
 	}
 	for _, tt := range tests {
@@ -104,6 +109,10 @@ func TestDuoAdminLogsLint(t *testing.T) {
 		{"compound and fractional durations", "initial_lookback: 1h30m\npoll_interval: 1.5m\ndrop_off_alarm: 0s", ""},
 		{"a negative lookback", `initial_lookback: -1h`, "field initial_lookback: -1h is not positive"},
 		{"polling too often", `poll_interval: 100ms`, "field poll_interval: 100ms is shorter than 1s"},
+		{"discover", "accounts:\n  discover: true\n  include: [DA9VZOC5X63I2W72NRP9, Acme Corp]\n  exclude: [Test]\n  refresh_interval: 30m\nmax_requests_per_minute: 600", ""},
+		{"include without discover", "accounts:\n  include: [Acme]", "field accounts: include and exclude select child accounts, but discover is false"},
+		{"a refresh that is no duration", "accounts:\n  discover: true\n  refresh_interval: hourly", "field accounts.refresh_interval: hourly is not a duration"},
+		{"a word for the cap", `max_requests_per_minute: lots`, "field max_requests_per_minute: lots is not a whole number"},
 	}
 	env := service.NewEnvironment()
 	for _, tt := range tests {
