@@ -67,12 +67,11 @@ type observer struct {
 	log     *service.Logger
 	metrics *inputMetrics
 	skew    skewWarning
-	// onRemoved is told of every child account no longer pulled.
-	onRemoved func(duoapi.Account)
+	alarm   *dropOffAlarm
 }
 
 func (in *duoAdminLogsInput) observer() *observer {
-	return &observer{log: in.log, metrics: in.metrics, onRemoved: in.forgetAccount}
+	return &observer{log: in.log, metrics: in.metrics, alarm: in.alarm}
 }
 
 // Clock skews from skewWarnAt on are logged, at most every skewWarnEvery.
@@ -175,7 +174,7 @@ func (o *observer) AccountsRefreshed(r duoapi.AccountsRefresh) {
 			r.Listed, len(r.Pulled), accountList(r.Added), accountList(r.Removed))
 	}
 	for _, a := range r.Removed {
-		o.onRemoved(a)
+		o.alarm.forget(a.ID)
 	}
 	if len(r.Unmatched) > 0 {
 		o.log.Warnf("accounts.include and accounts.exclude name %q, which is no child account's ID or exact name: check for a typo or a removed child", r.Unmatched)
@@ -215,11 +214,13 @@ func (o *observer) AccountsListFailed(err error, wait time.Duration) {
 
 func (o *observer) AccountUnreachable(a duoapi.Account, err error) {
 	o.metrics.unreachable.Set(1, a.ID)
+	o.alarm.pause(a.ID)
 	o.log.Errorf("Duo child account %s (%q) refuses requests made with the parent's Accounts API credentials; none is made for it until the child list is read again: %v", a.ID, a.Name, err)
 }
 
 func (o *observer) AccountReachable(a duoapi.Account) {
 	o.metrics.unreachable.Set(0, a.ID)
+	o.alarm.resume(a.ID)
 	o.log.Infof("Duo child account %s (%q) answers again", a.ID, a.Name)
 }
 
@@ -240,6 +241,9 @@ type dropOffAlarm struct {
 	lastEvent map[duoapi.StreamKey]time.Time
 	lastAlarm map[duoapi.StreamKey]time.Time // zero while not alarmed
 	names     map[duoapi.StreamKey]duoapi.Stream
+	// paused holds the child accounts reported unreachable: that report
+	// is their alarm, so their streams raise none of their own.
+	paused map[string]bool
 }
 
 func newDropOffAlarm(after time.Duration, log *service.Logger, m *inputMetrics) *dropOffAlarm {
@@ -248,7 +252,29 @@ func newDropOffAlarm(after time.Duration, log *service.Logger, m *inputMetrics) 
 		lastEvent: map[duoapi.StreamKey]time.Time{},
 		lastAlarm: map[duoapi.StreamKey]time.Time{},
 		names:     map[duoapi.StreamKey]duoapi.Stream{},
+		paused:    map[string]bool{},
 	}
+}
+
+// pause keeps the streams of account id from raising the alarm, and clears
+// theirs, until resume.
+func (a *dropOffAlarm) pause(id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.paused[id] = true
+	for k := range a.lastEvent {
+		if k.AccountID == id {
+			delete(a.lastAlarm, k)
+			a.metrics.dropOffAlarmGauge.Set(0, string(k.LogType), k.AccountID)
+		}
+	}
+}
+
+// resume lets the streams of account id raise the alarm again.
+func (a *dropOffAlarm) resume(id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.paused, id)
 }
 
 // watchStream starts watching s, which last saw events at stored (from an
@@ -307,7 +333,7 @@ func (a *dropOffAlarm) check(now time.Time) {
 	for k, last := range a.lastEvent {
 		since := now.Sub(last)
 		a.metrics.sinceLastEvent.SetFloat64(since.Seconds(), string(k.LogType), k.AccountID)
-		if a.after <= 0 || since < a.after {
+		if a.after <= 0 || since < a.after || a.paused[k.AccountID] {
 			continue
 		}
 		if prev := a.lastAlarm[k]; prev.IsZero() || now.Sub(prev) >= a.after {

@@ -93,10 +93,17 @@ func TestDropOffAlarmPerChild(t *testing.T) {
 	assert.Equal(t, 1, logs.lines(`Quiet`), "the alarm names the child")
 	assert.Equal(t, 1, logs.lines("Drop-off alarm"), "the busy child is not alarmed")
 
+	a.pause(quiet.ID)
+	a.check(start.Add(130 * time.Minute))
+	assert.Equal(t, 1, logs.lines("DAQUIETCHILD00000001"), "an unreachable child raises no drop-off alarm of its own")
+	a.resume(quiet.ID)
+	a.check(start.Add(131 * time.Minute))
+	assert.Equal(t, 2, logs.lines("DAQUIETCHILD00000001"), "until it answers again")
+
 	a.forget(quiet.ID)
 	a.check(start.Add(200 * time.Minute))
-	assert.Equal(t, 1, logs.lines("DAQUIETCHILD00000001"), "a forgotten child is not watched")
-	assert.Equal(t, 1, logs.lines("DABUSYCHILD000000001"), "the busy child, silent since, is alarmed")
+	assert.Equal(t, 2, logs.lines("DAQUIETCHILD00000001"), "a forgotten child is not watched")
+	assert.Equal(t, 2, logs.lines("DABUSYCHILD000000001"), "the busy child, silent since, is alarmed, and again an interval later")
 }
 
 func TestDropOffAlarmDisabled(t *testing.T) {

@@ -766,12 +766,6 @@ func (in *duoAdminLogsInput) stream(k duoapi.StreamKey) *streamState {
 	return in.streams[k]
 }
 
-// forgetAccount stops the drop-off alarm of a child account no longer
-// pulled. Its positions stay stored.
-func (in *duoAdminLogsInput) forgetAccount(a duoapi.Account) {
-	in.alarm.forget(a.ID)
-}
-
 // loadPosition reads s's stored position. Nothing stored, or a stored value
 // that cannot be read, starts s initial_lookback ago; the latter is reported,
 // as events since then may be delivered twice. The streams of child
