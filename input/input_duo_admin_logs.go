@@ -125,7 +125,7 @@ var (
   this.re_match("^[-+]?(0|[0-9.]+(ns|us|µs|μs|ms))$") => ["field poll_interval: %v is shorter than 1s".format(this)],
 }`
 	accountsLint = `root = if !this.discover.or(false) && (this.include.or([]).length() > 0 || this.exclude.or([]).length() > 0) { ["field accounts: include and exclude select child accounts, but discover is false: set discover: true to pull the children of an MSP parent"] }`
-	baseURLLint = `root = if this.has_prefix("http://") && !this.re_match("^http://(127\\.[0-9]+\\.[0-9]+\\.[0-9]+|localhost|\\[::1\\])(:[0-9]+)?(/.*)?$") { ["field base_url: plain http is only allowed to a loopback address (127.0.0.1, [::1] or localhost): use https"] }`
+	baseURLLint  = `root = if this.has_prefix("http://") && !this.re_match("^http://(127\\.[0-9]+\\.[0-9]+\\.[0-9]+|localhost|\\[::1\\])(:[0-9]+)?(/.*)?$") { ["field base_url: plain http is only allowed to a loopback address (127.0.0.1, [::1] or localhost): use https"] }`
 )
 
 // logTypeNames lists log types by the names a config gives them.
