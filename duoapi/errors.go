@@ -206,6 +206,9 @@ const (
 	FailureNeedsAction Failure = "needs_action"
 )
 
+// Failures lists every class of failure, as metrics label their values.
+var Failures = []Failure{FailureTransient, FailureRateLimited, FailureNeedsAction}
+
 // Classify returns the class of a failed request's error. An error that is
 // not an *APIError is transient.
 func Classify(err error) Failure {

@@ -120,6 +120,23 @@ func (t LogType) Endpoint() string {
 	return logTypes[t].path
 }
 
+// Endpoints returns the paths the puller configured by cfg requests: those
+// of its log types, and the account list when accounts is true.
+func (cfg PullerConfig) Endpoints(accounts bool) []string {
+	var paths []string
+	if accounts {
+		paths = append(paths, PathAccountList)
+	}
+	for _, t := range cfg.LogTypes {
+		if t == Telephony && cfg.TelephonyV1 {
+			paths = append(paths, PathTelephonyV1)
+			continue
+		}
+		paths = append(paths, t.Endpoint())
+	}
+	return paths
+}
+
 // PageLimit returns the most events a page of t's endpoint holds.
 func (t LogType) PageLimit() int {
 	return logTypes[t].limit

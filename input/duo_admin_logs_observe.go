@@ -61,6 +61,55 @@ func newInputMetrics(m *service.Metrics) *inputMetrics {
 	}
 }
 
+// The operation label values of duo_checkpoint_errors_total.
+const (
+	checkpointRead   = "read"
+	checkpointDecode = "decode"
+	checkpointWrite  = "write"
+)
+
+var checkpointOperations = []string{checkpointRead, checkpointDecode, checkpointWrite}
+
+// The reason label values of duo_offset_resets_total.
+const (
+	offsetRejected = "rejected"
+	offsetStalled  = "stalled"
+)
+
+var offsetResetReasons = []string{offsetRejected, offsetStalled}
+
+// zero makes every counter exist at 0 for each label value it can have, so
+// that an alert on its increase sees the first one: the endpoints and log
+// types an input pulls, every failure class, checkpoint operation and
+// offset reset reason. Counters labelled by account start at each
+// stream's start (zeroStream).
+func (m *inputMetrics) zero(types []duoapi.LogType, endpoints []string) {
+	for _, e := range endpoints {
+		m.rateLimited.Incr(0, e)
+	}
+	for _, t := range types {
+		lt := string(t)
+		for _, f := range duoapi.Failures {
+			m.retries.Incr(0, lt, string(f))
+		}
+		for _, op := range checkpointOperations {
+			m.checkpointErrors.Incr(0, lt, op)
+		}
+		for _, r := range offsetResetReasons {
+			m.offsetResets.Incr(0, lt, r)
+		}
+		m.pages.Incr(0, lt)
+		m.boundaryDups.Incr(0, lt)
+		m.secondOverflow.Incr(0, lt)
+		m.nackedEvents.Incr(0, lt)
+	}
+}
+
+// zeroStream makes the counters of stream k exist at 0.
+func (m *inputMetrics) zeroStream(k duoapi.StreamKey) {
+	m.events.Incr(0, string(k.LogType), k.AccountID)
+}
+
 // observer turns what the Duo client and puller report into metrics and
 // log lines.
 type observer struct {
@@ -143,7 +192,7 @@ func (o *observer) WindowClamped(t duoapi.Stream, stored, from time.Time) {
 }
 
 func (o *observer) CursorReset(t duoapi.Stream, err error, resume time.Time, skipped bool) {
-	o.metrics.offsetResets.Incr(1, string(t.LogType), "rejected")
+	o.metrics.offsetResets.Incr(1, string(t.LogType), offsetRejected)
 	if skipped {
 		o.log.Errorf("Duo rejected the paging offset of %s logs again (%v), after reading on from the same millisecond once: moving on from %s; events of the millisecond before it beyond those delivered may be missed",
 			t, err, resume.UTC().Format(time.RFC3339Nano))
@@ -154,7 +203,7 @@ func (o *observer) CursorReset(t duoapi.Stream, err error, resume time.Time, ski
 }
 
 func (o *observer) OffsetStalled(t duoapi.Stream, sent, got string, resume time.Time, skipped bool) {
-	o.metrics.offsetResets.Incr(1, string(t.LogType), "stalled")
+	o.metrics.offsetResets.Incr(1, string(t.LogType), offsetStalled)
 	if sent == "" {
 		sent = "(none: the window's first page)"
 	}

@@ -613,6 +613,7 @@ func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*
 	if accounts != nil {
 		accounts.Start = in.startStream
 	}
+	in.metrics.zero(logTypes, in.pullerCfg.Endpoints(accounts != nil))
 	probeCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := in.positions.probe(probeCtx); err != nil {
@@ -756,6 +757,7 @@ func (in *duoAdminLogsInput) startStream(ctx context.Context, s duoapi.Stream) (
 	}
 	st.generation = max(st.generation, p.Generation)
 	in.alarm.watchStream(s, in.now(), p.LastEvent)
+	in.metrics.zeroStream(s.Key())
 	return p.Cursor, nil
 }
 
@@ -783,14 +785,14 @@ func (in *duoAdminLogsInput) loadPosition(ctx context.Context, s duoapi.Stream) 
 	var accessErr *cacheAccessError
 	switch {
 	case errors.As(err, &accessErr):
-		in.metrics.checkpointErrors.Incr(1, lt, "read")
+		in.metrics.checkpointErrors.Incr(1, lt, checkpointRead)
 		return StoredPosition{}, fmt.Errorf("read position of %s logs: %w", s, err)
 	case err != nil && found:
-		in.metrics.checkpointErrors.Incr(1, lt, "decode")
+		in.metrics.checkpointErrors.Incr(1, lt, checkpointDecode)
 		in.log.Warnf("One of the two stored copies of the position of Duo %s logs cannot be read (%v), as after a crash during a write: resuming from the other, one write older, at %s; the events of that write may be delivered again",
 			s, err, p.Cursor.Position().UTC().Format(time.RFC3339))
 	case err != nil:
-		in.metrics.checkpointErrors.Incr(1, lt, "decode")
+		in.metrics.checkpointErrors.Incr(1, lt, checkpointDecode)
 		in.log.Errorf("The stored position of Duo %s logs cannot be read (%v): starting again %s ago so that nothing is skipped; events since then may be delivered twice",
 			s, err, in.pullerCfg.InitialLookback)
 		return StoredPosition{}, nil
@@ -907,7 +909,7 @@ func (in *duoAdminLogsInput) persist(ctx context.Context, st *streamState, p pos
 	k := st.stream.Key()
 	stored := StoredPosition{Cursor: p.cursor, LastEvent: in.alarm.last(k), Generation: st.generation + 1}
 	if err := in.positions.store(ctx, k, stored); err != nil {
-		in.metrics.checkpointErrors.Incr(1, string(k.LogType), "write")
+		in.metrics.checkpointErrors.Incr(1, string(k.LogType), checkpointWrite)
 		in.log.Errorf("Store position of Duo %s logs in checkpoint cache %q: %v (delivered events may be read again after a restart)", st.stream, in.positions.cache, err)
 		return
 	}
