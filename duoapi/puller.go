@@ -153,6 +153,12 @@ type Batch struct {
 	// Cursor is the position after this batch: store it once this batch and
 	// every batch before it are delivered.
 	Cursor Cursor
+	// Remaining is how many events Duo still holds in the window being
+	// read, after this batch, from the total_objects Duo sends with a v2
+	// page (0 once the window is read); -1 when it is not known: v1 pages,
+	// pages without total_objects, and a window that began before this
+	// Puller (after a restart) or was read on without its offset.
+	Remaining int64
 }
 
 // stream is the paging state of one log type of one account. While a fetch
@@ -173,6 +179,11 @@ type stream struct {
 	offsetMs    int64
 	offsetsSeen map[string]bool
 	resumedFrom int64
+
+	// The window whose first page this Puller read, and how many events
+	// its pages have held since, for Batch.Remaining.
+	countedMin, countedMax int64
+	counted                int64
 
 	// inFlight is set while a fetch of the stream runs; only Next reads
 	// and writes it.
@@ -300,7 +311,7 @@ func (p *Puller) fetchV2(ctx context.Context, s *stream) (Batch, bool, error) {
 		s.cursor = cur
 		return Batch{}, false, &APIError{Endpoint: s.info.path, HTTPStatus: 200, Err: err}
 	}
-	batch := Batch{LogType: s.id.LogType, Endpoint: s.info.path, Events: page.Events}
+	batch := Batch{LogType: s.id.LogType, Endpoint: s.info.path, Events: page.Events, Remaining: s.remaining(cur, page)}
 	// read is the window's progress after this page, before its offset.
 	read := Cursor{WindowMin: cur.WindowMin, WindowMax: cur.WindowMax}
 	advances := s.offsetAdvances
@@ -341,6 +352,26 @@ func (p *Puller) fetchV2(ctx context.Context, s *stream) (Batch, bool, error) {
 	}
 	batch.Cursor = Cursor{WindowMin: cur.WindowMax + 1}
 	return batch, false, nil
+}
+
+// remaining works out Batch.Remaining of page, fetched at cur: Duo's
+// total_objects counts the whole window, so the events of the window's
+// pages are counted from its first page on.
+func (s *stream) remaining(cur Cursor, page V2Page) int64 {
+	if cur.NextOffset == "" {
+		s.countedMin, s.countedMax, s.counted = cur.WindowMin, cur.WindowMax, 0
+	}
+	if s.countedMin != cur.WindowMin || s.countedMax != cur.WindowMax {
+		return -1
+	}
+	s.counted += int64(len(page.Events))
+	switch {
+	case page.NextOffset == "":
+		return 0
+	case page.TotalObjects <= 0:
+		return -1
+	}
+	return max(page.TotalObjects-s.counted, 0)
 }
 
 // fetchError wraps a failed request of s, adding what to do when the
@@ -514,7 +545,7 @@ func (p *Puller) fetchV1(ctx context.Context, s *stream) (Batch, bool, error) {
 		// Duo may return fewer than a full page while more events exist.)
 		next = Cursor{MinTime: available}
 	}
-	return Batch{LogType: s.id.LogType, Endpoint: s.info.path, Events: out, Cursor: next}, full && !withheld, nil
+	return Batch{LogType: s.id.LogType, Endpoint: s.info.path, Events: out, Cursor: next, Remaining: -1}, full && !withheld, nil
 }
 
 // pageV1 works out a v1 page fetched at cur.MinTime: the events not yet

@@ -502,3 +502,34 @@ func TestStreamString(t *testing.T) {
 	assert.Equal(t, `telephony of account DA1 ("Acme")`, duoapi.Stream{Account: duoapi.Account{ID: "DA1", Name: "Acme"}, LogType: duoapi.Telephony}.String())
 	assert.Equal(t, "telephony of account DA1", duoapi.Stream{Account: duoapi.Account{ID: "DA1"}, LogType: duoapi.Telephony}.String())
 }
+
+// TestBatchRemaining checks that a batch tells how many events its window
+// still holds, from Duo's total_objects, and -1 where Duo gives no total.
+func TestBatchRemaining(t *testing.T) {
+	sim, err := duosim.New(duosim.Config{Seed: 13})
+	require.NoError(t, err)
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	from, to := time.Now().Add(-2*time.Hour), time.Now().Add(-10*time.Minute)
+	require.NoError(t, sim.Generate(duoapi.Authentication, 2500, from, to))
+	require.NoError(t, sim.Generate(duoapi.Administrator, 1500, from, to))
+	c, err := duoapi.NewClient(duoapi.ClientConfig{
+		APIHostname: sim.APIHost(), IntegrationKey: sim.IntegrationKey(), SecretKey: sim.SecretKey(),
+		BaseURL: srv.URL, RequestsPerMinute: 60000,
+	})
+	require.NoError(t, err)
+	p, err := duoapi.NewPuller(c, duoapi.PullerConfig{LogTypes: []duoapi.LogType{duoapi.Authentication, duoapi.Administrator}, InitialLookback: 3 * time.Hour}, nil)
+	require.NoError(t, err)
+	got := map[duoapi.LogType][]int64{}
+	events := 0
+	for events < 4000 {
+		b, err := p.Next(t.Context())
+		require.NoError(t, err)
+		events += len(b.Events)
+		got[b.LogType] = append(got[b.LogType], b.Remaining)
+	}
+	assert.Equal(t, []int64{1500, 500, 0}, got[duoapi.Authentication], "from total_objects")
+	for _, r := range got[duoapi.Administrator] {
+		assert.Equal(t, int64(-1), r, "v1 pages have no total")
+	}
+}
