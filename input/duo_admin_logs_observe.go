@@ -36,6 +36,8 @@ type inputMetrics struct {
 	dropOffAlarmGauge *service.MetricGauge
 	unreachable       *service.MetricGauge
 	childAccounts     *service.MetricGauge
+	backlog           *service.MetricGauge
+	catchUpSeconds    *service.MetricGauge
 }
 
 func newInputMetrics(m *service.Metrics) *inputMetrics {
@@ -58,6 +60,8 @@ func newInputMetrics(m *service.Metrics) *inputMetrics {
 		dropOffAlarmGauge: m.NewGauge("duo_drop_off_alarm", "log_type", "account"),
 		unreachable:       m.NewGauge("duo_account_unreachable", "account"),
 		childAccounts:     m.NewGauge("duo_child_accounts"),
+		backlog:           m.NewGauge("duo_backlog_events", "log_type", "account"),
+		catchUpSeconds:    m.NewGauge("duo_catch_up_seconds", "log_type", "account"),
 	}
 }
 
@@ -113,14 +117,15 @@ func (m *inputMetrics) zeroStream(k duoapi.StreamKey) {
 // observer turns what the Duo client and puller report into metrics and
 // log lines.
 type observer struct {
-	log     *service.Logger
-	metrics *inputMetrics
-	skew    skewWarning
-	alarm   *dropOffAlarm
+	log      *service.Logger
+	metrics  *inputMetrics
+	skew     skewWarning
+	alarm    *dropOffAlarm
+	progress *catchUp
 }
 
 func (in *duoAdminLogsInput) observer() *observer {
-	return &observer{log: in.log, metrics: in.metrics, alarm: in.alarm}
+	return &observer{log: in.log, metrics: in.metrics, alarm: in.alarm, progress: in.progress}
 }
 
 // Clock skews from skewWarnAt on are logged, at most every skewWarnEvery.
@@ -224,6 +229,7 @@ func (o *observer) AccountsRefreshed(r duoapi.AccountsRefresh) {
 	}
 	for _, a := range r.Removed {
 		o.alarm.forget(a.ID)
+		o.progress.forget(a.ID)
 	}
 	if len(r.Unmatched) > 0 {
 		o.log.Warnf("accounts.include and accounts.exclude name %q, which is no child account's ID or exact name: check for a typo or a removed child", r.Unmatched)
@@ -397,7 +403,7 @@ func (a *dropOffAlarm) check(now time.Time) {
 // watch checks the drop-off alarm and the unacknowledged batches until ctx
 // ends.
 func (in *duoAdminLogsInput) watch(ctx context.Context) {
-	every := 30 * time.Second
+	every := min(30*time.Second, in.progress.logEvery)
 	if in.dropOff > 0 {
 		every = min(max(in.dropOff/20, 50*time.Millisecond), every)
 	}
@@ -410,6 +416,7 @@ func (in *duoAdminLogsInput) watch(ctx context.Context) {
 		case <-tick.C:
 			now := in.now()
 			in.alarm.check(now)
+			in.progress.check(now)
 			in.unacked.check(now, in.pullerCfg.LogTypes, in.log, in.metrics)
 		}
 	}

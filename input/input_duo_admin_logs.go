@@ -191,7 +191,7 @@ Each child has its own budget of `+"`requests_per_minute`"+` (Duo limits each ac
 
 ### Metrics
 
-`+"`duo_requests_total`"+` (labels `+"`endpoint`, `outcome`"+`), `+"`duo_request_latency_ns`"+`, `+"`duo_rate_limited_total`"+`, `+"`duo_retries_total`"+` (`+"`log_type`, `reason`"+`), `+"`duo_pages_total`"+`, `+"`duo_events_total`"+`, `+"`duo_boundary_duplicates_total`"+`, `+"`duo_second_overflow_total`"+`, `+"`duo_checkpoint_errors_total`"+` (`+"`log_type`, `operation`"+`), `+"`duo_offset_resets_total`"+` (`+"`log_type`, `reason`"+`), `+"`duo_nacked_events_total`"+`, the gauge `+"`duo_clock_skew_seconds`"+`, and the gauges `+"`duo_cursor_lag_seconds`"+` (how far the stored position is behind now), `+"`duo_seconds_since_last_event`"+` and `+"`duo_drop_off_alarm`"+` (1 while a log type has had no new event for `+"`drop_off_alarm`"+`, counted from the time stored with the position, so restarts do not reset it) and `+"`duo_unacked_seconds`"+` (the age of the oldest batch the output has not acknowledged; a wait of five minutes is logged with the log type), each labelled by `+"`log_type`"+`. `+"`duo_events_total`"+`, `+"`duo_cursor_lag_seconds`"+`, `+"`duo_seconds_since_last_event`"+` and `+"`duo_drop_off_alarm`"+` are per stream, and also labelled by `+"`account`"+`: the child's account ID with `+"`accounts.discover`"+`, empty otherwise (Prometheus drops an empty label, so a single-account input's series keep their names and labels). At 1,000 children with four log types each, that is 4,000 series per metric, 16,000 in all, plus 1,000 of `+"`duo_account_unreachable`"+` (label `+"`account`"+`) and the gauge `+"`duo_child_accounts`"+` (children pulled); the other metrics do not grow with the children. Benthos' metrics `+"`mapping`"+` sees only a metric's name and static labels, not `+"`account`"+`, so to cut that cost drop whole per-stream metrics by name (`+"`root = if this == \"duo_cursor_lag_seconds\" { deleted() }`"+`) and keep `+"`duo_events_total`"+` and `+"`duo_drop_off_alarm`"+`.
+`+"`duo_requests_total`"+` (labels `+"`endpoint`, `outcome`"+`), `+"`duo_request_latency_ns`"+`, `+"`duo_rate_limited_total`"+`, `+"`duo_retries_total`"+` (`+"`log_type`, `reason`"+`), `+"`duo_pages_total`"+`, `+"`duo_events_total`"+`, `+"`duo_boundary_duplicates_total`"+`, `+"`duo_second_overflow_total`"+`, `+"`duo_checkpoint_errors_total`"+` (`+"`log_type`, `operation`"+`), `+"`duo_offset_resets_total`"+` (`+"`log_type`, `reason`"+`), `+"`duo_nacked_events_total`"+`, the gauge `+"`duo_clock_skew_seconds`"+`, and the gauges `+"`duo_cursor_lag_seconds`"+` (how far the stored position is behind now), `+"`duo_seconds_since_last_event`"+` and `+"`duo_drop_off_alarm`"+` (1 while a log type has had no new event for `+"`drop_off_alarm`"+`, counted from the time stored with the position, so restarts do not reset it) and `+"`duo_unacked_seconds`"+` (the age of the oldest batch the output has not acknowledged; a wait of five minutes is logged with the log type), each labelled by `+"`log_type`"+`. `+"`duo_events_total`"+`, `+"`duo_cursor_lag_seconds`"+`, `+"`duo_seconds_since_last_event`"+` and `+"`duo_drop_off_alarm`"+` are per stream, and also labelled by `+"`account`"+`: the child's account ID with `+"`accounts.discover`"+`, empty otherwise (Prometheus drops an empty label, so a single-account input's series keep their names and labels). At 1,000 children with four log types each, that is 4,000 series per metric, 16,000 in all, plus 1,000 of `+"`duo_account_unreachable`"+` (label `+"`account`"+`) and the gauge `+"`duo_child_accounts`"+` (children pulled); the other metrics do not grow with the children. While a stream is behind (a first backfill, a long outage), the gauges `+"`duo_backlog_events`"+` (the events to go: from Duo's `+"`total_objects`"+` on the v2 endpoints, otherwise from the events read per second of log time so far; -1 while not known) and `+"`duo_catch_up_seconds`"+` (the time to catch up at the pace read so far, which is the pace the request budget allows; -1 while not known) are set, labelled by `+"`log_type`"+` and `+"`account`"+`, and the figures are logged every minute (for child accounts, one line for all of them); once caught up, that is logged once and both gauges are 0. Benthos' metrics `+"`mapping`"+` sees only a metric's name and static labels, not `+"`account`"+`, so to cut that cost drop whole per-stream metrics by name (`+"`root = if this == \"duo_cursor_lag_seconds\" { deleted() }`"+`) and keep `+"`duo_events_total`"+` and `+"`duo_drop_off_alarm`"+`.
 
 Every message also carries `+"`duo_page_id`"+`, an identity of the Duo page it came from that is the same when the page is read again after a replay: use it in object keys (S3, files) so a replay overwrites instead of adding.`).
 		Fields(
@@ -382,6 +382,7 @@ type duoAdminLogsInput struct {
 	positions *positionStore
 	unacked   *unackedBatches
 	alarm     *dropOffAlarm
+	progress  *catchUp
 
 	streamsMu sync.Mutex
 	streams   map[duoapi.StreamKey]*streamState
@@ -582,6 +583,7 @@ func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*
 		streams:   map[duoapi.StreamKey]*streamState{},
 	}
 	in.alarm = newDropOffAlarm(dropOff, in.log, in.metrics)
+	in.progress = newCatchUp(lag, poll, in.log, in.metrics)
 	obs := in.observer()
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = tlsConf
@@ -758,6 +760,7 @@ func (in *duoAdminLogsInput) startStream(ctx context.Context, s duoapi.Stream) (
 	st.generation = max(st.generation, p.Generation)
 	in.alarm.watchStream(s, in.now(), p.LastEvent)
 	in.metrics.zeroStream(s.Key())
+	in.progress.watchStream(s)
 	return p.Cursor, nil
 }
 
@@ -822,6 +825,7 @@ func (in *duoAdminLogsInput) ReadBatch(ctx context.Context) (service.MessageBatc
 		s := duoapi.Stream{Account: b.Account, LogType: b.LogType}
 		k := s.Key()
 		st := in.stream(k)
+		in.progress.batch(s, in.now(), b.Cursor.Position(), len(b.Events), b.Remaining)
 		st.nextSeq++
 		pos := position{seq: st.nextSeq, cursor: b.Cursor}
 		release, err := st.checkpoints.Track(ctx, pos, int64(len(b.Events)))
