@@ -49,6 +49,10 @@ type Observer interface {
 	// from resume instead of following it. skipped is true when the
 	// millisecond before resume could not be read to its end.
 	OffsetStalled(s Stream, sent, got string, resume time.Time, skipped bool)
+	// StreamGivenUp is called when a pull bounded by PullerConfig.EndTime
+	// gives up s, which cannot be read (err says why), so that the pull
+	// can end.
+	StreamGivenUp(s Stream, err error)
 	// AccountsRefreshed is called after every read of the child account
 	// list by a Puller made by NewAccountsPuller.
 	AccountsRefreshed(r AccountsRefresh)
@@ -93,6 +97,9 @@ func (NopObserver) CursorReset(Stream, error, time.Time, bool) {}
 
 // OffsetStalled implements Observer.
 func (NopObserver) OffsetStalled(Stream, string, string, time.Time, bool) {}
+
+// StreamGivenUp implements Observer.
+func (NopObserver) StreamGivenUp(Stream, error) {}
 
 // AccountsRefreshed implements Observer.
 func (NopObserver) AccountsRefreshed(AccountsRefresh) {}

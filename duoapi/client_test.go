@@ -369,6 +369,7 @@ type recordingObserver struct {
 	skews    []time.Duration
 
 	refreshes   []AccountsRefresh
+	givenUp     []StreamKey
 	listErrors  []error
 	unreachable []string // account IDs, once per report
 	reachable   []string
@@ -421,6 +422,12 @@ func (o *recordingObserver) OffsetStalled(_ Stream, sent, got string, resume tim
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.stalls = append(o.stalls, stallReport{sent, got, resume, skipped})
+}
+
+func (o *recordingObserver) StreamGivenUp(s Stream, _ error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.givenUp = append(o.givenUp, s.Key())
 }
 
 func (o *recordingObserver) AccountsRefreshed(r AccountsRefresh) {

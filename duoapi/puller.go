@@ -97,6 +97,16 @@ type PullerConfig struct {
 	// act, such as a missing permission (default 30s to 10m). The puller
 	// never gives up: once fixed, pulling resumes by itself.
 	ConfigErrorBackoff Backoff
+	// StartTime, when not zero, is where a stream with no cursor starts,
+	// instead of InitialLookback ago.
+	StartTime time.Time
+	// EndTime, when not zero, bounds the pull: events from EndTime on are
+	// not read, a stream is done once it has read everything before
+	// EndTime, and Next returns ErrWindowRead once every stream is done.
+	// A stream that cannot be read at all (a log type the account lacks,
+	// an unreachable child) is given up and reported, so that the pull
+	// ends; every other failure is retried as usual.
+	EndTime time.Time
 	// MaxInFlight is how many requests may be in flight at once, each for
 	// a different account: a Puller never has two requests of one account
 	// in flight. 0 means 1 for NewPuller and DefaultAccountsInFlight for
@@ -188,11 +198,54 @@ type stream struct {
 	// inFlight is set while a fetch of the stream runs; only Next reads
 	// and writes it.
 	inFlight bool
+	// done is set once a bounded pull (PullerConfig.EndTime) has read the
+	// stream to its end, or given it up.
+	done bool
 }
 
 func (s *stream) v2() bool { return s.info.paging != pagingV1 }
 
 func (s *stream) trustMonitor() bool { return s.info.paging == pagingTrustMonitor }
+
+// startMillis returns where a stream with no cursor starts, in Unix
+// milliseconds: StartTime, or InitialLookback before now.
+func (p *Puller) startMillis(now time.Time) int64 {
+	if !p.cfg.StartTime.IsZero() {
+		return p.cfg.StartTime.UnixMilli()
+	}
+	return now.Add(-p.cfg.InitialLookback).UnixMilli()
+}
+
+// lastMillis returns the last millisecond a bounded pull reads (the one
+// before EndTime), and false for a pull without end.
+func (p *Puller) lastMillis() (int64, bool) {
+	if p.cfg.EndTime.IsZero() {
+		return 0, false
+	}
+	return p.cfg.EndTime.UnixMilli() - 1, true
+}
+
+// finalWindow reports whether [start, latest] is the last window of a
+// bounded pull, which is read however short it is.
+func (p *Puller) finalWindow(start, latest int64) bool {
+	end, ok := p.lastMillis()
+	return ok && latest == end && latest > start
+}
+
+// reachedEnd reports whether s, whose last fetch brought no more pages, has
+// read everything before EndTime.
+func (p *Puller) reachedEnd(s *stream) bool {
+	end, ok := p.lastMillis()
+	switch {
+	case !ok:
+		return false
+	case s.v2():
+		return s.cursor.WindowMax == 0 && s.cursor.WindowMin > end
+	}
+	// A v1 page that brought no more was cut at what is available, so
+	// the end has been read once it is available.
+	return p.duoNow(s).Add(-p.cfg.AvailabilityLag).UnixMilli() >= end
+}
 
 // caughtUpUntil returns when a stream that has read everything available
 // should ask again: once a poll interval's worth of new events can exist.
@@ -257,13 +310,23 @@ func (p *Puller) fetchV2(ctx context.Context, s *stream) (Batch, bool, error) {
 	if cur.WindowMax == 0 {
 		start := cur.WindowMin
 		if start == 0 {
-			start = now.Add(-p.cfg.InitialLookback).UnixMilli()
+			start = p.startMillis(now)
 		}
 		if start < oldest {
 			p.cfg.Observer.WindowClamped(s.id, time.UnixMilli(start), time.UnixMilli(oldest))
 			start = oldest
 		}
-		if latest-start < minWindow.Milliseconds() {
+		if end, ok := p.lastMillis(); ok {
+			switch {
+			case latest >= end:
+				latest = end
+			case end-latest < minWindow.Milliseconds():
+				// Read the last window whole once its end is
+				// available, rather than leave less than a window.
+				latest = start
+			}
+		}
+		if latest-start < minWindow.Milliseconds() && !p.finalWindow(start, latest) {
 			return Batch{LogType: s.id.LogType, Endpoint: s.info.path, Cursor: cur.from(start)}, false, nil
 		}
 		cur = cur.from(start)
@@ -508,7 +571,8 @@ func (p *Puller) fetchV1(ctx context.Context, s *stream) (Batch, bool, error) {
 		cur = Cursor{MinTime: cur.WindowMin / 1000, Seen: nil}
 	}
 	if cur.MinTime == 0 {
-		cur.MinTime = now.Add(-p.cfg.InitialLookback).Unix()
+		// The first whole second at or after the start.
+		cur.MinTime = (p.startMillis(now) + 999) / 1000
 	}
 	if cur.MinTime < oldest {
 		p.cfg.Observer.WindowClamped(s.id, time.Unix(cur.MinTime, 0), time.Unix(oldest, 0))
@@ -527,6 +591,9 @@ func (p *Puller) fetchV1(ctx context.Context, s *stream) (Batch, bool, error) {
 	// What is available is only used to sift the response, so reckon it
 	// now, on Duo's clock as this very response showed it.
 	available := p.duoNow(s).Add(-p.cfg.AvailabilityLag).Unix()
+	if end, ok := p.lastMillis(); ok {
+		available = min(available, end/1000)
+	}
 	next, out, dups, withheld := pageV1(cur, events, available)
 	if dups > 0 {
 		p.cfg.Observer.BoundaryDuplicates(s.id, dups)

@@ -18,6 +18,10 @@ const DefaultAccountsInFlight = 8
 // MinRefreshInterval is the shortest AccountsConfig.RefreshInterval.
 const MinRefreshInterval = time.Second
 
+// ErrWindowRead is returned by Next once a pull bounded by
+// PullerConfig.EndTime has read every stream to its end.
+var ErrWindowRead = errors.New("every stream has been read to the end time")
+
 // Stream names what one cursor reads: a log type of one account.
 type Stream struct {
 	// Account is the child account; its ID is empty for the account whose
@@ -111,6 +115,7 @@ type discovery struct {
 	cfg      AccountsConfig
 	next     time.Time
 	failures int
+	listed   bool // the list has been read once
 }
 
 // fetchResult is what a fetch running in its own goroutine returns.
@@ -151,6 +156,8 @@ func newPuller(cfg PullerConfig, defaultInFlight int) (*Puller, error) {
 		return nil, fmt.Errorf("poll interval %s is shorter than %s", cfg.PollInterval, minWindow)
 	case cfg.MaxInFlight < 0:
 		return nil, fmt.Errorf("requests in flight must be positive, got %d", cfg.MaxInFlight)
+	case !cfg.EndTime.IsZero() && !cfg.StartTime.IsZero() && cfg.EndTime.Sub(cfg.StartTime) < minWindow:
+		return nil, fmt.Errorf("end time %s is less than %s after start time %s", cfg.EndTime.Format(time.RFC3339Nano), minWindow, cfg.StartTime.Format(time.RFC3339Nano))
 	}
 	seen := map[LogType]bool{}
 	for _, t := range cfg.LogTypes {
@@ -230,6 +237,9 @@ func (p *Puller) Next(ctx context.Context) (Batch, error) {
 		if err := ctx.Err(); err != nil {
 			return Batch{}, err
 		}
+		if p.inFlight == 0 && p.allDone() {
+			return Batch{}, ErrWindowRead
+		}
 		select {
 		case r := <-p.done:
 			if b, ok := p.finish(r); ok {
@@ -295,6 +305,16 @@ func (p *Puller) finish(r fetchResult) (Batch, bool) {
 			a := s.account
 			a.unreachable, a.reported = true, true
 			p.cfg.Observer.AccountUnreachable(a.info, r.err)
+			if p.bounded() {
+				for _, s := range a.streams {
+					p.giveUp(s, r.err)
+				}
+			}
+			return Batch{}, false
+		}
+		var unavailable *UnavailableError
+		if p.bounded() && errors.As(r.err, &unavailable) {
+			p.giveUp(s, r.err)
 			return Batch{}, false
 		}
 		s.failures++
@@ -310,9 +330,12 @@ func (p *Puller) finish(r fetchResult) (Batch, bool) {
 	before := s.cursor
 	s.failures = 0
 	s.cursor = r.batch.Cursor
-	if r.more {
+	switch {
+	case r.more:
 		s.due = time.Time{}
-	} else {
+	case p.reachedEnd(s):
+		s.done = true
+	default:
 		s.due = p.caughtUpUntil(s)
 	}
 	if len(r.batch.Events) == 0 && cursorEqual(before, s.cursor) {
@@ -330,6 +353,33 @@ func (s *stream) unreachable(err error) bool {
 	var apiErr *APIError
 	return s.id.Account.ID != "" && s.info.unavailable == "" &&
 		errors.As(err, &apiErr) && apiErr.HTTPStatus == 403
+}
+
+// bounded reports whether the pull ends at PullerConfig.EndTime.
+func (p *Puller) bounded() bool { return !p.cfg.EndTime.IsZero() }
+
+// giveUp ends a bounded pull's stream s, which cannot be read.
+func (p *Puller) giveUp(s *stream, err error) {
+	if !s.done {
+		s.done = true
+		p.cfg.Observer.StreamGivenUp(s.id, err)
+	}
+}
+
+// allDone reports whether a bounded pull has read every stream to its end:
+// those of every account pulled, once the child list has been read.
+func (p *Puller) allDone() bool {
+	if !p.bounded() || p.discovery != nil && !p.discovery.listed {
+		return false
+	}
+	for _, a := range p.pulled {
+		for _, s := range a.streams {
+			if !s.done {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (p *Puller) backoffFor(err error) Backoff {
@@ -371,7 +421,7 @@ func (a *account) nextDue(now time.Time) *stream {
 	n := len(a.streams)
 	for i := range n {
 		s := a.streams[(a.turn+i)%n]
-		if !s.due.After(now) {
+		if !s.done && !s.due.After(now) {
 			a.turn = (a.turn + i + 1) % n
 			return s
 		}
@@ -398,7 +448,9 @@ func (p *Puller) untilDue(now time.Time) time.Duration {
 		}
 		ready := a.client.budget.readyIn()
 		for _, s := range a.streams {
-			d = min(d, max(s.due.Sub(now), ready))
+			if !s.done {
+				d = min(d, max(s.due.Sub(now), ready))
+			}
 		}
 	}
 	return max(d, 0)
@@ -421,6 +473,7 @@ func (p *Puller) refresh(ctx context.Context) {
 	}
 	d.failures = 0
 	d.next = now.Add(d.cfg.RefreshInterval)
+	d.listed = true
 	r := AccountsRefresh{Listed: len(listed)}
 	selected, unmatched := d.cfg.selectAccounts(listed)
 	r.Unmatched = unmatched

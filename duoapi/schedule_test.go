@@ -533,3 +533,96 @@ func TestBatchRemaining(t *testing.T) {
 		assert.Equal(t, int64(-1), r, "v1 pages have no total")
 	}
 }
+
+// TestBoundedPull reads a window [StartTime, EndTime) of the past and ends:
+// exactly the window's events arrive, once, those in its first and last
+// millisecond (second, for the v1 log) included and those at EndTime not,
+// and Next then returns ErrWindowRead, also for a Puller started again at
+// the positions reached. An unreachable child and a log type a child lacks
+// are given up, so the pull ends.
+func TestBoundedPull(t *testing.T) {
+	m := newMSP(t, duosim.Config{Seed: 14})
+	now := time.Now().Truncate(time.Second)
+	start, end := now.Add(-3*time.Hour), now.Add(-time.Hour)
+	kids := []duosim.ChildConfig{
+		{ID: "DAAAAAAAAAAAAAAAAAA1", Name: "Alpha", APIHostname: "api-a1a1a1a1.duosecurity.com"},
+		{ID: "DABBBBBBBBBBBBBBBBB2", Name: "Bravo", APIHostname: "api-b2b2b2b2.duosecurity.com", Unavailable: map[duoapi.LogType]int{duoapi.Activity: 404}},
+		{ID: "DACCCCCCCCCCCCCCCCC3", Name: "Charlie", APIHostname: "api-c3c3c3c3.duosecurity.com", CrossDeployment: true},
+	}
+	types := []duoapi.LogType{duoapi.Authentication, duoapi.Administrator, duoapi.Activity}
+	want := map[string][]string{}
+	for _, kc := range kids {
+		c, err := m.sim.AddChild(kc)
+		require.NoError(t, err)
+		for _, lt := range types {
+			// Events all around the window, and in its edges: the first
+			// and last millisecond (v1: second) in, the end out.
+			unit := time.Millisecond
+			if lt == duoapi.Administrator {
+				unit = time.Second
+			}
+			require.NoError(t, c.Generate(lt, 3000, now.Add(-4*time.Hour), now.Add(-10*time.Minute)))
+			for _, at := range []time.Time{start.Add(-unit), start, end.Add(-unit), end} {
+				require.NoError(t, c.Generate(lt, 3, at, at.Add(unit)))
+			}
+		}
+		if kc.CrossDeployment {
+			continue
+		}
+		for _, lt := range types {
+			if kc.Unavailable[lt] != 0 {
+				continue
+			}
+			for _, ev := range c.Events(lt, start, end) {
+				want[kc.ID] = append(want[kc.ID], compact(t, ev.Body))
+			}
+		}
+	}
+	cfg := duoapi.PullerConfig{LogTypes: types, StartTime: start, EndTime: end}
+	p := m.puller(t, cfg, duoapi.AccountsConfig{})
+	var d delivery
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	d.events = map[string]map[string]int{}
+	for {
+		b, err := p.Next(ctx)
+		if errors.Is(err, duoapi.ErrWindowRead) {
+			break
+		}
+		require.NoError(t, err)
+		d.batches = append(d.batches, b)
+		if d.events[b.Account.ID] == nil {
+			d.events[b.Account.ID] = map[string]int{}
+		}
+		for _, ev := range b.Events {
+			d.events[b.Account.ID][compact(t, ev)]++
+		}
+	}
+	for id, w := range want {
+		exactlyOnce(t, &d, id, w)
+	}
+	m.obs.mu.Lock()
+	assert.ElementsMatch(t, []string{kids[2].ID}, m.obs.unreachable)
+	m.obs.mu.Unlock()
+	_, err := p.Next(ctx)
+	assert.ErrorIs(t, err, duoapi.ErrWindowRead, "and again")
+
+	// Started again at the positions reached, it ends at once.
+	last := map[duoapi.StreamKey]duoapi.Cursor{}
+	for _, b := range d.batches {
+		last[duoapi.Stream{Account: b.Account, LogType: b.LogType}.Key()] = b.Cursor
+	}
+	var reads int
+	again := m.puller(t, cfg, duoapi.AccountsConfig{Start: func(_ context.Context, s duoapi.Stream) (duoapi.Cursor, error) {
+		return last[s.Key()], nil
+	}})
+	for {
+		b, err := again.Next(ctx)
+		if errors.Is(err, duoapi.ErrWindowRead) {
+			break
+		}
+		require.NoError(t, err)
+		reads += len(b.Events)
+	}
+	assert.Zero(t, reads, "nothing is read again")
+}
