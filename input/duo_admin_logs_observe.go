@@ -221,6 +221,10 @@ func (o *observer) OffsetStalled(t duoapi.Stream, sent, got string, resume time.
 		t, sent, got, resume.UTC().Format(time.RFC3339Nano))
 }
 
+func (o *observer) StreamGivenUp(s duoapi.Stream, err error) {
+	o.log.Errorf("Duo %s logs cannot be read, and are left out of the window to end_time: %v", s, err)
+}
+
 func (o *observer) AccountsRefreshed(r duoapi.AccountsRefresh) {
 	o.metrics.childAccounts.Set(int64(len(r.Pulled)))
 	if len(r.Added) > 0 || len(r.Removed) > 0 {

@@ -45,6 +45,8 @@ const (
 	dalFieldInclude           = "include"
 	dalFieldExclude           = "exclude"
 	dalFieldRefreshInterval   = "refresh_interval"
+	dalFieldStartTime         = "start_time"
+	dalFieldEndTime           = "end_time"
 	dalFieldDropOffAlarm      = "drop_off_alarm"
 	dalFieldSignatureVersion  = "signature_version"
 	dalFieldTimeout           = "timeout"
@@ -79,6 +81,11 @@ const (
 // its fields are.)
 func durationLint(path string) string {
 	return fmt.Sprintf(`root = if !this.string().re_match(%q) { [%q.format(this)] }`, durationPattern, "field "+path+": "+notADuration)
+}
+
+// timeLint refuses a value of field path that is not an RFC 3339 time.
+func timeLint(path string) string {
+	return `root = if this.string() != "" && !this.string().re_match("^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$") { ["field ` + path + `: %v is not an RFC 3339 time, such as 2026-11-24T00:00:00Z".format(this)] }`
 }
 
 // durationPattern matches what time.ParseDuration accepts. (A lint rule is
@@ -237,6 +244,18 @@ Every message also carries `+"`duo_page_id`"+`, an identity of the Duo page it c
 				Default("24h").
 				Examples("168h", "4296h").
 				LintRule(lookbackLint),
+			service.NewStringField(dalFieldStartTime).
+				Description("Read from this time on (RFC 3339) instead of `initial_lookback` ago. Setting it, or `end_time`, makes the input a stream of its own: its positions are kept under `<checkpoint_key>:window-<start ms>-<end ms>`, so it never moves the positions of the live stream, and resumes where it stopped after a crash.").
+				Default("").
+				Example("2026-11-24T00:00:00Z").
+				LintRule(timeLint(dalFieldStartTime)).
+				Advanced(),
+			service.NewStringField(dalFieldEndTime).
+				Description("Read only events before this time (RFC 3339; needs `start_time`), then end: once every log type (of every child account) has been read to it and the output has acknowledged everything, the input ends and the pipeline shuts down by itself. A log type the account lacks, or a child that cannot be reached, is logged and given up, so the run ends. Run it again and it ends at once, as its positions say it is done.").
+				Default("").
+				Example("2026-11-25T00:00:00Z").
+				LintRule(timeLint(dalFieldEndTime)).
+				Advanced(),
 			service.NewDurationField(dalFieldPollInterval).
 				Description("How long a log type waits once it has caught up. Duo recommends polling no more than once a minute.").
 				Default("1m").
@@ -522,6 +541,10 @@ func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*
 	case timeout <= 0:
 		return nil, fmt.Errorf("field %s: must be positive", dalFieldTimeout)
 	}
+	startTime, endTime, err := parseWindow(conf, time.Now())
+	if err != nil {
+		return nil, err
+	}
 	rpm, err := fieldWholeNumber(conf, dalFieldRequestsPerMinute)
 	if err != nil {
 		return nil, err
@@ -601,7 +624,14 @@ func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*
 	if err != nil {
 		return nil, err
 	}
+	if !startTime.IsZero() {
+		// A window of its own: its own positions, never the live ones.
+		in.positions.prefix += KeySeparator + windowSuffix(startTime, endTime)
+		in.positions.legacyPrefix = ""
+	}
 	in.pullerCfg = duoapi.PullerConfig{
+		StartTime:         startTime,
+		EndTime:           endTime,
 		LogTypes:          logTypes,
 		TelephonyV1:       telephonyAPI == "v1",
 		TrustMonitorTypes: tmTypes,
@@ -622,6 +652,50 @@ func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*
 		return nil, fmt.Errorf("field %s: %w", dalFieldCheckpointCache, err)
 	}
 	return in, nil
+}
+
+// parseWindow reads start_time and end_time (zero when not set), checking
+// them against now: the start within what Duo serves, the end at least a
+// second after it.
+func parseWindow(conf *service.ParsedConfig, now time.Time) (start, end time.Time, err error) {
+	parse := func(name string) (time.Time, error) {
+		v, err := conf.FieldString(name)
+		if err != nil || strings.TrimSpace(v) == "" {
+			return time.Time{}, err
+		}
+		t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(v))
+		if err != nil {
+			return time.Time{}, fmt.Errorf("field %s: %q is not an RFC 3339 time, such as 2026-11-24T00:00:00Z", name, v)
+		}
+		return t, nil
+	}
+	if start, err = parse(dalFieldStartTime); err != nil {
+		return
+	}
+	if end, err = parse(dalFieldEndTime); err != nil {
+		return
+	}
+	switch {
+	case !end.IsZero() && start.IsZero():
+		err = fmt.Errorf("field %s: needs %s, the start of the window to read", dalFieldEndTime, dalFieldStartTime)
+	case !start.IsZero() && start.Before(now.Add(-duoapi.MaxLookback)):
+		err = fmt.Errorf("field %s: %s is more than 179 days ago: Duo serves 180 days of logs", dalFieldStartTime, start.Format(time.RFC3339))
+	case !start.IsZero() && start.After(now):
+		err = fmt.Errorf("field %s: %s is in the future", dalFieldStartTime, start.Format(time.RFC3339))
+	case !end.IsZero() && end.Sub(start) < time.Second:
+		err = fmt.Errorf("field %s: %s is not a second or more after %s %s", dalFieldEndTime, end.Format(time.RFC3339Nano), dalFieldStartTime, start.Format(time.RFC3339Nano))
+	}
+	return start, end, err
+}
+
+// windowSuffix names the positions of a run reading from start (until end,
+// when not zero): "window-<start ms>-<end ms>".
+func windowSuffix(start, end time.Time) string {
+	s := "window-" + strconv.FormatInt(start.UnixMilli(), 10) + "-"
+	if !end.IsZero() {
+		s += strconv.FormatInt(end.UnixMilli(), 10)
+	}
+	return s
 }
 
 // parseAccounts reads the accounts block: nil unless discover is on.
@@ -819,6 +893,10 @@ func (in *duoAdminLogsInput) ReadBatch(ctx context.Context) (service.MessageBatc
 	}
 	for {
 		b, err := in.puller.Next(ctx)
+		if errors.Is(err, duoapi.ErrWindowRead) {
+			in.log.Infof("Every Duo log has been read up to end_time %s: the input ends once the output has acknowledged everything", in.pullerCfg.EndTime.Format(time.RFC3339))
+			return nil, nil, service.ErrEndOfInput
+		}
 		if err != nil {
 			return nil, nil, err
 		}

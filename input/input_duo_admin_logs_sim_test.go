@@ -82,7 +82,9 @@ duo_admin_logs:
 %s`, sim.APIHost(), sim.IntegrationKey(), sim.SecretKey(), sim.URL, extra)
 }
 
-func runStream(t *testing.T, inputYAML, statePath string, consume service.MessageBatchHandlerFunc, until func() bool) {
+// runStream runs a stream of inputYAML into consume until until holds (then
+// stops it) or the stream ends by itself, which it reports.
+func runStream(t *testing.T, inputYAML, statePath string, consume service.MessageBatchHandlerFunc, until func() bool) (ended bool) {
 	t.Helper()
 	b := service.NewStreamBuilder()
 	require.NoError(t, b.SetLoggerYAML(`level: warn`))
@@ -98,12 +100,13 @@ func runStream(t *testing.T, inputYAML, statePath string, consume service.Messag
 		select {
 		case err := <-done:
 			require.NoError(t, err, "stream stopped by itself")
-			return
+			return true
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 	require.NoError(t, strm.StopWithin(10*time.Second))
 	<-done
+	return false
 }
 
 // expected counts the events the simulator holds by identity (v1 events

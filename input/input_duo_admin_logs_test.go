@@ -57,6 +57,10 @@ func TestDuoAdminLogsConfigErrors(t *testing.T) {
 		{"an empty account", "accounts:\n  discover: true\n  include: [\"\"]", "field accounts.include: element 0 is empty"},
 		{"refresh too short", "accounts:\n  discover: true\n  refresh_interval: 10ms", "field accounts.refresh_interval: 10ms is shorter than 1s"},
 		{"a word for the cap", `max_requests_per_minute: lots`, `field max_requests_per_minute: "lots" is not a whole number`},
+		{"a date that is no time", `start_time: 2026-11-24`, `field start_time: "2026-11-24" is not an RFC 3339 time`},
+		{"an end without a start", `end_time: 2026-11-24T00:00:00Z`, "field end_time: needs start_time"},
+		{"a start Duo no longer serves", `start_time: 2020-01-01T00:00:00Z`, "field start_time: 2020-01-01T00:00:00Z is more than 179 days ago"},
+		{"an end before the start", "start_time: " + time.Now().Add(-time.Hour).UTC().Format(time.RFC3339) + "\nend_time: " + time.Now().Add(-2*time.Hour).UTC().Format(time.RFC3339), "field end_time: "},
 		{"hostname with scheme", `api_hostname: https://api-x.duosecurity.com`, `field api_hostname: "https://api-x.duosecurity.com" is not a hostname`},
 	}
 	for _, tt := range tests {
@@ -113,6 +117,9 @@ func TestDuoAdminLogsLint(t *testing.T) {
 		{"include without discover", "accounts:\n  include: [Acme]", "field accounts: include and exclude select child accounts, but discover is false"},
 		{"a refresh that is no duration", "accounts:\n  discover: true\n  refresh_interval: hourly", "field accounts.refresh_interval: hourly is not a duration"},
 		{"a word for the cap", `max_requests_per_minute: lots`, "field max_requests_per_minute: lots is not a whole number"},
+		{"a window", "start_time: 2026-11-24T00:00:00Z\nend_time: 2026-11-25T00:00:00.5+01:00", ""},
+		{"a date for a time", `start_time: 2026-11-24`, "field start_time: 2026-11-24 is not an RFC 3339 time"},
+		{"a time without a zone", `end_time: 2026-11-24T00:00:00`, "field end_time: 2026-11-24T00:00:00 is not an RFC 3339 time"},
 	}
 	env := service.NewEnvironment()
 	for _, tt := range tests {
