@@ -122,10 +122,11 @@ type observer struct {
 	skew     skewWarning
 	alarm    *dropOffAlarm
 	progress *catchUp
+	health   *streamHealth
 }
 
 func (in *duoAdminLogsInput) observer() *observer {
-	return &observer{log: in.log, metrics: in.metrics, alarm: in.alarm, progress: in.progress}
+	return &observer{log: in.log, metrics: in.metrics, alarm: in.alarm, progress: in.progress, health: in.health}
 }
 
 // Clock skews from skewWarnAt on are logged, at most every skewWarnEvery.
@@ -162,6 +163,7 @@ func (w *skewWarning) observe(skew time.Duration, now time.Time, log *service.Lo
 }
 
 func (o *observer) Request(endpoint, outcome string, elapsed time.Duration) {
+	o.health.request(time.Now())
 	o.metrics.requests.Incr(1, endpoint, outcome)
 	o.metrics.requestLatency.Timing(elapsed.Nanoseconds(), endpoint)
 	if outcome == "429" {
@@ -172,6 +174,7 @@ func (o *observer) Request(endpoint, outcome string, elapsed time.Duration) {
 func (o *observer) Retry(t duoapi.Stream, err error, wait time.Duration) {
 	reason := duoapi.Classify(err)
 	o.metrics.retries.Incr(1, string(t.LogType), string(reason))
+	o.health.failed(t.Key(), err, time.Now())
 	wait = wait.Round(time.Millisecond)
 	if reason == duoapi.FailureNeedsAction {
 		o.log.Errorf("Cannot pull Duo %s logs, retrying in %s: %v", t, wait, err)
@@ -222,6 +225,7 @@ func (o *observer) OffsetStalled(t duoapi.Stream, sent, got string, resume time.
 }
 
 func (o *observer) StreamGivenUp(s duoapi.Stream, err error) {
+	o.health.failed(s.Key(), err, time.Now())
 	o.log.Errorf("Duo %s logs cannot be read, and are left out of the window to end_time: %v", s, err)
 }
 
@@ -274,12 +278,14 @@ func (o *observer) AccountsListFailed(err error, wait time.Duration) {
 func (o *observer) AccountUnreachable(a duoapi.Account, err error) {
 	o.metrics.unreachable.Set(1, a.ID)
 	o.alarm.pause(a.ID)
+	o.health.setUnreachable(a.ID, err, time.Now())
 	o.log.Errorf("Duo child account %s (%q) refuses requests made with the parent's Accounts API credentials; none is made for it until the child list is read again: %v", a.ID, a.Name, err)
 }
 
 func (o *observer) AccountReachable(a duoapi.Account) {
 	o.metrics.unreachable.Set(0, a.ID)
 	o.alarm.resume(a.ID)
+	o.health.setUnreachable(a.ID, nil, time.Now())
 	o.log.Infof("Duo child account %s (%q) answers again", a.ID, a.Name)
 }
 
@@ -362,6 +368,13 @@ func (a *dropOffAlarm) forget(id string) {
 			a.metrics.dropOffAlarmGauge.Set(0, string(k.LogType), k.AccountID)
 		}
 	}
+}
+
+// alarmed reports whether k's alarm is raised.
+func (a *dropOffAlarm) alarmed(k duoapi.StreamKey) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return !a.lastAlarm[k].IsZero()
 }
 
 // last returns when events of k last arrived, or when counting began.

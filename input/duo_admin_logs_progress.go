@@ -145,6 +145,22 @@ func (c *catchUp) estimate(p *streamProgress, now time.Time) estimate {
 	return e
 }
 
+// status tells whether k is behind at now, and then its estimate: the
+// events to go and the seconds to catch up, -1 while not known.
+func (c *catchUp) status(k duoapi.StreamKey, now time.Time) (behind bool, backlog int64, eta float64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.streams[k]
+	if p == nil || p.since.IsZero() || now.Sub(p.pos) <= c.behindAfter {
+		return false, 0, 0
+	}
+	e := c.estimate(p, now)
+	if e.eta < 0 {
+		return true, e.backlog, -1
+	}
+	return true, e.backlog, e.eta.Seconds()
+}
+
 // check updates the gauges of every stream, and every logEvery logs the
 // streams that are behind: each of one account on a line of its own, the
 // streams of child accounts, which may be thousands, on one line, each of

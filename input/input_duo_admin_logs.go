@@ -402,6 +402,10 @@ type duoAdminLogsInput struct {
 	unacked   *unackedBatches
 	alarm     *dropOffAlarm
 	progress  *catchUp
+	health    *streamHealth
+
+	requestsPerMinute    int
+	maxRequestsPerMinute int
 
 	streamsMu sync.Mutex
 	streams   map[duoapi.StreamKey]*streamState
@@ -421,6 +425,8 @@ type streamState struct {
 	nextSeq     uint64 // used only by ReadBatch
 	persisted   uint64
 	generation  uint64
+	// storedPos is the position last stored, at storedAt.
+	storedPos, storedAt time.Time
 }
 
 // position is a cursor with its place in the read order of its log type.
@@ -607,6 +613,8 @@ func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*
 	}
 	in.alarm = newDropOffAlarm(dropOff, in.log, in.metrics)
 	in.progress = newCatchUp(lag, poll, in.log, in.metrics)
+	in.health = newStreamHealth()
+	in.requestsPerMinute, in.maxRequestsPerMinute = rpm, maxRPM
 	obs := in.observer()
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = tlsConf
@@ -650,6 +658,9 @@ func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*
 	defer cancel()
 	if err := in.positions.probe(probeCtx); err != nil {
 		return nil, fmt.Errorf("field %s: %w", dalFieldCheckpointCache, err)
+	}
+	if !registerStatusPage(mgr) {
+		in.log.Warnf("The status page (%s and %s) cannot be added to this Benthos release's HTTP server; the metrics tell the same", StatusPagePath, StatusJSONPath)
 	}
 	return in, nil
 }
@@ -806,6 +817,7 @@ func (in *duoAdminLogsInput) Connect(ctx context.Context) error {
 		return err
 	}
 	in.puller = puller
+	addStatusInput(in)
 	alarmCtx, cancel := context.WithCancel(context.Background())
 	in.stopAlarm, in.alarmDone = cancel, make(chan struct{})
 	go func() {
@@ -904,6 +916,7 @@ func (in *duoAdminLogsInput) ReadBatch(ctx context.Context) (service.MessageBatc
 		k := s.Key()
 		st := in.stream(k)
 		in.progress.batch(s, in.now(), b.Cursor.Position(), len(b.Events), b.Remaining)
+		in.health.succeeded(k, in.now())
 		st.nextSeq++
 		pos := position{seq: st.nextSeq, cursor: b.Cursor}
 		release, err := st.checkpoints.Track(ctx, pos, int64(len(b.Events)))
@@ -997,6 +1010,7 @@ func (in *duoAdminLogsInput) persist(ctx context.Context, st *streamState, p pos
 	}
 	st.persisted = p.seq
 	st.generation = stored.Generation
+	st.storedPos, st.storedAt = p.cursor.Position(), in.now()
 	if pos := p.cursor.Position(); !pos.IsZero() {
 		in.metrics.cursorLag.SetFloat64(max(0, in.now().Sub(pos).Seconds()), string(k.LogType), k.AccountID)
 	}
@@ -1005,6 +1019,7 @@ func (in *duoAdminLogsInput) persist(ctx context.Context, st *streamState, p pos
 // Close stops the drop-off alarm. Pending acknowledgements still store
 // their positions.
 func (in *duoAdminLogsInput) Close(ctx context.Context) error {
+	removeStatusInput(in)
 	in.connectMu.Lock()
 	stop, done := in.stopAlarm, in.alarmDone
 	in.connectMu.Unlock()
