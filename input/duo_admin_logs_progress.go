@@ -30,13 +30,13 @@ const minProgressSample = time.Second
 type catchUp struct {
 	log     *service.Logger
 	metrics *inputMetrics
-	// behindAfter is how far a position may trail now and the stream still
-	// count as caught up: the availability lag and two polls, and margin.
-	behindAfter time.Duration
-	// edge is how far behind now a caught-up stream reads: the
-	// availability lag.
-	edge     time.Duration
-	logEvery time.Duration
+	// edge is how far behind now a caught-up stream reads (the
+	// availability lag), end the end_time of a bounded run (zero for a
+	// live one), and slack how far a position may trail the edge, or end,
+	// and still count as caught up: two polls and margin.
+	edge, slack time.Duration
+	end         time.Time
+	logEvery    time.Duration
 
 	mu      sync.Mutex
 	streams map[duoapi.StreamKey]*streamProgress
@@ -63,14 +63,28 @@ type estimate struct {
 	eta     time.Duration // time to catch up, -1 unknown
 }
 
-func newCatchUp(availabilityLag, pollInterval time.Duration, log *service.Logger, m *inputMetrics) *catchUp {
+func newCatchUp(availabilityLag, pollInterval time.Duration, end time.Time, log *service.Logger, m *inputMetrics) *catchUp {
 	return &catchUp{
 		log: log, metrics: m,
-		behindAfter: availabilityLag + 2*pollInterval + 2*time.Minute,
-		edge:        availabilityLag,
-		logEvery:    progressLogEvery,
-		streams:     map[duoapi.StreamKey]*streamProgress{},
+		edge: availabilityLag, slack: 2*pollInterval + 2*time.Minute, end: end,
+		logEvery: progressLogEvery,
+		streams:  map[duoapi.StreamKey]*streamProgress{},
 	}
+}
+
+// target is where a stream catches up to at now: the availability edge, or
+// the end of a bounded run that lies before it.
+func (c *catchUp) target(now time.Time) time.Time {
+	edge := now.Add(-c.edge)
+	if !c.end.IsZero() && c.end.Before(edge) {
+		return c.end
+	}
+	return edge
+}
+
+// behind reports whether a stream at pos is behind at now.
+func (c *catchUp) behind(now, pos time.Time) bool {
+	return c.target(now).Sub(pos) > c.slack
 }
 
 // watchStream starts following s, its gauges at 0.
@@ -113,7 +127,7 @@ func (c *catchUp) batch(s duoapi.Stream, now, pos time.Time, n int, remaining in
 	switch {
 	case !p.since.IsZero():
 		p.events += int64(n)
-	case now.Sub(pos) > c.behindAfter:
+	case c.behind(now, pos):
 		// The first batch behind: the time before it is not measured,
 		// so neither are its events.
 		p.since, p.sincePos, p.events = now, pos, 0
@@ -126,7 +140,7 @@ func (c *catchUp) batch(s duoapi.Stream, now, pos time.Time, n int, remaining in
 // the time left to read at the pace the position has moved, and the events
 // to go are the time left at the density read so far.
 func (c *catchUp) estimate(p *streamProgress, now time.Time) estimate {
-	e := estimate{behind: max(now.Add(-c.edge).Sub(p.pos), 0), backlog: -1, eta: -1}
+	e := estimate{behind: max(c.target(now).Sub(p.pos), 0), backlog: -1, eta: -1}
 	elapsed := now.Sub(p.since)
 	if elapsed < minProgressSample {
 		return e
@@ -151,7 +165,7 @@ func (c *catchUp) status(k duoapi.StreamKey, now time.Time) (behind bool, backlo
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	p := c.streams[k]
-	if p == nil || p.since.IsZero() || now.Sub(p.pos) <= c.behindAfter {
+	if p == nil || p.since.IsZero() || !c.behind(now, p.pos) {
 		return false, 0, 0
 	}
 	e := c.estimate(p, now)
@@ -178,7 +192,7 @@ func (c *catchUp) check(now time.Time) {
 		if p.since.IsZero() {
 			continue
 		}
-		if now.Sub(p.pos) <= c.behindAfter {
+		if !c.behind(now, p.pos) {
 			c.log.Infof("Duo %s logs have caught up: %d events in %s", p.stream, p.events, now.Sub(p.since).Round(time.Second))
 			p.since = time.Time{}
 			c.metrics.backlog.Set(0, lt, k.AccountID)

@@ -89,7 +89,7 @@ func TestCatchUpLogs(t *testing.T) {
 	var logs lockedBuffer
 	logger := service.NewLoggerFromSlog(slog.New(slog.NewTextHandler(&logs, nil)))
 	m := newInputMetrics(service.MockResources().Metrics())
-	c := newCatchUp(2*time.Minute, time.Minute, logger, m)
+	c := newCatchUp(2*time.Minute, time.Minute, time.Time{}, logger, m)
 	t0 := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	own := duoapi.Stream{LogType: duoapi.Authentication}
 	fresh := duoapi.Stream{LogType: duoapi.Administrator}
@@ -118,4 +118,23 @@ func TestCatchUpLogs(t *testing.T) {
 	c.check(t0.Add(2 * time.Minute))
 	assert.Equal(t, 1, logs.lines("Duo authentication logs have caught up"), "said once")
 	assert.Equal(t, 2, logs.lines("Duo child accounts are catching up"), "the child is still behind")
+}
+
+// TestCatchUpToEndTime checks that a bounded run catches up to its
+// end_time, not to now.
+func TestCatchUpToEndTime(t *testing.T) {
+	m := newInputMetrics(service.MockResources().Metrics())
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	end := now.Add(-48 * time.Hour)
+	c := newCatchUp(2*time.Minute, time.Minute, end, service.MockResources().Logger(), m)
+	s := duoapi.Stream{LogType: duoapi.Authentication}
+	c.watchStream(s)
+	c.batch(s, now, end.Add(-24*time.Hour), 1000, -1)
+	c.batch(s, now.Add(2*time.Second), end.Add(-12*time.Hour), 1000, -1)
+	behind, _, eta := c.status(s.Key(), now.Add(2*time.Second))
+	assert.True(t, behind)
+	assert.InDelta(t, 2, eta, 0.01, "half way to the end in 2s: 2s to go")
+	c.batch(s, now.Add(4*time.Second), end.Add(-time.Second), 1000, -1)
+	behind, _, _ = c.status(s.Key(), now.Add(4*time.Second))
+	assert.False(t, behind, "at its end, two days before now, the run has caught up")
 }

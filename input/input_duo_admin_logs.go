@@ -616,7 +616,7 @@ func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*
 		streams:   map[duoapi.StreamKey]*streamState{},
 	}
 	in.alarm = newDropOffAlarm(dropOff, in.log, in.metrics)
-	in.progress = newCatchUp(lag, poll, in.log, in.metrics)
+	in.progress = newCatchUp(lag, poll, endTime, in.log, in.metrics)
 	in.health = newStreamHealth()
 	in.requestsPerMinute, in.maxRequestsPerMinute = rpm, maxRPM
 	obs := in.observer()
