@@ -173,22 +173,42 @@ type delivery struct {
 // test after within.
 func pull(t *testing.T, p *duoapi.Puller, d *delivery, within time.Duration, cond func(*delivery) bool) {
 	t.Helper()
-	if d.events == nil {
-		d.events = map[string]map[string]int{}
-	}
 	ctx, cancel := context.WithTimeout(t.Context(), within)
 	defer cancel()
 	for !cond(d) {
 		b, err := p.Next(ctx)
 		require.NoError(t, err, "delivered %d events so far", d.total)
-		d.batches = append(d.batches, b)
-		if d.events[b.Account.ID] == nil {
-			d.events[b.Account.ID] = map[string]int{}
+		d.add(t, b)
+	}
+}
+
+// pullToEnd reads the batches of a bounded pull until it ends.
+func pullToEnd(t *testing.T, p *duoapi.Puller, d *delivery) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for {
+		b, err := p.Next(ctx)
+		if errors.Is(err, duoapi.ErrWindowRead) {
+			return
 		}
-		for _, ev := range b.Events {
-			d.events[b.Account.ID][compact(t, ev)]++
-			d.total++
-		}
+		require.NoError(t, err, "delivered %d events so far", d.total)
+		d.add(t, b)
+	}
+}
+
+// add records batch b.
+func (d *delivery) add(t *testing.T, b duoapi.Batch) {
+	if d.events == nil {
+		d.events = map[string]map[string]int{}
+	}
+	d.batches = append(d.batches, b)
+	if d.events[b.Account.ID] == nil {
+		d.events[b.Account.ID] = map[string]int{}
+	}
+	for _, ev := range b.Events {
+		d.events[b.Account.ID][compact(t, ev)]++
+		d.total++
 	}
 }
 
@@ -581,30 +601,14 @@ func TestBoundedPull(t *testing.T) {
 	cfg := duoapi.PullerConfig{LogTypes: types, StartTime: start, EndTime: end}
 	p := m.puller(t, cfg, duoapi.AccountsConfig{})
 	var d delivery
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	d.events = map[string]map[string]int{}
-	for {
-		b, err := p.Next(ctx)
-		if errors.Is(err, duoapi.ErrWindowRead) {
-			break
-		}
-		require.NoError(t, err)
-		d.batches = append(d.batches, b)
-		if d.events[b.Account.ID] == nil {
-			d.events[b.Account.ID] = map[string]int{}
-		}
-		for _, ev := range b.Events {
-			d.events[b.Account.ID][compact(t, ev)]++
-		}
-	}
+	pullToEnd(t, p, &d)
 	for id, w := range want {
 		exactlyOnce(t, &d, id, w)
 	}
 	m.obs.mu.Lock()
 	assert.ElementsMatch(t, []string{kids[2].ID}, m.obs.unreachable)
 	m.obs.mu.Unlock()
-	_, err := p.Next(ctx)
+	_, err := p.Next(t.Context())
 	assert.ErrorIs(t, err, duoapi.ErrWindowRead, "and again")
 
 	// Started again at the positions reached, it ends at once.
@@ -612,17 +616,10 @@ func TestBoundedPull(t *testing.T) {
 	for _, b := range d.batches {
 		last[duoapi.Stream{Account: b.Account, LogType: b.LogType}.Key()] = b.Cursor
 	}
-	var reads int
 	again := m.puller(t, cfg, duoapi.AccountsConfig{Start: func(_ context.Context, s duoapi.Stream) (duoapi.Cursor, error) {
 		return last[s.Key()], nil
 	}})
-	for {
-		b, err := again.Next(ctx)
-		if errors.Is(err, duoapi.ErrWindowRead) {
-			break
-		}
-		require.NoError(t, err)
-		reads += len(b.Events)
-	}
-	assert.Zero(t, reads, "nothing is read again")
+	var rerun delivery
+	pullToEnd(t, again, &rerun)
+	assert.Zero(t, rerun.total, "nothing is read again")
 }
