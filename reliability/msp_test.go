@@ -330,11 +330,13 @@ func errorLines(logs string) []string {
 // child's events are delivered exactly once, by identity, each under its
 // own account's duo_account_id, duo_account_name and duo_api_hostname; the
 // parent's are not read. The two unreachable children are reported: an
-// error naming the account and the fix, at most one per refresh interval,
-// and duo_account_unreachable{account} at 1, while the others go on
+// error naming the account and the fix, at most one per read of the child
+// list (every refresh_interval), none blaming the child's edition, and
+// duo_account_unreachable{account} at 1, while the others go on
 // undisturbed. A child added while duostream runs is picked up at the next
-// refresh and its backfill delivered exactly once. After a clean stop the
-// stored cursors of every child cover its events.
+// refresh and its backfill delivered exactly once; a child removed stops
+// at the next refresh. After a clean stop the stored cursors of every
+// child cover its events.
 func TestMSPChildAccounts(t *testing.T) {
 	sim := startSim(t, duosim.Config{Seed: suiteSeed, AccountsAPI: true})
 	now := time.Now()
