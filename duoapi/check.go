@@ -366,18 +366,16 @@ func (k ClockCheck) Describe() Diagnosis {
 		return Diagnosis{Problem: "not measured: no answer from Duo carried a Date header"}
 	}
 	secs := int64(math.Round(k.Skew.Abs().Seconds()))
-	if secs == 0 {
-		return Diagnosis{Problem: "this machine's clock and Duo's agree, to the second"}
+	if secs <= 1 {
+		// A Date header has whole seconds: a second is as close as it
+		// tells.
+		return Diagnosis{Problem: "this machine's clock and Duo's agree, within the second Duo's Date header shows"}
 	}
 	dir := "behind"
 	if k.Skew < 0 {
 		dir = "ahead of"
 	}
-	unit := "seconds"
-	if secs == 1 {
-		unit = "second"
-	}
-	d := Diagnosis{Problem: fmt.Sprintf("this machine's clock is %d %s %s Duo's", secs, unit, dir)}
+	d := Diagnosis{Problem: fmt.Sprintf("this machine's clock is %d seconds %s Duo's", secs, dir)}
 	if k.Severity() != SeverityOK {
 		d.Fix = "Duo refuses requests dated more than about 60 seconds off: synchronise this machine's clock with NTP"
 	}
