@@ -2,7 +2,7 @@
 
 // Command duostream is a Benthos distribution that pulls Cisco Duo Admin API
 // logs and normalizes them to Panther's Duo schemas. It has every command of
-// the Benthos CLI (run, lint, test, list, streams, ...) plus demo.
+// the Benthos CLI (run, lint, test, list, streams, ...) plus demo and check.
 //
 // It differs from a stock Benthos build in three ways, all for safety: the
 // HTTP server binds 127.0.0.1:4195 unless a config sets http.address; the
@@ -60,6 +60,7 @@ func cliOptions() []service.CLIOptFunc {
 		service.CLIOptCustomRunFlags(api.flags(), api.extract),
 		service.CLIOptOnConfigParse(api.onConfigParse),
 		service.CLIOptAddCommand(demoCommand()),
+		service.CLIOptAddCommand(checkCommand()),
 	}
 }
 
