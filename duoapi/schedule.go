@@ -107,6 +107,11 @@ type account struct {
 	// reported is set once the account was reported unreachable, until a
 	// request of it succeeds (which is reported too).
 	reported bool
+	// answered is set once a request of the account succeeded, and
+	// cleared when it is found unreachable: until then a 403 for a log
+	// type some editions lack says nothing, as the account itself may be
+	// unreachable, so its log types every account has go first.
+	answered bool
 }
 
 // discovery is the child-list state of a Puller made by NewAccountsPuller.
@@ -303,7 +308,7 @@ func (p *Puller) finish(r fetchResult) (Batch, bool) {
 			// Left alone until the list is read again, so this is
 			// reported once per refresh interval.
 			a := s.account
-			a.unreachable, a.reported = true, true
+			a.unreachable, a.reported, a.answered = true, true, false
 			p.cfg.Observer.AccountUnreachable(a.info, r.err)
 			if p.bounded() {
 				for _, s := range a.streams {
@@ -313,7 +318,15 @@ func (p *Puller) finish(r fetchResult) (Batch, bool) {
 			return Batch{}, false
 		}
 		var unavailable *UnavailableError
-		if p.bounded() && errors.As(r.err, &unavailable) {
+		isUnavailable := errors.As(r.err, &unavailable)
+		if isUnavailable && s.id.Account.ID != "" && !s.account.answered {
+			// Not known yet whether the child lacks the log type or
+			// cannot be reached at all: try again, quietly, once its
+			// other log types have answered.
+			s.due = p.cfg.Now().Add(p.cfg.ErrorBackoff.Delay(1, p.cfg.Rand()))
+			return Batch{}, false
+		}
+		if p.bounded() && isUnavailable {
 			p.giveUp(s, r.err)
 			return Batch{}, false
 		}
@@ -323,6 +336,7 @@ func (p *Puller) finish(r fetchResult) (Batch, bool) {
 		p.cfg.Observer.Retry(s.id, r.err, wait)
 		return Batch{}, false
 	}
+	s.account.answered = true
 	if a := s.account; a.reported {
 		a.reported = false
 		p.cfg.Observer.AccountReachable(a.info)
@@ -416,14 +430,17 @@ func (a *account) ready() bool {
 }
 
 // nextDue returns the first of a's streams, from the one after the last
-// served, that is due at now, or nil.
+// served, that is due at now, or nil. Until a child account has answered,
+// its log types every account has come first.
 func (a *account) nextDue(now time.Time) *stream {
 	n := len(a.streams)
-	for i := range n {
-		s := a.streams[(a.turn+i)%n]
-		if !s.done && !s.due.After(now) {
-			a.turn = (a.turn + i + 1) % n
-			return s
+	for _, coreFirst := range []bool{a.info.ID != "" && !a.answered, false} {
+		for i := range n {
+			s := a.streams[(a.turn+i)%n]
+			if !s.done && !s.due.After(now) && (!coreFirst || s.info.unavailable == "") {
+				a.turn = (a.turn + i + 1) % n
+				return s
+			}
 		}
 	}
 	return nil

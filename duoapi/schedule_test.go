@@ -623,3 +623,39 @@ func TestBoundedPull(t *testing.T) {
 	pullToEnd(t, again, &rerun)
 	assert.Zero(t, rerun.total, "nothing is read again")
 }
+
+// TestAccountsPullerUnreachableBeforeUnavailable checks that a
+// cross-deployment child, which answers 403 to everything, is reported once
+// per read of the list as unreachable, never as lacking activity or Trust
+// Monitor, and that a reachable child lacking Trust Monitor is reported as
+// lacking it.
+func TestAccountsPullerUnreachableBeforeUnavailable(t *testing.T) {
+	m := newMSP(t, duosim.Config{Seed: 15})
+	far, err := m.sim.AddChild(duosim.ChildConfig{ID: "DAFARAWAYFARAWAYFA01", Name: "Far", APIHostname: "api-f1f1f1f1.duosecurity.com", CrossDeployment: true})
+	require.NoError(t, err)
+	plain, err := m.sim.AddChild(duosim.ChildConfig{ID: "DAPLAINPLAINPLAINP02", Name: "Plain", APIHostname: "api-p2p2p2p2.duosecurity.com",
+		Unavailable: map[duoapi.LogType]int{duoapi.TrustMonitor: 403}})
+	require.NoError(t, err)
+	require.NoError(t, plain.Generate(duoapi.Authentication, 100, time.Now().Add(-time.Hour), time.Now().Add(-10*time.Minute)))
+	// Trust Monitor and activity first in each account's turns.
+	p := m.puller(t, duoapi.PullerConfig{LogTypes: []duoapi.LogType{duoapi.TrustMonitor, duoapi.Activity, duoapi.Authentication}, PollInterval: time.Second},
+		duoapi.AccountsConfig{RefreshInterval: time.Second})
+	var d delivery
+	pull(t, p, &d, 20*time.Second, func(*delivery) bool { return len(m.obs.snapshot().refreshes) >= 4 })
+	obs := m.obs.snapshot()
+	assert.Equal(t, 100, d.total)
+	assert.NotEmpty(t, obs.unreachable)
+	assert.LessOrEqual(t, len(obs.unreachable), len(obs.refreshes), "at most once per read of the list")
+	for _, id := range obs.unreachable {
+		assert.Equal(t, far.ID(), id)
+	}
+	m.obs.mu.Lock()
+	defer m.obs.mu.Unlock()
+	assert.Zero(t, m.obs.retries[far.ID()], "no retry of the unreachable child is reported, so none blames its edition")
+	assert.Positive(t, m.obs.retries[plain.ID()], "the reachable child's missing Trust Monitor is reported")
+	for _, rec := range m.sim.Requests() {
+		if rec.AccountID == far.ID() {
+			assert.Equal(t, duoapi.PathAuthenticationV2, rec.Path, "only a log type every account has is asked of a child not known to answer")
+		}
+	}
+}
