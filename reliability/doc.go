@@ -19,5 +19,8 @@
 // repository root lists each guarantee with the test that proves it.
 //
 // The untagged test of bad events through duo_normalize runs with every
-// `go test ./...`.
+// `go test ./...`, and so do the checks of the alerting rules and the
+// dashboard in deploy/ (deploy_test.go); the drift check that every metric
+// they name is one duostream serves (TestDeployMetricsExported) runs the
+// binary, in the suite.
 package reliability
