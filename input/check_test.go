@@ -389,3 +389,21 @@ func TestCheckAccountListFails(t *testing.T) {
 	assert.Contains(t, list.Detail, "accounts.discover needs the integration key of an Accounts API application")
 	assert.Equal(t, duoapi.SeveritySkipped, rows[sim.APIHost()+"/checkpoint"].Status)
 }
+
+// TestCheckUnreadableCheckpoint checks that a checkpoint cache that cannot
+// be read fails its row with the fix, while Duo's rows still say what Duo
+// answered.
+func TestCheckUnreadableCheckpoint(t *testing.T) {
+	sim := startCheckSim(t, duosim.Config{})
+	dir := t.TempDir()
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "state.db"), 0o700)) // a directory where the file should be
+	rows := rowsByCheck(runCheck(t, checkEnv(sim, dir), []CheckFile{{Name: "duo.yaml", YAML: []byte(checkConfig)}}).Rows)
+	host := sim.APIHost()
+	auth := rows[host+"/authentication"]
+	assert.Equal(t, duoapi.SeverityOK, auth.Status)
+	assert.Equal(t, "Duo answered; the stored position could not be read (see checkpoint)", auth.Detail)
+	cp := rows[host+"/checkpoint"]
+	assert.Equal(t, duoapi.SeverityFail, cp.Status)
+	assert.Contains(t, cp.Detail, `fix cache resource "duo_state"`)
+	assert.Contains(t, cp.Detail, "state.db")
+}
