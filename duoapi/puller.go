@@ -232,9 +232,9 @@ func (p *Puller) finalWindow(start, latest int64) bool {
 	return ok && latest == end && latest > start
 }
 
-// reachedEnd reports whether s, whose last fetch brought no more pages, has
-// read everything before EndTime.
-func (p *Puller) reachedEnd(s *stream) bool {
+// reachedEnd reports whether s, whose last fetch brought no more pages and
+// delivered events, has read everything before EndTime.
+func (p *Puller) reachedEnd(s *stream, delivered int) bool {
 	end, ok := p.lastMillis()
 	switch {
 	case !ok:
@@ -242,9 +242,10 @@ func (p *Puller) reachedEnd(s *stream) bool {
 	case s.v2():
 		return s.cursor.WindowMax == 0 && s.cursor.WindowMin > end
 	}
-	// A v1 page that brought no more was cut at what is available, so
-	// the end has been read once it is available.
-	return p.duoNow(s).Add(-p.cfg.AvailabilityLag).UnixMilli() >= end
+	// Duo may answer a v1 request with fewer events than it holds, so
+	// only an answer with nothing new says the log has been read (to the
+	// end, once the end is available: later events are held back).
+	return delivered == 0 && p.duoNow(s).Add(-p.cfg.AvailabilityLag).UnixMilli() >= end
 }
 
 // caughtUpUntil returns when a stream that has read everything available

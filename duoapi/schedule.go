@@ -345,9 +345,12 @@ func (p *Puller) finish(r fetchResult) (Batch, bool) {
 	s.failures = 0
 	s.cursor = r.batch.Cursor
 	switch {
-	case r.more:
+	case r.more, p.bounded() && !s.v2() && len(r.batch.Events) > 0:
+		// More pages, or, in a bounded pull, a v1 page that may be
+		// short of what Duo holds (only an answer with nothing new
+		// ends a v1 log): ask again at once.
 		s.due = time.Time{}
-	case p.reachedEnd(s):
+	case p.reachedEnd(s, len(r.batch.Events)):
 		s.done = true
 	default:
 		s.due = p.caughtUpUntil(s)
