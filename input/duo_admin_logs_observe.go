@@ -109,9 +109,13 @@ func (m *inputMetrics) zero(types []duoapi.LogType, endpoints []string) {
 	}
 }
 
-// zeroStream makes the counters of stream k exist at 0.
+// zeroStream makes the counters of stream k exist at 0, and the
+// unreachable gauge of its child account.
 func (m *inputMetrics) zeroStream(k duoapi.StreamKey) {
 	m.events.Incr(0, string(k.LogType), k.AccountID)
+	if k.AccountID != "" {
+		m.unreachable.Set(0, k.AccountID)
+	}
 }
 
 // observer turns what the Duo client and puller report into metrics and
@@ -426,15 +430,16 @@ func (in *duoAdminLogsInput) watch(ctx context.Context) {
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	// Check at once too, so that every gauge exists from the start.
 	for {
+		now := in.now()
+		in.alarm.check(now)
+		in.progress.check(now)
+		in.unacked.check(now, in.pullerCfg.LogTypes, in.log, in.metrics)
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			now := in.now()
-			in.alarm.check(now)
-			in.progress.check(now)
-			in.unacked.check(now, in.pullerCfg.LogTypes, in.log, in.metrics)
 		}
 	}
 }

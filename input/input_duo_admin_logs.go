@@ -255,7 +255,7 @@ Every message also carries `+"`duo_page_id`"+`, an identity of the Duo page it c
 				LintRule(timeLint(dalFieldStartTime)).
 				Advanced(),
 			service.NewStringField(dalFieldEndTime).
-				Description("Read only events before this time (RFC 3339; needs `start_time`), then end: once every log type (of every child account) has been read to it and the output has acknowledged everything, the input ends and the pipeline shuts down by itself. A log type the account lacks, or a child that cannot be reached, is logged and given up, so the run ends. Run it again and it ends at once, as its positions say it is done.").
+				Description("Read only events before this time (RFC 3339; needs `start_time`), then end: once every log type (of every child account) has been read to it and the output has acknowledged everything, the input ends and the pipeline shuts down by itself. A log type the account lacks, or a child that cannot be reached, is logged and given up, so the run ends. Run it again and it ends at once, as its positions say it is done. An `end_time` in the future is read up to as events become available, and the run ends once it has passed by `availability_lag`.").
 				Default("").
 				Example("2026-11-25T00:00:00Z").
 				LintRule(timeLint(dalFieldEndTime)).
@@ -890,7 +890,7 @@ func (in *duoAdminLogsInput) loadPosition(ctx context.Context, s duoapi.Stream) 
 			s, err, in.pullerCfg.InitialLookback)
 		return StoredPosition{}, nil
 	case !found:
-		infof("No stored position for Duo %s logs at keys %q and %q of checkpoint cache %q: starting %s ago", s, keys[0], keys[1], in.positions.cache, in.pullerCfg.InitialLookback)
+		infof("No stored position for Duo %s logs at keys %q and %q of checkpoint cache %q: starting %s", s, keys[0], keys[1], in.positions.cache, in.startDescription())
 		return StoredPosition{}, nil
 	case legacy:
 		in.log.Infof("Resuming Duo %s logs from %s, read from the key of an earlier release; it is stored under %q and %q from now on",
@@ -899,6 +899,14 @@ func (in *duoAdminLogsInput) loadPosition(ctx context.Context, s duoapi.Stream) 
 		infof("Resuming Duo %s logs from %s", s, p.Cursor.Position().UTC().Format(time.RFC3339))
 	}
 	return p, nil
+}
+
+// startDescription says where a stream with no stored position starts.
+func (in *duoAdminLogsInput) startDescription() string {
+	if !in.pullerCfg.StartTime.IsZero() {
+		return "at start_time " + in.pullerCfg.StartTime.UTC().Format(time.RFC3339)
+	}
+	return in.pullerCfg.InitialLookback.String() + " ago"
 }
 
 // ReadBatch returns the next page of events of whichever stream is due,

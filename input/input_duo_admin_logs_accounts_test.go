@@ -3,10 +3,8 @@
 package input
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,51 +15,6 @@ import (
 	"github.com/duostream/duostream/duoapi"
 	"github.com/duostream/duostream/duosim"
 )
-
-// accountCollector records every delivered event by account, with the
-// metadata each message carried.
-type accountCollector struct {
-	mu     sync.Mutex
-	counts map[string]int               // account/log type/event id -> deliveries
-	meta   map[string]map[string]string // account -> metadata key -> value
-	total  int
-}
-
-func newAccountCollector() *accountCollector {
-	return &accountCollector{counts: map[string]int{}, meta: map[string]map[string]string{}}
-}
-
-func (c *accountCollector) consume(_ context.Context, batch service.MessageBatch) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, m := range batch {
-		b, err := m.AsBytes()
-		if err != nil {
-			return err
-		}
-		id, _ := m.MetaGet(MetaAccountID)
-		lt, _ := m.MetaGet(MetaLogType)
-		c.counts[id+"/"+lt+"/"+eventID(b)]++
-		if c.meta[id] == nil {
-			c.meta[id] = map[string]string{}
-		}
-		for _, k := range []string{MetaAccountName, MetaAPIHostname} {
-			v, _ := m.MetaGet(k)
-			if prev, ok := c.meta[id][k]; ok && prev != v {
-				return fmt.Errorf("account %s: metadata %s is %q and %q", id, k, prev, v)
-			}
-			c.meta[id][k] = v
-		}
-		c.total++
-	}
-	return nil
-}
-
-func (c *accountCollector) delivered() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.total
-}
 
 // TestDiscoverChildAccounts pulls the children of an MSP parent through the
 // input, stops it mid-backfill and starts it again: every reachable child's
@@ -90,7 +43,7 @@ func TestDiscoverChildAccounts(t *testing.T) {
 		}
 		for _, lt := range []duoapi.LogType{duoapi.Authentication, duoapi.Administrator} {
 			for _, ev := range c.Events(lt, from, now) {
-				want[cc.ID+"/"+lt.SchemaName()+"/"+eventID(ev.Body)]++
+				want[identity(cc.ID, lt.SchemaName(), ev.Body)]++
 			}
 		}
 	}
@@ -100,41 +53,19 @@ func TestDiscoverChildAccounts(t *testing.T) {
     discover: true
     refresh_interval: 1s
 `)
-	first := newAccountCollector()
+	first := newCollector()
 	runStream(t, conf, state, first.consume, func() bool { return first.delivered() >= 4000 })
 	require.Less(t, first.delivered(), total(want), "the first run stopped mid-backfill")
 
-	second := newAccountCollector()
-	done := func() bool {
-		second.mu.Lock()
-		defer second.mu.Unlock()
-		for id, n := range want {
-			if first.counts[id]+second.counts[id] < n {
-				return false
-			}
-		}
-		return true
-	}
-	runStream(t, conf, state, second.consume, done)
-	var lost, repeated, foreign int
-	for id, n := range want {
-		got := first.counts[id] + second.counts[id]
-		lost += max(0, n-got)
-		repeated += max(0, got-n)
-	}
-	for _, c := range []*accountCollector{first, second} {
-		for id := range c.counts {
-			if want[id] == 0 {
-				foreign++
-			}
-		}
-	}
+	second := newCollector()
+	runStream(t, conf, state, second.consume, func() bool { return complete(want, first, second) })
+	lost, repeated, foreign := tally(want, first, second)
 	t.Logf("first run %d, second run %d, repeated %d", first.delivered(), second.delivered(), repeated)
 	assert.Zero(t, lost)
 	assert.Zero(t, repeated, "a graceful stop stores every acknowledged position")
 	assert.Zero(t, foreign, "no event of another account, or without one")
 	for _, cc := range children[:2] {
-		for _, c := range []*accountCollector{first, second} {
+		for _, c := range []*collector{first, second} {
 			if m := c.meta[cc.ID]; m != nil {
 				assert.Equal(t, cc.Name, m[MetaAccountName])
 				assert.Equal(t, cc.APIHostname, m[MetaAPIHostname], "duo_api_hostname is the child's host")

@@ -31,16 +31,28 @@ func eventID(body []byte) string {
 	return hex.EncodeToString(sum[:12])
 }
 
-// collector records every delivered event by log type and identity.
+// collector records every delivered event by identity: "<log type>/<id>",
+// or "<account id>/<log type>/<id>" for a child account's, with the
+// metadata each account's messages carried.
 type collector struct {
 	mu     sync.Mutex
-	counts map[string]int // id -> deliveries
+	counts map[string]int // identity -> deliveries
 	byType map[string]int
+	meta   map[string]map[string]string // account ID -> metadata key -> value
 	total  int
 }
 
 func newCollector() *collector {
-	return &collector{counts: map[string]int{}, byType: map[string]int{}}
+	return &collector{counts: map[string]int{}, byType: map[string]int{}, meta: map[string]map[string]string{}}
+}
+
+// identity names an event of log type lt (a schema name) of child account
+// account ("" for the credentials' own) with body.
+func identity(account, lt string, body []byte) string {
+	if account == "" {
+		return lt + "/" + eventID(body)
+	}
+	return account + "/" + lt + "/" + eventID(body)
 }
 
 func (c *collector) consume(_ context.Context, batch service.MessageBatch) error {
@@ -52,9 +64,20 @@ func (c *collector) consume(_ context.Context, batch service.MessageBatch) error
 			return err
 		}
 		lt, _ := m.MetaGet(MetaLogType)
-		c.counts[lt+"/"+eventID(b)]++
+		account, _ := m.MetaGet(MetaAccountID)
+		c.counts[identity(account, lt, b)]++
 		c.byType[lt]++
 		c.total++
+		if c.meta[account] == nil {
+			c.meta[account] = map[string]string{}
+		}
+		for _, k := range []string{MetaAccountName, MetaAPIHostname} {
+			v, _ := m.MetaGet(k)
+			if prev, ok := c.meta[account][k]; ok && prev != v {
+				return fmt.Errorf("account %q: metadata %s is %q and %q", account, k, prev, v)
+			}
+			c.meta[account][k] = v
+		}
 	}
 	return nil
 }
@@ -63,6 +86,35 @@ func (c *collector) delivered() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.total
+}
+
+// tally compares what runs delivered with want: the events lost, those
+// delivered more often than want holds them, and those want does not hold.
+func tally(want map[string]int, runs ...*collector) (lost, repeated, foreign int) {
+	got := map[string]int{}
+	for _, c := range runs {
+		c.mu.Lock()
+		for id, n := range c.counts {
+			got[id] += n
+		}
+		c.mu.Unlock()
+	}
+	for id, n := range want {
+		lost += max(0, n-got[id])
+		repeated += max(0, got[id]-n)
+	}
+	for id := range got {
+		if want[id] == 0 {
+			foreign++
+		}
+	}
+	return lost, repeated, foreign
+}
+
+// complete reports whether runs together delivered every event of want.
+func complete(want map[string]int, runs ...*collector) bool {
+	lost, _, _ := tally(want, runs...)
+	return lost == 0
 }
 
 // simInputYAML configures the input against sim with a bbolt checkpoint.
@@ -219,22 +271,8 @@ func TestRestartResumesAfterAcknowledged(t *testing.T) {
 	require.Less(t, first.delivered(), total(want), "the first run stopped mid-backfill")
 
 	second := newCollector()
-	runStream(t, conf, state, second.consume, func() bool {
-		second.mu.Lock()
-		defer second.mu.Unlock()
-		for id, n := range want {
-			if first.counts[id]+second.counts[id] < n {
-				return false
-			}
-		}
-		return true
-	})
-	var lost, repeated int
-	for id, n := range want {
-		got := first.counts[id] + second.counts[id]
-		lost += max(0, n-got)
-		repeated += max(0, got-n)
-	}
+	runStream(t, conf, state, second.consume, func() bool { return complete(want, first, second) })
+	lost, repeated, _ := tally(want, first, second)
 	t.Logf("first run %d, second run %d, repeated %d", first.delivered(), second.delivered(), repeated)
 	assert.Zero(t, lost)
 	// A graceful stop waits for the in-flight acknowledgements: nothing

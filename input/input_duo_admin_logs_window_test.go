@@ -61,19 +61,7 @@ func TestReplayWindow(t *testing.T) {
 	require.Less(t, first.delivered(), total(window), "the first replay stopped half way")
 	ended := runStream(t, replay, state, second.consume, func() bool { return false })
 	assert.True(t, ended, "the replay ends by itself")
-	var lost, repeated, outside int
-	for id, n := range window {
-		got := first.counts[id] + second.counts[id]
-		lost += max(0, n-got)
-		repeated += max(0, got-n)
-	}
-	for _, c := range []*collector{first, second} {
-		for id := range c.counts {
-			if window[id] == 0 {
-				outside++
-			}
-		}
-	}
+	lost, repeated, outside := tally(window, first, second)
 	t.Logf("window of %d events: %d then %d delivered", total(window), first.delivered(), second.delivered())
 	assert.Zero(t, lost)
 	assert.Zero(t, repeated)
