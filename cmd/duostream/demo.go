@@ -142,6 +142,9 @@ func runDemo(ctx context.Context, backfill time.Duration, seed uint64, logLevel 
 		"DUOSTREAM_LOG_LEVEL":  logLevel,
 		// Set either way, so that the environment cannot turn it on.
 		"DUO_ACCOUNTS_DISCOVER": strconv.FormatBool(accounts > 0),
+		// The demo is a live stream, whatever the shell exports.
+		"DUO_START_TIME": "",
+		"DUO_END_TIME":   "",
 	}
 	b := environment().NewStreamBuilder()
 	b.SetEnvVarLookupFunc(func(name string) (string, bool) {
