@@ -72,15 +72,10 @@ func checkInput(ctx context.Context, conf *service.ParsedConfig, res *service.Re
 	}
 	cacheLabel, _ := conf.FieldString(dalFieldCheckpointCache)
 	cacheLabel = strings.TrimSpace(cacheLabel)
-	// The input's own constructor validates the config exactly as
-	// duostream run does. It writes a probe key into its checkpoint cache,
-	// so it is given a throwaway cache of the same name; the positions are
-	// read from res, the config's own cache, and nothing is written there.
-	var mock []service.MockResourcesOptFn
-	if cacheLabel != "" && res.HasCache(cacheLabel) {
-		mock = append(mock, service.MockResourcesOptAddCache(cacheLabel))
-	}
-	in, err := newDuoAdminLogsInput(conf, service.MockResources(mock...))
+	// The input's own parser validates the config exactly as duostream
+	// run does, and writes nothing; the positions are read from res, the
+	// config's own cache.
+	in, err := parseDuoAdminLogs(conf, res)
 	if err != nil {
 		return []CheckRow{{Account: host, Check: CheckedConfig, Status: duoapi.SeverityFail, Detail: err.Error()}}
 	}

@@ -445,7 +445,10 @@ func DefaultCheckpointKey(host, ikey string) string {
 	return "duostream" + KeySeparator + host + KeySeparator + ikey
 }
 
-func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*duoAdminLogsInput, error) {
+// parseDuoAdminLogs reads and checks the input's config, touching nothing
+// outside the process: duostream check uses it to validate a config as the
+// input does.
+func parseDuoAdminLogs(conf *service.ParsedConfig, mgr *service.Resources) (*duoAdminLogsInput, error) {
 	str := func(name string) (string, error) {
 		s, err := conf.FieldString(name)
 		return strings.TrimSpace(s), err
@@ -658,6 +661,17 @@ func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*
 		accounts.Start = in.startStream
 	}
 	in.metrics.zero(logTypes, in.pullerCfg.Endpoints(accounts != nil))
+	return in, nil
+}
+
+// newDuoAdminLogsInput parses the input's config and prepares it to run: it
+// refuses a checkpoint cache that cannot keep a position, and adds the
+// status page to the HTTP server.
+func newDuoAdminLogsInput(conf *service.ParsedConfig, mgr *service.Resources) (*duoAdminLogsInput, error) {
+	in, err := parseDuoAdminLogs(conf, mgr)
+	if err != nil {
+		return nil, err
+	}
 	probeCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := in.positions.probe(probeCtx); err != nil {
