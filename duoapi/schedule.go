@@ -121,6 +121,10 @@ type discovery struct {
 	next     time.Time
 	failures int
 	listed   bool // the list has been read once
+	// unstarted counts the refreshes in a row that left a selected child
+	// out because its streams could not start; while it is not 0 a
+	// bounded pull has not read everything.
+	unstarted int
 }
 
 // fetchResult is what a fetch running in its own goroutine returns.
@@ -319,7 +323,7 @@ func (p *Puller) finish(r fetchResult) (Batch, bool) {
 		}
 		var unavailable *UnavailableError
 		isUnavailable := errors.As(r.err, &unavailable)
-		if isUnavailable && s.id.Account.ID != "" && !s.account.answered {
+		if isUnavailable && s.id.Account.ID != "" && !s.account.answered && s.account.hasCoreStream() {
 			// Not known yet whether the child lacks the log type or
 			// cannot be reached at all: try again, quietly, once its
 			// other log types have answered.
@@ -386,7 +390,7 @@ func (p *Puller) giveUp(s *stream, err error) {
 // allDone reports whether a bounded pull has read every stream to its end:
 // those of every account pulled, once the child list has been read.
 func (p *Puller) allDone() bool {
-	if !p.bounded() || p.discovery != nil && !p.discovery.listed {
+	if !p.bounded() || p.discovery != nil && (!p.discovery.listed || p.discovery.unstarted > 0) {
 		return false
 	}
 	for _, a := range p.pulled {
@@ -430,6 +434,12 @@ func (p *Puller) nextDue(now time.Time) *stream {
 // flight, it is not left alone as unreachable, and its budget allows one.
 func (a *account) ready() bool {
 	return !a.busy && !a.unreachable && a.client.budget.readyIn() <= 0
+}
+
+// hasCoreStream reports whether a pulls a log type every account has, whose
+// answer tells whether a can be reached.
+func (a *account) hasCoreStream() bool {
+	return slices.ContainsFunc(a.streams, func(s *stream) bool { return s.info.unavailable == "" })
 }
 
 // nextDue returns the first of a's streams, from the one after the last
@@ -510,7 +520,6 @@ func (p *Puller) refresh(ctx context.Context) {
 					r.Failed = map[string]error{}
 				}
 				r.Failed[info.ID] = err
-				d.next = now.Add(p.cfg.ErrorBackoff.Delay(1, p.cfg.Rand()))
 				continue
 			}
 			p.accounts = append(p.accounts, a)
@@ -525,6 +534,13 @@ func (p *Puller) refresh(ctx context.Context) {
 			a.pulled = true
 			r.Added = append(r.Added, a.info)
 		}
+	}
+	if len(r.Failed) > 0 {
+		// Try those children again soon, backing off while it lasts.
+		d.unstarted++
+		d.next = now.Add(p.cfg.ErrorBackoff.Delay(d.unstarted, p.cfg.Rand()))
+	} else {
+		d.unstarted = 0
 	}
 	p.pulled = p.pulled[:0]
 	for _, a := range p.accounts {

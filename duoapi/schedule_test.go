@@ -152,6 +152,15 @@ func (o *accountsObserver) Retry(s duoapi.Stream, _ error, _ time.Duration) {
 	o.retries[s.Account.ID]++
 }
 
+func (o *accountsObserver) StreamGivenUp(s duoapi.Stream, _ error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.retries == nil {
+		o.retries = map[string]int{}
+	}
+	o.retries[s.Account.ID]++
+}
+
 func (o *accountsObserver) snapshot() accountsObserver {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -659,4 +668,38 @@ func TestAccountsPullerUnreachableBeforeUnavailable(t *testing.T) {
 			assert.Equal(t, duoapi.PathAuthenticationV2, rec.Path, "only a log type every account has is asked of a child not known to answer")
 		}
 	}
+}
+
+// TestBoundedPullWaitsForUnstartedChildren checks that a bounded pull does
+// not end while a child's streams could not start yet, and that a child
+// asked only for log types some editions lack is reported and given up
+// rather than retried quietly for ever.
+func TestBoundedPullWaitsForUnstartedChildren(t *testing.T) {
+	m := newMSP(t, duosim.Config{Seed: 16})
+	now := time.Now().Truncate(time.Second)
+	start, end := now.Add(-3*time.Hour), now.Add(-time.Hour)
+	late, err := m.sim.AddChild(duosim.ChildConfig{ID: "DALATESTARTLATESTA01", Name: "Late", APIHostname: "api-l1l1l1l1.duosecurity.com"})
+	require.NoError(t, err)
+	require.NoError(t, late.Generate(duoapi.Activity, 500, start, end))
+	_, err = m.sim.AddChild(duosim.ChildConfig{ID: "DAFARAWAYFARAWAYFA02", Name: "Far", APIHostname: "api-f2f2f2f2.duosecurity.com", CrossDeployment: true})
+	require.NoError(t, err)
+	var mu sync.Mutex
+	failures := 0
+	p := m.puller(t, duoapi.PullerConfig{LogTypes: []duoapi.LogType{duoapi.Activity}, StartTime: start, EndTime: end}, duoapi.AccountsConfig{
+		Start: func(_ context.Context, s duoapi.Stream) (duoapi.Cursor, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if s.Account.ID == late.ID() && failures < 3 {
+				failures++
+				return duoapi.Cursor{}, errors.New("cache down")
+			}
+			return duoapi.Cursor{}, nil
+		},
+	})
+	var d delivery
+	pullToEnd(t, p, &d)
+	exactlyOnce(t, &d, late.ID(), expected(t, late, duoapi.Activity))
+	m.obs.mu.Lock()
+	defer m.obs.mu.Unlock()
+	assert.Positive(t, m.obs.retries["DAFARAWAYFARAWAYFA02"]+len(m.obs.unreachable), "the child that answers 403 to its only log type is reported")
 }
