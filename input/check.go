@@ -70,8 +70,6 @@ func checkInput(ctx context.Context, conf *service.ParsedConfig, res *service.Re
 	if host = strings.TrimSpace(host); host == "" {
 		host = "-"
 	}
-	cacheLabel, _ := conf.FieldString(dalFieldCheckpointCache)
-	cacheLabel = strings.TrimSpace(cacheLabel)
 	// The input's own parser validates the config exactly as duostream
 	// run does, and writes nothing; the positions are read from res, the
 	// config's own cache.

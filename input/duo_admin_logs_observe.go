@@ -239,9 +239,16 @@ func (o *observer) AccountsRefreshed(r duoapi.AccountsRefresh) {
 		o.log.Infof("Duo child accounts: %d listed, %d pulled; started %s; stopped %s (their positions are kept)",
 			r.Listed, len(r.Pulled), accountList(r.Added), accountList(r.Removed))
 	}
+	// A child no longer pulled raises no alarm and is not catching up;
+	// what is known of it stays, for when it comes back.
 	for _, a := range r.Removed {
-		o.alarm.forget(a.ID)
-		o.progress.forget(a.ID)
+		o.alarm.pause(a.ID)
+		o.progress.stop(a.ID)
+		o.metrics.unreachable.Set(0, a.ID)
+		o.health.setUnreachable(a.ID, nil, time.Now())
+	}
+	for _, a := range r.Added {
+		o.alarm.resume(a.ID)
 	}
 	if len(r.Unmatched) > 0 {
 		o.log.Warnf("accounts.include and accounts.exclude name %q, which is no child account's ID or exact name: check for a typo or a removed child", r.Unmatched)
@@ -326,7 +333,8 @@ func newDropOffAlarm(after time.Duration, log *service.Logger, m *inputMetrics) 
 }
 
 // pause keeps the streams of account id from raising the alarm, and clears
-// theirs, until resume.
+// theirs, until resume: while the child is unreachable, or no longer pulled.
+// When events of its streams last arrived is kept.
 func (a *dropOffAlarm) pause(id string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -359,19 +367,6 @@ func (a *dropOffAlarm) watchStream(s duoapi.Stream, now, stored time.Time) {
 	a.names[k] = s
 	delete(a.lastAlarm, k)
 	a.metrics.dropOffAlarmGauge.Set(0, string(k.LogType), k.AccountID)
-}
-
-// forget stops watching the streams of account id, clearing their alarms.
-func (a *dropOffAlarm) forget(id string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for k := range a.lastEvent {
-		if k.AccountID == id {
-			delete(a.lastEvent, k)
-			delete(a.lastAlarm, k)
-			a.metrics.dropOffAlarmGauge.Set(0, string(k.LogType), k.AccountID)
-		}
-	}
 }
 
 // alarmed reports whether k's alarm is raised.

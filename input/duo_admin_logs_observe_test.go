@@ -100,9 +100,10 @@ func TestDropOffAlarmPerChild(t *testing.T) {
 	a.check(start.Add(131 * time.Minute))
 	assert.Equal(t, 2, logs.lines("DAQUIETCHILD00000001"), "until it answers again")
 
-	a.forget(quiet.ID)
+	a.pause(quiet.ID) // no longer pulled
 	a.check(start.Add(200 * time.Minute))
-	assert.Equal(t, 2, logs.lines("DAQUIETCHILD00000001"), "a forgotten child is not watched")
+	assert.Equal(t, 2, logs.lines("DAQUIETCHILD00000001"), "a child no longer pulled raises no alarm")
+	assert.Equal(t, start, a.last(duoapi.StreamKey{AccountID: quiet.ID, LogType: duoapi.Authentication}), "and keeps when its events last came")
 	assert.Equal(t, 2, logs.lines("DABUSYCHILD000000001"), "the busy child, silent since, is alarmed, and again an interval later")
 }
 

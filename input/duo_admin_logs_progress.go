@@ -99,13 +99,14 @@ func (c *catchUp) watchStream(s duoapi.Stream) {
 	c.metrics.catchUpSeconds.Set(0, string(k.LogType), k.AccountID)
 }
 
-// forget stops following the streams of account id.
-func (c *catchUp) forget(id string) {
+// stop ends the catch-up of the streams of account id, no longer pulled;
+// they are followed again when their batches come.
+func (c *catchUp) stop(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for k := range c.streams {
+	for k, p := range c.streams {
 		if k.AccountID == id {
-			delete(c.streams, k)
+			p.since = time.Time{}
 			c.metrics.backlog.Set(0, string(k.LogType), k.AccountID)
 			c.metrics.catchUpSeconds.Set(0, string(k.LogType), k.AccountID)
 		}
@@ -147,12 +148,20 @@ func (c *catchUp) estimate(p *streamProgress, now time.Time) estimate {
 	}
 	e.rate = float64(p.events) / elapsed.Seconds()
 	advanced := p.pos.Sub(p.sincePos)
+	// A live stream's target moves on a second a second, so the gap
+	// closes only by what the position gains beyond that.
+	gain := advanced
+	if c.target(now).Equal(now.Add(-c.edge)) {
+		gain -= elapsed
+	}
 	if advanced > 0 {
 		density := float64(p.events) / advanced.Seconds()
 		e.backlog = int64(math.Round(density * e.behind.Seconds()))
-		e.eta = time.Duration(float64(e.behind) * float64(elapsed) / float64(advanced))
 	}
-	if p.remaining >= 0 && e.rate > 0 {
+	if gain > 0 {
+		e.eta = time.Duration(float64(e.behind) * float64(elapsed) / float64(gain))
+	}
+	if p.remaining >= 0 && e.rate > 0 && gain > 0 {
 		e.backlog = p.remaining
 		e.eta = time.Duration(float64(p.remaining) / e.rate * float64(time.Second))
 	}
@@ -201,7 +210,11 @@ func (c *catchUp) check(now time.Time) {
 		}
 		e := c.estimate(p, now)
 		c.metrics.backlog.Set(e.backlog, lt, k.AccountID)
-		c.metrics.catchUpSeconds.SetFloat64(e.eta.Seconds(), lt, k.AccountID)
+		if e.eta < 0 {
+			c.metrics.catchUpSeconds.SetFloat64(-1, lt, k.AccountID)
+		} else {
+			c.metrics.catchUpSeconds.SetFloat64(e.eta.Seconds(), lt, k.AccountID)
+		}
 		if !logNow {
 			continue
 		}

@@ -138,3 +138,26 @@ func TestCatchUpToEndTime(t *testing.T) {
 	behind, _, _ = c.status(s.Key(), now.Add(4*time.Second))
 	assert.False(t, behind, "at its end, two days before now, the run has caught up")
 }
+
+// TestCatchUpSlowerThanTime checks that a live stream whose position moves
+// on slower than time, so that it never catches up, gets no finish time.
+func TestCatchUpSlowerThanTime(t *testing.T) {
+	m := newInputMetrics(service.MockResources().Metrics())
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	c := newCatchUp(2*time.Minute, time.Minute, time.Time{}, service.MockResources().Logger(), m)
+	s := duoapi.Stream{LogType: duoapi.Authentication}
+	c.watchStream(s)
+	pos := now.Add(-time.Hour)
+	c.batch(s, now, pos, 1000, -1)
+	// Ten seconds on, the position has moved five.
+	c.batch(s, now.Add(10*time.Second), pos.Add(5*time.Second), 1000, -1)
+	behind, backlog, eta := c.status(s.Key(), now.Add(10*time.Second))
+	assert.True(t, behind)
+	assert.Equal(t, float64(-1), eta, "never caught up at this pace")
+	assert.Positive(t, backlog, "the events to go are still estimated")
+	// Twice as fast as time: the gap closes at a second a second.
+	c.batch(s, now.Add(20*time.Second), pos.Add(40*time.Second), 1000, -1)
+	_, _, eta = c.status(s.Key(), now.Add(20*time.Second))
+	gap := now.Add(20*time.Second - 2*time.Minute).Sub(pos.Add(40 * time.Second))
+	assert.InDelta(t, gap.Seconds()*20/(40-20), eta, 0.01)
+}
