@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/duostream/duostream/duoapi"
+	"github.com/duostream/duostream/internal/endpoint"
 )
 
 // The status page's paths on the Benthos HTTP server (in streams mode,
@@ -237,32 +237,10 @@ func Statuses(now time.Time) []InputStatus {
 	return out
 }
 
-// endpointRegistrar is the method of Benthos' resource manager that adds
-// an endpoint to its HTTP server.
-type endpointRegistrar interface {
-	RegisterEndpoint(path, desc string, h http.HandlerFunc)
-}
-
 // registerStatusPage adds the status page to the Benthos HTTP server of
-// res, and reports whether it could.
-//
-// Benthos' public plugin API has no way to add an endpoint: its own
-// components call RegisterEndpoint on the resource manager, which the
-// public Resources wraps without exposing it. The least fragile way found is
-// to reach the manager through Resources.XUnwrapper, whose Unwrap returns
-// it, by name rather than by its internal type, and to use it only if it
-// has that one method: the HTTP server (its address, TLS, basic auth,
-// loopback default) stays Benthos' own, nothing else of Benthos' internals
-// is touched, and should a release rename either method, the page is
-// missing (logged, and caught by the status page test), not the pipeline.
-// A second HTTP server of duostream's own would have to copy Benthos' http
-// settings and would take another port.
+// res, and reports whether it could (see endpoint.RegistrarOf).
 func registerStatusPage(res *service.Resources) bool {
-	unwrap := reflect.ValueOf(res.XUnwrapper()).MethodByName("Unwrap")
-	if !unwrap.IsValid() || unwrap.Type().NumIn() != 0 || unwrap.Type().NumOut() != 1 {
-		return false
-	}
-	reg, ok := unwrap.Call(nil)[0].Interface().(endpointRegistrar)
+	reg, ok := endpoint.RegistrarOf(res)
 	if !ok {
 		return false
 	}

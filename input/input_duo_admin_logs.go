@@ -360,10 +360,11 @@ func init() {
 }
 
 // wholePageNacks makes every rejection of a batch a rejection of the whole
-// page. Benthos v4.60's replay of rejected batches (AutoRetryNacksBatched)
-// sends again only the messages a *service.BatchError names, and when such a
-// part is rejected again it maps the new error's indexes onto the wrong
-// messages of it, so that some are acknowledged without ever being written.
+// page. Benthos' replay of rejected batches (AutoRetryNacksBatched, v4.60
+// to v4.80) sends again only the messages a *service.BatchError names, and
+// when such a part is rejected again it maps the new error's indexes onto
+// the wrong messages of it, so that some are acknowledged without ever
+// being written.
 // A page replayed whole can repeat events, never lose them; outputs that
 // must not repeat the part that succeeded retry it themselves (a switch
 // with retry_until_success, as the shipped pipelines have).

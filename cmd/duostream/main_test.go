@@ -384,12 +384,3 @@ func TestRefuseStreamCRUD(t *testing.T) {
 		assert.Equal(t, tt.want, w.Code, "refuseStreamCRUD(%s)", tt.method)
 	}
 }
-
-// TestEndpointRegistrarOf guards the one use of a Benthos internal: a
-// Resources must unwrap to a manager that registers endpoints.
-func TestEndpointRegistrarOf(t *testing.T) {
-	_, ok := endpointRegistrarOf(service.MockResources())
-	assert.True(t, ok, "Benthos' Resources no longer unwrap to an endpoint registrar")
-	_, ok = endpointRegistrarOf(nil)
-	assert.False(t, ok)
-}

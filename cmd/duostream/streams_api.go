@@ -5,10 +5,11 @@ package main
 import (
 	"errors"
 	"net/http"
-	"reflect"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/urfave/cli/v2"
+
+	"github.com/duostream/duostream/internal/endpoint"
 )
 
 const (
@@ -29,7 +30,7 @@ const (
 // streamsAPI makes Benthos' streams REST API opt-in and keeps it from
 // returning secrets when it is on.
 //
-// Benthos v4.60.0 serves the API whenever `streams` runs without --no-api.
+// Benthos (v4.60 to v4.80) serves the API whenever `streams` runs without --no-api.
 // Its GET /streams/{id} returns the stream's config as read, after
 // environment variables were substituted and without scrubbing secret
 // fields, so it hands out ${DUO_SECRET_KEY} to anyone who can reach the
@@ -90,7 +91,7 @@ func (a *streamsAPI) onConfigParse(pConf *service.ParsedConfig) error {
 	if !a.enabled {
 		return nil
 	}
-	reg, ok := endpointRegistrarOf(pConf.Resources())
+	reg, ok := endpoint.RegistrarOf(pConf.Resources())
 	if !ok {
 		return errors.New("cannot close /streams/{id} of the streams API, which would return secrets: run without --" + streamsAPIFlag)
 	}
@@ -107,31 +108,4 @@ func refuseStreamCRUD(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Error(w, "duostream does not serve /streams/{id}: replace the set of streams with POST /streams.", http.StatusMethodNotAllowed)
-}
-
-// endpointRegistrar is the part of the Benthos manager behind a CLI run
-// that registers endpoints on its HTTP server.
-type endpointRegistrar interface {
-	RegisterEndpoint(path, desc string, h http.HandlerFunc)
-}
-
-// endpointRegistrarOf returns the endpoint registrar behind res.
-//
-// The public API of Benthos v4.60.0 offers no way to change an endpoint of
-// the service's HTTP server, so this goes through Resources.XUnwrapper,
-// whose Unwrap method returns the manager; reflection calls it because its
-// result type is internal to Benthos. It fails closed: when a Benthos
-// upgrade changes this, ok is false and the streams command refuses to
-// serve the API (TestEndpointRegistrarOf and TestStreamsAPIOptIn fail
-// first).
-func endpointRegistrarOf(res *service.Resources) (reg endpointRegistrar, ok bool) {
-	if res == nil {
-		return nil, false
-	}
-	unwrap := reflect.ValueOf(res.XUnwrapper()).MethodByName("Unwrap")
-	if !unwrap.IsValid() || unwrap.Type().NumIn() != 0 || unwrap.Type().NumOut() != 1 {
-		return nil, false
-	}
-	reg, ok = unwrap.Call(nil)[0].Interface().(endpointRegistrar)
-	return reg, ok
 }
