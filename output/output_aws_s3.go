@@ -7,20 +7,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/redpanda-data/benthos/v4/public/utils/netutil"
 )
 
 const (
@@ -29,6 +34,16 @@ const (
 	s3oFieldTags               = "tags"
 	s3oFieldContentType        = "content_type"
 	s3oFieldContentEncoding    = "content_encoding"
+	s3oFieldCacheControl       = "cache_control"
+	s3oFieldContentDisposition = "content_disposition"
+	s3oFieldContentLanguage    = "content_language"
+	s3oFieldWebsiteRedirect    = "website_redirect_location"
+	s3oFieldStorageClass       = "storage_class"
+	s3oFieldKMSKeyID           = "kms_key_id"
+	s3oFieldSSE                = "server_side_encryption"
+	s3oFieldChecksumAlgorithm  = "checksum_algorithm"
+	s3oFieldObjectCannedACL    = "object_canned_acl"
+	s3oFieldTCP                = "tcp"
 	s3oFieldMetadata           = "metadata"
 	s3oFieldForcePathStyleURLs = "force_path_style_urls"
 	s3oFieldMaxInFlight        = "max_in_flight"
@@ -52,14 +67,57 @@ const (
 	s3oDefaultPath = `duo/${! meta("duo_log_type").or("unknown") }/${! now().ts_format("year=2006/month=01/day=02/hour=15", "UTC") }/${! uuid_v4() }.json.gz`
 )
 
+// s3oStorageClasses are the values storage_class accepts: Redpanda
+// Connect's list, plus GLACIER_IR.
+var s3oStorageClasses = []string{
+	string(s3types.StorageClassStandard),
+	string(s3types.StorageClassReducedRedundancy),
+	string(s3types.StorageClassGlacier),
+	string(s3types.StorageClassStandardIa),
+	string(s3types.StorageClassOnezoneIa),
+	string(s3types.StorageClassIntelligentTiering),
+	string(s3types.StorageClassDeepArchive),
+	string(s3types.StorageClassGlacierIr),
+}
+
+// s3oSSEValues are the values server_side_encryption accepts.
+var s3oSSEValues = []string{
+	"",
+	string(s3types.ServerSideEncryptionAes256),
+	string(s3types.ServerSideEncryptionAwsKms),
+	string(s3types.ServerSideEncryptionAwsKmsDsse),
+}
+
+// s3oChecksumAlgorithms are the values checksum_algorithm accepts, "" for
+// the SDK's choice.
+var s3oChecksumAlgorithms = []string{
+	"",
+	string(s3types.ChecksumAlgorithmCrc32),
+	string(s3types.ChecksumAlgorithmCrc32c),
+	string(s3types.ChecksumAlgorithmSha1),
+	string(s3types.ChecksumAlgorithmSha256),
+}
+
+// s3oCannedACLs are the values object_canned_acl accepts, "" for none.
+var s3oCannedACLs = func() []string {
+	acls := []string{""}
+	for _, v := range s3types.ObjectCannedACL("").Values() {
+		acls = append(acls, string(v))
+	}
+	return acls
+}()
+
 func awsS3OutputSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Beta().
 		Categories("Services").
 		Summary("Writes messages to an Amazon S3 bucket (or an S3-compatible store) as objects, one object per message.").
 		Description(`
-The field names and shapes follow the `+"`aws_s3`"+` output of Redpanda Connect, so an existing
-`+"`aws_s3`"+` block carries over as long as it uses the fields documented here.
+Every field of the `+"`aws_s3`"+` output of Redpanda Connect exists here under the same name, with
+the same type and default, so an existing Connect block lints and runs unchanged. The
+differences: the default `+"`path`"+` (below), `+"`timeout`"+` bounding each object rather than
+the whole batch, the two credentials combinations under Credentials, and the stricter checks
+of `+"`server_side_encryption`"+` and `+"`storage_class`"+` values at start-up.
 
 ### One object per message
 
@@ -133,6 +191,20 @@ depends on `+"`path`"+` only:
 
 With no `+"`credentials`"+` fields set, the AWS SDK default chain is used: environment
 variables, the shared config and credentials files, web identity, ECS and EC2 instance roles.
+Two combinations differ from Redpanda Connect, which silently drops one of the fields:
+
+- `+"`profile`"+` with `+"`id`"+` and `+"`secret`"+` is refused at start-up (Connect uses the
+  profile and ignores the keys). Set one or the other.
+- `+"`from_ec2_role`"+` with `+"`role`"+` assumes `+"`role`"+` with the instance role's
+  credentials (Connect writes with the instance role and ignores `+"`role`"+`).
+
+### Encryption
+
+`+"`kms_key_id`"+` alone writes every object with SSE-KMS under that key
+(`+"`x-amz-server-side-encryption: aws:kms`"+` and the key ID header), which is what a bucket
+policy denying unencrypted or wrongly keyed uploads asks for. `+"`server_side_encryption`"+`
+chooses the encryption explicitly (`+"`AES256`"+`, `+"`aws:kms`"+`, `+"`aws:kms:dsse`"+`).
+With neither, no header is sent and the bucket's default encryption applies.
 `).
 		Fields(
 			service.NewStringField(s3oFieldBucket).
@@ -157,8 +229,51 @@ variables, the shared config and credentials files, web identity, ECS and EC2 in
 				Description("The Content-Encoding of each object, empty for none. Setting `gzip` on gzip-compressed objects makes HTTP clients that download them decompress on the fly, which is rarely wanted for `.gz` files; leave it empty for the archive plus gzip layout.").
 				Default("").
 				Advanced(),
+			service.NewInterpolatedStringField(s3oFieldCacheControl).
+				Description("The Cache-Control header of each object, empty for none.").
+				Default("").
+				Example("no-store").
+				Advanced(),
+			service.NewInterpolatedStringField(s3oFieldContentDisposition).
+				Description("The Content-Disposition header of each object, empty for none.").
+				Default("").
+				Example(`attachment; filename="${! meta("duo_log_type") }.json.gz"`).
+				Advanced(),
+			service.NewInterpolatedStringField(s3oFieldContentLanguage).
+				Description("The Content-Language header of each object, empty for none.").
+				Default("").
+				Advanced(),
+			service.NewInterpolatedStringField(s3oFieldWebsiteRedirect).
+				Description("Where a bucket configured as a static website redirects requests for the object (`x-amz-website-redirect-location`), empty for none: a path in the same bucket starting with `/`, or an absolute URL.").
+				Default("").
+				Advanced(),
 			service.NewMetadataExcludeFilterField(s3oFieldMetadata).
 				Description("Which message metadata keys are written as object user metadata (`x-amz-meta-*`). All keys are written unless excluded."),
+			service.NewInterpolatedStringField(s3oFieldStorageClass).
+				Description("The storage class of each object, resolved for each message: one of `"+strings.Join(s3oStorageClasses, "`, `")+"`. A fixed value outside the list stops the output at start-up; an interpolation that resolves outside it fails that message's upload. (Redpanda Connect declares the list, without `GLACIER_IR`, as the options of the field, so its linter refuses an interpolation here; this output accepts one.)").
+				Default(string(s3types.StorageClassStandard)).
+				Example("STANDARD_IA").
+				Example(`${! if meta("duo_log_type") == "authentication" { "INTELLIGENT_TIERING" } else { "STANDARD" } }`).
+				Advanced(),
+			service.NewStringField(s3oFieldKMSKeyID).
+				Description("The AWS KMS key (key ID, key ARN or alias ARN) to encrypt each object with. When set and `server_side_encryption` is empty, objects are written with `aws:kms` encryption under this key; with `server_side_encryption` set it must be `aws:kms` or `aws:kms:dsse`. The credentials need `kms:GenerateDataKey` on the key.").
+				Default("").
+				Example("arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab").
+				Advanced(),
+			service.NewStringField(s3oFieldSSE).
+				Description("The server-side encryption of each object: `AES256` (S3-managed keys), `aws:kms` or `aws:kms:dsse` (a KMS key: `kms_key_id`, or the account's default `aws/s3` key when that is empty). Empty sends no header, so the bucket's default encryption applies, unless `kms_key_id` is set. Any other value is refused at start-up.").
+				Default("").
+				Example("AES256").
+				Example("aws:kms").
+				Advanced(),
+			service.NewStringEnumField(s3oFieldChecksumAlgorithm, s3oChecksumAlgorithms...).
+				Description("The checksum the SDK computes over each object and S3 verifies and stores (`x-amz-checksum-*`). Empty leaves the choice to the AWS SDK, which sends a CRC32 checksum.").
+				Default("").
+				Advanced(),
+			service.NewStringEnumField(s3oFieldObjectCannedACL, s3oCannedACLs...).
+				Description("A canned ACL to set on each object (`x-amz-acl`), empty for none. `bucket-owner-full-control` gives the bucket owner control of objects written from another account. Buckets with Object Ownership set to *bucket owner enforced* (the default for new buckets) refuse every ACL except `bucket-owner-full-control`.").
+				Default("").
+				Advanced(),
 			service.NewBoolField(s3oFieldForcePathStyleURLs).
 				Description("Address the bucket in the URL path (`https://host/bucket/key`) instead of the host name. Most S3-compatible stores (MinIO, Ceph, Versity) need this.").
 				Default(false).
@@ -181,6 +296,8 @@ variables, the shared config and credentials files, web identity, ECS and EC2 in
 				Default("").
 				Example("http://127.0.0.1:7070").
 				Advanced(),
+			netutil.DialerConfigSpec().
+				Description("TCP settings of the connections to S3 (not those made to STS for `credentials.role` or to the EC2 instance metadata service). They replace the AWS SDK's own dialer settings (a 30s connect timeout, keep-alive probes every 30s): by default a connect is bounded only by `timeout`, and keep-alive probes start after 15s of idleness."),
 			service.NewObjectField(s3oFieldCredentials,
 				service.NewStringField(s3oFieldCredProfile).
 					Description("A profile from the shared credentials and config files to use.").
@@ -262,6 +379,12 @@ type awsS3Writer struct {
 	tagKeys         []string
 	contentType     *service.InterpolatedString
 	contentEncoding *service.InterpolatedString
+	headers         []s3oHeaderField
+	storageClass    *service.InterpolatedString
+	sse             s3types.ServerSideEncryption
+	kmsKeyID        string
+	checksum        s3types.ChecksumAlgorithm
+	acl             s3types.ObjectCannedACL
 	metadata        *service.MetadataExcludeFilter
 	timeout         time.Duration
 
@@ -271,6 +394,14 @@ type awsS3Writer struct {
 
 	mu     sync.RWMutex
 	client *s3.Client
+}
+
+// s3oHeaderField is an interpolated field that, when it resolves to a
+// non-empty value, sets one header of the upload.
+type s3oHeaderField struct {
+	field string
+	value *service.InterpolatedString
+	set   func(in *s3.PutObjectInput, value string)
 }
 
 func newAWSS3Writer(conf *service.ParsedConfig, res *service.Resources) (*awsS3Writer, error) {
@@ -301,6 +432,57 @@ func newAWSS3Writer(conf *service.ParsedConfig, res *service.Resources) (*awsS3W
 	if w.contentEncoding, err = conf.FieldInterpolatedString(s3oFieldContentEncoding); err != nil {
 		return nil, err
 	}
+	for _, h := range []struct {
+		field string
+		set   func(*s3.PutObjectInput, string)
+	}{
+		{s3oFieldCacheControl, func(in *s3.PutObjectInput, v string) { in.CacheControl = aws.String(v) }},
+		{s3oFieldContentDisposition, func(in *s3.PutObjectInput, v string) { in.ContentDisposition = aws.String(v) }},
+		{s3oFieldContentLanguage, func(in *s3.PutObjectInput, v string) { in.ContentLanguage = aws.String(v) }},
+		{s3oFieldWebsiteRedirect, func(in *s3.PutObjectInput, v string) { in.WebsiteRedirectLocation = aws.String(v) }},
+	} {
+		value, err := conf.FieldInterpolatedString(h.field)
+		if err != nil {
+			return nil, err
+		}
+		w.headers = append(w.headers, s3oHeaderField{field: h.field, value: value, set: h.set})
+	}
+	if w.storageClass, err = conf.FieldInterpolatedString(s3oFieldStorageClass); err != nil {
+		return nil, err
+	}
+	if static, ok := w.storageClass.Static(); ok && !slices.Contains(s3oStorageClasses, static) {
+		return nil, fmt.Errorf("field %s: %q is not one of %v", s3oFieldStorageClass, static, s3oStorageClasses)
+	}
+	if w.kmsKeyID, err = conf.FieldString(s3oFieldKMSKeyID); err != nil {
+		return nil, err
+	}
+	sse, err := conf.FieldString(s3oFieldSSE)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(s3oSSEValues, sse) {
+		return nil, fmt.Errorf("field %s: %q is not one of AES256, aws:kms or aws:kms:dsse", s3oFieldSSE, sse)
+	}
+	w.sse = s3types.ServerSideEncryption(sse)
+	if w.kmsKeyID != "" {
+		switch w.sse {
+		case "":
+			w.sse = s3types.ServerSideEncryptionAwsKms
+		case s3types.ServerSideEncryptionAwsKms, s3types.ServerSideEncryptionAwsKmsDsse:
+		default:
+			return nil, fmt.Errorf("field %s: set, but %s is %q: a KMS key needs aws:kms or aws:kms:dsse", s3oFieldKMSKeyID, s3oFieldSSE, w.sse)
+		}
+	}
+	checksum, err := conf.FieldString(s3oFieldChecksumAlgorithm)
+	if err != nil {
+		return nil, err
+	}
+	w.checksum = s3types.ChecksumAlgorithm(checksum)
+	acl, err := conf.FieldString(s3oFieldObjectCannedACL)
+	if err != nil {
+		return nil, err
+	}
+	w.acl = s3types.ObjectCannedACL(acl)
 	if w.metadata, err = conf.FieldMetadataExcludeFilter(s3oFieldMetadata); err != nil {
 		return nil, err
 	}
@@ -324,12 +506,27 @@ func newAWSS3Writer(conf *service.ParsedConfig, res *service.Resources) (*awsS3W
 		}
 	}
 
+	dialer, err := netutil.DialerConfigFromParsed(conf.Namespace(s3oFieldTCP))
+	if err == nil {
+		err = dialer.Validate()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("field %s: %w", s3oFieldTCP, err)
+	}
+
 	region, err := conf.FieldString(s3oFieldRegion)
 	if err != nil {
 		return nil, err
 	}
 	if w.awsConf, err = awsConfigFromParsed(context.Background(), conf.Namespace(s3oFieldCredentials), region); err != nil {
 		return nil, err
+	}
+	var dialErr error
+	w.awsConf.HTTPClient = awshttp.NewBuildableClient().WithDialerOptions(func(nd *net.Dialer) {
+		dialErr = netutil.DecorateDialer(nd, dialer)
+	})
+	if dialErr != nil {
+		return nil, fmt.Errorf("field %s: %w", s3oFieldTCP, dialErr)
 	}
 	if w.awsConf.Region == "" {
 		return nil, fmt.Errorf("field %s: not set, and the AWS environment names no region (set AWS_REGION or a region in the shared config profile)", s3oFieldRegion)
@@ -383,6 +580,8 @@ func awsConfigFromParsed(ctx context.Context, creds *service.ParsedConfig, regio
 		return aws.Config{}, fmt.Errorf("field %s: only meaningful with %s and %s", field(s3oFieldCredToken), field(s3oFieldCredID), field(s3oFieldCredSecret))
 	case id != "" && fromEC2:
 		return aws.Config{}, fmt.Errorf("field %s: cannot be combined with static credentials in %s", field(s3oFieldCredFromEC2Role), field(s3oFieldCredID))
+	case profile != "" && id != "":
+		return aws.Config{}, fmt.Errorf("field %s: cannot be combined with static credentials in %s (Redpanda Connect would use the profile and ignore the keys): set one or the other", field(s3oFieldCredProfile), field(s3oFieldCredID))
 	case externalID != "" && role == "":
 		return aws.Config{}, fmt.Errorf("field %s: only meaningful with %s", field(s3oFieldCredRoleExternalID), field(s3oFieldCredRole))
 	}
@@ -529,6 +728,29 @@ func (w *awsS3Writer) request(batch service.MessageBatch, i int, msg *service.Me
 	if contentEncoding != "" {
 		in.ContentEncoding = aws.String(contentEncoding)
 	}
+	for _, h := range w.headers {
+		v, err := batch.TryInterpolatedString(i, h.value)
+		if err != nil {
+			return nil, fmt.Errorf("interpolate %s: %w", h.field, err)
+		}
+		if v != "" {
+			h.set(in, v)
+		}
+	}
+	storageClass, err := batch.TryInterpolatedString(i, w.storageClass)
+	if err != nil {
+		return nil, fmt.Errorf("interpolate %s: %w", s3oFieldStorageClass, err)
+	}
+	if !slices.Contains(s3oStorageClasses, storageClass) {
+		return nil, fmt.Errorf("interpolate %s: %q is not one of %v", s3oFieldStorageClass, storageClass, s3oStorageClasses)
+	}
+	in.StorageClass = s3types.StorageClass(storageClass)
+	in.ServerSideEncryption = w.sse
+	if w.kmsKeyID != "" {
+		in.SSEKMSKeyId = aws.String(w.kmsKeyID)
+	}
+	in.ChecksumAlgorithm = w.checksum
+	in.ACL = w.acl
 	if len(w.tagKeys) > 0 {
 		tags := url.Values{}
 		for _, k := range w.tagKeys {
