@@ -4,8 +4,10 @@ package config
 
 import (
 	"os"
+	"strings"
 	"testing"
 
+	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
@@ -24,11 +26,57 @@ var connectOutputFields = map[string][]string{
 		"max_in_flight_requests", "record_retries", "record_delivery_timeout",
 	},
 	"aws_s3": {
-		"bucket", "path", "local_file_path", "tags", "content_type", "content_encoding", "cache_control",
-		"content_disposition", "content_language", "content_md5", "website_redirect_location", "metadata",
+		"bucket", "path", "tags", "content_type", "content_encoding", "cache_control",
+		"content_disposition", "content_language", "website_redirect_location", "metadata",
 		"storage_class", "kms_key_id", "checksum_algorithm", "server_side_encryption", "force_path_style_urls",
-		"max_in_flight", "timeout", "object_canned_acl", "batching", "region", "endpoint", "credentials",
+		"max_in_flight", "timeout", "object_canned_acl", "batching", "region", "endpoint", "tcp", "credentials",
 	},
+}
+
+// connectAWSS3ObjectFields are the fields inside the objects of Connect's
+// aws_s3 output (batching is Benthos' own batch policy on both sides, so it
+// is left out).
+var connectAWSS3ObjectFields = map[string][]string{
+	"metadata":       {"exclude_prefixes"},
+	"tcp":            {"connect_timeout", "keep_alive", "tcp_user_timeout"},
+	"tcp.keep_alive": {"idle", "interval", "count"},
+	"credentials":    {"profile", "id", "secret", "token", "from_ec2_role", "role", "role_external_id"},
+}
+
+// TestConnectCompatAWSS3Fields checks that duostream's aws_s3 output has
+// exactly Connect's fields, at the top level and inside its objects: a field
+// only one of the two has fails the test.
+func TestConnectCompatAWSS3Fields(t *testing.T) {
+	children := outputFieldNames(t, "aws_s3")
+	assert.ElementsMatch(t, connectOutputFields["aws_s3"], children[""], "top-level fields of aws_s3 (first list: Connect's, second: duostream's)")
+	for parent, want := range connectAWSS3ObjectFields {
+		assert.ElementsMatch(t, want, children[parent], "fields of aws_s3.%s (first list: Connect's, second: duostream's)", parent)
+	}
+}
+
+// outputFieldNames returns the field names of a registered output, by the
+// full name of the object holding them ("" for the top level).
+func outputFieldNames(t *testing.T, output string) map[string][]string {
+	t.Helper()
+	children := map[string][]string{}
+	found := false
+	service.GlobalEnvironment().WalkOutputs(func(name string, view *service.ConfigView) {
+		if name != output {
+			return
+		}
+		found = true
+		data, err := view.TemplateData()
+		require.NoError(t, err)
+		for _, f := range data.Fields {
+			parent, field := "", f.FullName
+			if i := strings.LastIndex(f.FullName, "."); i >= 0 {
+				parent, field = f.FullName[:i], f.FullName[i+1:]
+			}
+			children[parent] = append(children[parent], field)
+		}
+	})
+	require.True(t, found, "output %s is registered", output)
+	return children
 }
 
 // TestOutputBlocksMoveToConnect checks every kafka_franz and aws_s3 block of
