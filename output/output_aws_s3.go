@@ -271,7 +271,7 @@ With neither, no header is sent and the bucket's default encryption applies.
 				Default("").
 				Advanced(),
 			service.NewStringEnumField(s3oFieldObjectCannedACL, s3oCannedACLs...).
-				Description("A canned ACL to set on each object (`x-amz-acl`), empty for none. `bucket-owner-full-control` gives the bucket owner control of objects written from another account. Buckets with Object Ownership set to *bucket owner enforced* (the default for new buckets) refuse every ACL except `bucket-owner-full-control`.").
+				Description("A canned ACL to set on each object (`x-amz-acl`), empty for none. Setting one needs `s3:PutObjectAcl` besides `s3:PutObject`. `bucket-owner-full-control` gives the bucket owner control of objects written from another account. Buckets with Object Ownership set to *bucket owner enforced* (the default for new buckets) refuse every ACL except `bucket-owner-full-control`.").
 				Default("").
 				Advanced(),
 			service.NewBoolField(s3oFieldForcePathStyleURLs).
@@ -796,7 +796,11 @@ func s3ErrorHint(err error, bucket string, timeout time.Duration) string {
 	case "SignatureDoesNotMatch", "InvalidAccessKeyId", "InvalidToken", "ExpiredToken", "InvalidClientTokenId", "AuthorizationHeaderMalformed":
 		return fmt.Sprintf(" (the store rejected the credentials: check %[1]s.id, %[1]s.secret and %[1]s.token, or the profile, role or default-chain credentials they resolve to, and the region)", s3oFieldCredentials)
 	case "AccessDenied", "Forbidden":
-		return fmt.Sprintf(" (permission denied: check that the credentials' IAM policy allows s3:PutObject on bucket %[1]q and this key, and s3:PutObjectTagging when tags are set; that the bucket policy, an SCP or a VPC endpoint policy does not deny it; and, for a bucket encrypted with a KMS key, that the key policy allows kms:GenerateDataKey; it is retried until then)", bucket)
+		return fmt.Sprintf(" (permission denied: check that the credentials' IAM policy allows s3:PutObject on bucket %[1]q and this key, s3:PutObjectTagging when tags are set and s3:PutObjectAcl when object_canned_acl is; that the bucket policy (which may demand server_side_encryption or a kms_key_id), an SCP or a VPC endpoint policy does not deny it; and, for SSE-KMS (kms_key_id or the bucket's default key), that the key policy allows kms:GenerateDataKey; it is retried until then)", bucket)
+	case "AccessControlListNotSupported":
+		return fmt.Sprintf(" (bucket %q has Object Ownership set to bucket owner enforced, which refuses ACLs: leave %s empty or set it to bucket-owner-full-control)", bucket, s3oFieldObjectCannedACL)
+	case "InvalidStorageClass":
+		return fmt.Sprintf(" (the store does not offer this %s: choose another, or leave the default STANDARD)", s3oFieldStorageClass)
 	case "KMS.AccessDeniedException", "KMS.DisabledException", "KMS.NotFoundException", "KMS.KMSInvalidStateException":
 		return fmt.Sprintf(" (the bucket's KMS key refused: check that its key policy allows kms:GenerateDataKey to the credentials and that the key is enabled; bucket %q)", bucket)
 	case "NoSuchBucket":

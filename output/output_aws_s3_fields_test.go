@@ -578,3 +578,33 @@ website_redirect_location: /duo/index.html`,
 		})
 	}
 }
+
+// TestAWSS3FieldErrorHints checks the advice given when the store refuses
+// what one of the new fields asked for.
+func TestAWSS3FieldErrorHints(t *testing.T) {
+	tests := []struct {
+		code, yaml string
+		want       []string
+	}{
+		{"AccessControlListNotSupported", "object_canned_acl: public-read", []string{"bucket owner enforced", "object_canned_acl"}},
+		{"InvalidStorageClass", "storage_class: GLACIER_IR", []string{"storage_class"}},
+		{"AccessDenied", "kms_key_id: " + s3oTestKMSKey, []string{"kms:GenerateDataKey", "s3:PutObjectAcl", "server_side_encryption"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.code, func(t *testing.T) {
+			f := newFakeS3(t)
+			f.refuse = func(string) (int, string) {
+				if tt.code == "AccessDenied" {
+					return http.StatusForbidden, tt.code
+				}
+				return http.StatusBadRequest, tt.code
+			}
+			err := writeOne(t, f, "path: refused.json\n"+tt.yaml+"\n", duoEvents("e", 1, "authentication"))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.code)
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
