@@ -4,17 +4,22 @@ package output
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"math"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/dustin/go-humanize"
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
+	awssasl "github.com/twmb/franz-go/pkg/sasl/aws"
+	"github.com/twmb/franz-go/pkg/sasl/oauth"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
@@ -33,11 +38,29 @@ const (
 	kfoFieldSASLMechanism   = "mechanism"
 	kfoFieldSASLUsername    = "username"
 	kfoFieldSASLPassword    = "password"
+	kfoFieldSASLToken       = "token"
+	kfoFieldSASLExtensions  = "extensions"
+	kfoFieldSASLAWS         = "aws"
 	kfoFieldMetadata        = "metadata"
 	kfoFieldMaxInFlight     = "max_in_flight"
 	kfoFieldTimeout         = "timeout"
 	kfoFieldMaxMessageBytes = "max_message_bytes"
 	kfoFieldBatching        = "batching"
+
+	kfoFieldTimestampMs            = "timestamp_ms"
+	kfoFieldRackID                 = "rack_id"
+	kfoFieldTCP                    = "tcp"
+	kfoFieldMetadataMaxAge         = "metadata_max_age"
+	kfoFieldRequestTimeoutOverhead = "request_timeout_overhead"
+	kfoFieldConnIdleTimeout        = "conn_idle_timeout"
+	kfoFieldAllowAutoTopicCreation = "allow_auto_topic_creation"
+	kfoFieldAcks                   = "acks"
+	kfoFieldBrokerWriteMaxBytes    = "broker_write_max_bytes"
+	kfoFieldMaxBufferedRecords     = "max_buffered_records"
+	kfoFieldMaxBufferedBytes       = "max_buffered_bytes"
+	kfoFieldMaxInFlightRequests    = "max_in_flight_requests"
+	kfoFieldRecordRetries          = "record_retries"
+	kfoFieldRecordDeliveryTimeout  = "record_delivery_timeout"
 )
 
 func kafkaFranzOutputSpec() *service.ConfigSpec {
@@ -68,6 +91,25 @@ the `+"`IDEMPOTENT_WRITE`"+` cluster permission) weakens this to at-least-once.
 
 Metadata keys selected by the `+"`metadata`"+` filter are written as record headers. With no
 filter, no headers are written.
+
+### Topics
+
+With `+"`allow_auto_topic_creation: true`"+` (the default, as in Redpanda Connect) a record for a
+topic that does not exist asks the brokers to create it, which they do only when the cluster
+allows it (`+"`auto.create.topics.enable`"+`), with the cluster's default partition count and
+retention. Set it to `+"`false`"+` to have records for a missing topic fail (the batch is nacked
+and retried) rather than land in a topic nobody configured.
+
+### Authentication
+
+`+"`sasl`"+` entries are tried in order. `+"`AWS_MSK_IAM`"+` signs each authentication with the
+credentials of the entry's `+"`aws`"+` block, fetched again (and refreshed when they expire) for
+every new connection. The signing region is read from the broker's host name (such as
+`+"`b-1.cluster.abc123.c2.kafka.eu-west-1.amazonaws.com`"+`); for a host name without one
+(a private DNS alias, an IP address) it is taken from the `+"`AWS_REGION`"+` or
+`+"`AWS_DEFAULT_REGION`"+` environment variable. `+"`aws.region`"+` only steers how the
+credentials are resolved. `+"`OAUTHBEARER`"+` sends the static `+"`token`"+` with its
+`+"`extensions`"+`; it is not refreshed, so a token that expires must be replaced by a restart.
 `).
 		Fields(
 			service.NewStringListField(kfoFieldSeedBrokers).
@@ -116,15 +158,28 @@ filter, no headers are written.
 					"PLAIN":         "Username and password sent in clear: only use it over TLS.",
 					"SCRAM-SHA-256": "Salted challenge-response with SHA-256.",
 					"SCRAM-SHA-512": "Salted challenge-response with SHA-512.",
+					"OAUTHBEARER":   "An OAuth 2 bearer token (`token`) with optional `extensions` (RFC 7628).",
+					"AWS_MSK_IAM":   "Amazon MSK IAM access control: an AWS SigV4 signature made with the credentials of the `aws` block.",
 				}).
 					Description("The SASL mechanism."),
 				service.NewStringField(kfoFieldSASLUsername).
-					Description("The username.").
+					Description("The username, for `PLAIN` and `SCRAM-*`.").
 					Default(""),
 				service.NewStringField(kfoFieldSASLPassword).
-					Description("The password.").
+					Description("The password, for `PLAIN` and `SCRAM-*`.").
 					Default("").
 					Secret(),
+				service.NewStringField(kfoFieldSASLToken).
+					Description("The bearer token, for `OAUTHBEARER`.").
+					Default("").
+					Secret(),
+				service.NewStringMapField(kfoFieldSASLExtensions).
+					Description("Key-value pairs sent with the token, for `OAUTHBEARER`; some identity setups need them, such as Confluent Cloud's `logicalCluster` and `identityPoolId`.").
+					Example(map[string]any{"logicalCluster": "lkc-abc123", "identityPoolId": "pool-xyz"}).
+					Optional(),
+				service.NewObjectField(kfoFieldSASLAWS, awsSessionFields("for `AWS_MSK_IAM`")...).
+					Description("The AWS session whose credentials sign an `AWS_MSK_IAM` authentication.").
+					Optional(),
 			).
 				Description("SASL mechanisms to authenticate with, tried in order: the first one the broker accepts is used.").
 				Example([]any{map[string]any{"mechanism": "SCRAM-SHA-512", "username": "duostream", "password": "${KAFKA_PASSWORD}"}}).
@@ -141,17 +196,81 @@ filter, no headers are written.
 				Default("10s").
 				Advanced(),
 			service.NewStringField(kfoFieldMaxMessageBytes).
-				Description("The largest record batch the client builds, in bytes; a record bigger than this is rejected. Keep it at or below the topic's `max.message.bytes`. Accepts units such as `1MB` or `50MiB`.").
-				Default("1MB").
+				Description("The largest record batch the client builds, in bytes; a record bigger than this is rejected. Keep it at or below the topic's `max.message.bytes`. Accepts units such as `1MB` (10^6) or `1MiB` (2^20).").
+				Default("1MiB").
 				Example("100MB").
 				Example("50MiB").
 				Advanced(),
 			service.NewBatchPolicyField(kfoFieldBatching),
+			service.NewInterpolatedStringField(kfoFieldTimestampMs).
+				Description("The timestamp of each record, in milliseconds since the Unix epoch. When unset, or when it interpolates to an empty string, the record carries the time it was produced; any other value that is not an integer fails that message.").
+				Example(`${! timestamp_unix_milli() }`).
+				Example(`${! json("isotimestamp").ts_parse("2006-01-02T15:04:05.999999Z07:00").ts_unix_milli() }`).
+				Optional().
+				Advanced(),
+			service.NewStringField(kfoFieldRackID).
+				Description("The rack (for cloud brokers, the availability zone ID such as `use1-az1`) this output runs in. When set, records that the partitioner may place freely (records without a key under `murmur2_hash`, and every record under `round_robin` or `least_backup`) go only to partitions whose leader is in the same rack, when there is one, to save cross-zone traffic (KIP-1123); keyed and `manual` records are unaffected. This skews the spread over partitions when producers are not spread over racks like the leaders. Empty turns it off.").
+				Default("").
+				Advanced(),
+			tcpField(kfoFieldTCP, "the connections to the brokers"),
+			service.NewDurationField(kfoFieldMetadataMaxAge).
+				Description("How often the cluster metadata (brokers, partitions, leaders) is refreshed even when nothing went wrong; new partitions are noticed this late at most.").
+				Default("1m").
+				Advanced(),
+			service.NewDurationField(kfoFieldRequestTimeoutOverhead).
+				Description("How much longer than the request's own timeout a broker may take to answer before the connection is given up and the request retried on another one.").
+				Default("10s").
+				Advanced(),
+			service.NewDurationField(kfoFieldConnIdleTimeout).
+				Description("How long a connection may stay unused before it is closed.").
+				Default("20s").
+				Advanced(),
+			service.NewBoolField(kfoFieldAllowAutoTopicCreation).
+				Description("Ask the brokers to create a topic that does not exist when a record is written to it (see Topics above).").
+				Default(true).
+				Advanced(),
+			service.NewStringAnnotatedEnumField(kfoFieldAcks, map[string]string{
+				"all":    "A record is acknowledged once every in-sync replica has it. Required by `idempotent_write: true`.",
+				"leader": "A record is acknowledged once the partition leader wrote it: it is lost if the leader fails before the replicas copied it.",
+				"none":   "Records are not acknowledged at all: the output cannot tell whether they were stored.",
+			}).
+				Description("How many replicas must have a record before the brokers acknowledge it.").
+				Default("all").
+				Advanced(),
+			service.NewStringField(kfoFieldBrokerWriteMaxBytes).
+				Description("The largest request written to a broker, in bytes. It must be at least `max_message_bytes` and at most the brokers' `socket.request.max.bytes` (100 MiB by default); between 1KiB and 1GiB.").
+				Default("100MiB").
+				Advanced(),
+			service.NewIntField(kfoFieldMaxBufferedRecords).
+				Description("The most records the client holds in memory while they wait to be written; a write waits when the buffer is full.").
+				Default(10000).
+				Advanced(),
+			service.NewStringField(kfoFieldMaxBufferedBytes).
+				Description("The most bytes of records the client holds in memory while they wait to be written; a write waits when the buffer is full. `0` sets no limit beyond `max_buffered_records`.").
+				Default("0").
+				Example("256MiB").
+				Advanced(),
+			service.NewIntField(kfoFieldMaxInFlightRequests).
+				Description("The most produce requests in flight to one broker. Must be 1 with `idempotent_write: true`.").
+				Default(1).
+				Advanced(),
+			service.NewIntField(kfoFieldRecordRetries).
+				Description("How many times a record is tried before it fails; `0` is unlimited. With the idempotent producer the limit applies only where failing the record cannot break the ordering of the partition, and a failure fails the records buffered behind it in the same partition too.").
+				Default(0).
+				Advanced(),
+			service.NewDurationField(kfoFieldRecordDeliveryTimeout).
+				Description("How long a record may wait to be delivered, retries included, before it fails; `0s` is no limit. The batch deadline of `timeout` applies as well.").
+				Default("0s").
+				Advanced(),
 		).
 		LintRule(`root = if this.partitioner.or("") == "manual" && this.partition.or("") == "" {
   [ "field partition is required when partitioner is manual" ]
 } else if this.partitioner.or("") != "manual" && this.partition.or("") != "" {
   [ "field partition is only allowed when partitioner is manual" ]
+} else if this.idempotent_write.or(true) && this.acks.or("all") != "all" {
+  [ "field acks must be all when idempotent_write is true" ]
+} else if this.idempotent_write.or(true) && this.max_in_flight_requests.or(1) != 1 {
+  [ "field max_in_flight_requests must be 1 when idempotent_write is true" ]
 }`).
 		Example("Duo logs to one topic per log type",
 			"Writes each normalised Duo event to a topic named after its log type, keyed by the event's transaction ID, over TLS with SCRAM authentication.",
@@ -190,7 +309,9 @@ type kafkaFranzWriter struct {
 	partition *service.InterpolatedString
 	headers   *service.MetadataFilter
 	timeout   time.Duration
-	opts      []kgo.Opt
+	// timestampMs sets the record timestamp when not nil.
+	timestampMs *service.InterpolatedString
+	opts        []kgo.Opt
 	// auth describes the SASL setup (mechanisms and usernames, never
 	// passwords) for connection errors; empty without SASL.
 	auth string
@@ -280,16 +401,14 @@ func newKafkaFranzWriter(conf *service.ParsedConfig, res *service.Resources) (*k
 		return nil, fmt.Errorf("field %s: must be positive, got %v", kfoFieldTimeout, w.timeout)
 	}
 
-	rawMaxBytes, err := conf.FieldString(kfoFieldMaxMessageBytes)
+	maxBytes, err := kafkaByteSize(conf, kfoFieldMaxMessageBytes, 1, math.MaxInt32)
 	if err != nil {
 		return nil, err
 	}
-	maxBytes, err := humanize.ParseBytes(rawMaxBytes)
-	if err != nil {
-		return nil, fmt.Errorf("field %s: %q is not a byte size: %w", kfoFieldMaxMessageBytes, rawMaxBytes, err)
-	}
-	if maxBytes == 0 || maxBytes > math.MaxInt32 {
-		return nil, fmt.Errorf("field %s: %q must be between 1 byte and %d bytes", kfoFieldMaxMessageBytes, rawMaxBytes, math.MaxInt32)
+	if conf.Contains(kfoFieldTimestampMs) {
+		if w.timestampMs, err = conf.FieldInterpolatedString(kfoFieldTimestampMs); err != nil {
+			return nil, err
+		}
 	}
 
 	w.opts = []kgo.Opt{
@@ -303,6 +422,11 @@ func newKafkaFranzWriter(conf *service.ParsedConfig, res *service.Resources) (*k
 	if !idempotent {
 		w.opts = append(w.opts, kgo.DisableIdempotentWrite())
 	}
+	clientOpts, err := kafkaClientOptsFromConfig(conf, idempotent, maxBytes)
+	if err != nil {
+		return nil, err
+	}
+	w.opts = append(w.opts, clientOpts...)
 
 	if conf.Contains(kfoFieldCompression) {
 		name, err := conf.FieldString(kfoFieldCompression)
@@ -320,9 +444,14 @@ func newKafkaFranzWriter(conf *service.ParsedConfig, res *service.Resources) (*k
 	if err != nil {
 		return nil, err
 	}
-	if tlsEnabled {
-		w.opts = append(w.opts, kgo.DialTLSConfig(tlsConf.Clone()))
+	dialer, err := tcpDialerFromParsed(conf.Namespace(kfoFieldTCP), kfoFieldTCP)
+	if err != nil {
+		return nil, err
 	}
+	if !tlsEnabled {
+		tlsConf = nil
+	}
+	w.opts = append(w.opts, kgo.Dialer(kafkaDialFunc(dialer, tlsConf)))
 
 	mechanisms, logins, err := kafkaSASLFromConfig(conf)
 	if err != nil {
@@ -338,7 +467,175 @@ func newKafkaFranzWriter(conf *service.ParsedConfig, res *service.Resources) (*k
 			return nil, err
 		}
 	}
+
+	// franz-go checks how the options combine (limits, idempotence) when a
+	// client is created; creating one here, without dialing, turns a bad
+	// combination into a config error rather than a connect error retried
+	// forever.
+	probe, err := kgo.NewClient(w.opts...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka client options: %w", err)
+	}
+	probe.Close()
 	return w, nil
+}
+
+// kafkaByteSize parses the byte-size field name (units such as 1MB or
+// 1MiB) and checks that it lies within [lo, hi].
+func kafkaByteSize(conf *service.ParsedConfig, name string, lo, hi uint64) (uint64, error) {
+	raw, err := conf.FieldString(name)
+	if err != nil {
+		return 0, err
+	}
+	n, err := humanize.ParseBytes(raw)
+	if err != nil {
+		return 0, fmt.Errorf("field %s: %q is not a byte size: %w", name, raw, err)
+	}
+	if n < lo || n > hi {
+		return 0, fmt.Errorf("field %s: %q must be between %d and %d bytes", name, raw, lo, hi)
+	}
+	return n, nil
+}
+
+// kafkaClientOptsFromConfig maps the connection and producer tuning fields
+// (metadata and connection timing, topic creation, acks, buffer and retry
+// limits, rack) to franz-go options.
+func kafkaClientOptsFromConfig(conf *service.ParsedConfig, idempotent bool, maxMessageBytes uint64) ([]kgo.Opt, error) {
+	var opts []kgo.Opt
+	for _, d := range []struct {
+		name string
+		opt  func(time.Duration) kgo.Opt
+	}{
+		{kfoFieldMetadataMaxAge, kgo.MetadataMaxAge},
+		{kfoFieldRequestTimeoutOverhead, kgo.RequestTimeoutOverhead},
+		{kfoFieldConnIdleTimeout, kgo.ConnIdleTimeout},
+	} {
+		v, err := conf.FieldDuration(d.name)
+		if err != nil {
+			return nil, err
+		}
+		if v <= 0 {
+			return nil, fmt.Errorf("field %s: must be positive, got %v", d.name, v)
+		}
+		opts = append(opts, d.opt(v))
+	}
+
+	autoCreate, err := conf.FieldBool(kfoFieldAllowAutoTopicCreation)
+	if err != nil {
+		return nil, err
+	}
+	if autoCreate {
+		opts = append(opts, kgo.AllowAutoTopicCreation())
+	}
+
+	acksName, err := conf.FieldString(kfoFieldAcks)
+	if err != nil {
+		return nil, err
+	}
+	var acks kgo.Acks
+	switch acksName {
+	case "all":
+		acks = kgo.AllISRAcks()
+	case "leader":
+		acks = kgo.LeaderAck()
+	case "none":
+		acks = kgo.NoAck()
+	default:
+		return nil, fmt.Errorf("field %s: unknown value %q (want all, leader or none)", kfoFieldAcks, acksName)
+	}
+	if idempotent && acksName != "all" {
+		return nil, fmt.Errorf("field %s: must be all when %s is true, got %s", kfoFieldAcks, kfoFieldIdempotentWrite, acksName)
+	}
+	opts = append(opts, kgo.RequiredAcks(acks))
+
+	writeMax, err := kafkaByteSize(conf, kfoFieldBrokerWriteMaxBytes, 1<<10, 1<<30)
+	if err != nil {
+		return nil, err
+	}
+	if writeMax < maxMessageBytes {
+		return nil, fmt.Errorf("field %s: must be at least %s (%d bytes), got %d bytes", kfoFieldBrokerWriteMaxBytes, kfoFieldMaxMessageBytes, maxMessageBytes, writeMax)
+	}
+	opts = append(opts, kgo.BrokerMaxWriteBytes(int32(writeMax)))
+
+	maxRecords, err := conf.FieldInt(kfoFieldMaxBufferedRecords)
+	if err != nil {
+		return nil, err
+	}
+	if maxRecords < 1 {
+		return nil, fmt.Errorf("field %s: must be at least 1, got %d", kfoFieldMaxBufferedRecords, maxRecords)
+	}
+	opts = append(opts, kgo.MaxBufferedRecords(maxRecords))
+
+	maxBuffered, err := kafkaByteSize(conf, kfoFieldMaxBufferedBytes, 0, math.MaxInt)
+	if err != nil {
+		return nil, err
+	}
+	if maxBuffered > 0 {
+		opts = append(opts, kgo.MaxBufferedBytes(int(maxBuffered)))
+	}
+
+	inflight, err := conf.FieldInt(kfoFieldMaxInFlightRequests)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case inflight < 1:
+		return nil, fmt.Errorf("field %s: must be at least 1, got %d", kfoFieldMaxInFlightRequests, inflight)
+	case idempotent && inflight != 1:
+		return nil, fmt.Errorf("field %s: must be 1 when %s is true, got %d", kfoFieldMaxInFlightRequests, kfoFieldIdempotentWrite, inflight)
+	}
+	opts = append(opts, kgo.MaxProduceRequestsInflightPerBroker(inflight))
+
+	retries, err := conf.FieldInt(kfoFieldRecordRetries)
+	if err != nil {
+		return nil, err
+	}
+	if retries < 0 {
+		return nil, fmt.Errorf("field %s: must not be negative, got %d", kfoFieldRecordRetries, retries)
+	}
+	if retries > 0 {
+		opts = append(opts, kgo.RecordRetries(retries))
+	}
+
+	delivery, err := conf.FieldDuration(kfoFieldRecordDeliveryTimeout)
+	if err != nil {
+		return nil, err
+	}
+	if delivery < 0 {
+		return nil, fmt.Errorf("field %s: must not be negative, got %v", kfoFieldRecordDeliveryTimeout, delivery)
+	}
+	if delivery > 0 {
+		opts = append(opts, kgo.RecordDeliveryTimeout(delivery))
+	}
+
+	rack, err := conf.FieldString(kfoFieldRackID)
+	if err != nil {
+		return nil, err
+	}
+	if rack != "" {
+		opts = append(opts, kgo.Rack(rack), kgo.RackAwarePartitioning())
+	}
+	return opts, nil
+}
+
+// kafkaDialFunc dials brokers with dialer, over TLS when tlsConf is not nil.
+// As franz-go does for its own TLS dialer, the server name is the broker's
+// host unless the config names one.
+func kafkaDialFunc(dialer *net.Dialer, tlsConf *tls.Config) func(ctx context.Context, network, host string) (net.Conn, error) {
+	if tlsConf == nil {
+		return dialer.DialContext
+	}
+	return func(ctx context.Context, network, host string) (net.Conn, error) {
+		conf := tlsConf.Clone()
+		if conf.ServerName == "" {
+			server, _, err := net.SplitHostPort(host)
+			if err != nil {
+				return nil, fmt.Errorf("split broker address %q: %w", host, err)
+			}
+			conf.ServerName = server
+		}
+		return (&tls.Dialer{NetDialer: dialer, Config: conf}).DialContext(ctx, network, host)
+	}
 }
 
 func kafkaCompressionCodec(name string) (kgo.CompressionCodec, error) {
@@ -358,8 +655,9 @@ func kafkaCompressionCodec(name string) (kgo.CompressionCodec, error) {
 }
 
 // kafkaSASLFromConfig builds the SASL mechanisms of the sasl list, with a
-// "MECHANISM as USER" description of each. Errors name the list entry and
-// never include a password.
+// description of each ("MECHANISM as USER", or the mechanism alone) for
+// connection errors. Errors name the list entry and never include a
+// password, token or secret key.
 func kafkaSASLFromConfig(conf *service.ParsedConfig) (mechanisms []sasl.Mechanism, logins []string, err error) {
 	if !conf.Contains(kfoFieldSASL) {
 		return nil, nil, nil
@@ -374,36 +672,107 @@ func kafkaSASLFromConfig(conf *service.ParsedConfig) (mechanisms []sasl.Mechanis
 		if err != nil {
 			return nil, nil, fmt.Errorf("field %s: %w", field, err)
 		}
-		if name == "none" {
-			continue
-		}
-		user, err := entry.FieldString(kfoFieldSASLUsername)
-		if err != nil {
-			return nil, nil, fmt.Errorf("field %s: %w", field, err)
-		}
-		pass, err := entry.FieldString(kfoFieldSASLPassword)
-		if err != nil {
-			return nil, nil, fmt.Errorf("field %s: %w", field, err)
-		}
-		if user == "" {
-			return nil, nil, fmt.Errorf("field %s.%s: required for mechanism %s", field, kfoFieldSASLUsername, name)
-		}
-		if pass == "" {
-			return nil, nil, fmt.Errorf("field %s.%s: required for mechanism %s", field, kfoFieldSASLPassword, name)
-		}
-		logins = append(logins, fmt.Sprintf("%s as %q", name, user))
+		var mech sasl.Mechanism
+		login := name
 		switch name {
-		case "PLAIN":
-			mechanisms = append(mechanisms, plain.Auth{User: user, Pass: pass}.AsMechanism())
-		case "SCRAM-SHA-256":
-			mechanisms = append(mechanisms, scram.Auth{User: user, Pass: pass}.AsSha256Mechanism())
-		case "SCRAM-SHA-512":
-			mechanisms = append(mechanisms, scram.Auth{User: user, Pass: pass}.AsSha512Mechanism())
+		case "none":
+			continue
+		case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+			user, pass, err := kafkaSASLLogin(entry, field, name)
+			if err != nil {
+				return nil, nil, err
+			}
+			login = fmt.Sprintf("%s as %q", name, user)
+			switch name {
+			case "PLAIN":
+				mech = plain.Auth{User: user, Pass: pass}.AsMechanism()
+			case "SCRAM-SHA-256":
+				mech = scram.Auth{User: user, Pass: pass}.AsSha256Mechanism()
+			default:
+				mech = scram.Auth{User: user, Pass: pass}.AsSha512Mechanism()
+			}
+		case "OAUTHBEARER":
+			token, err := entry.FieldString(kfoFieldSASLToken)
+			if err != nil {
+				return nil, nil, fmt.Errorf("field %s: %w", field, err)
+			}
+			if token == "" {
+				return nil, nil, fmt.Errorf("field %s.%s: required for mechanism %s", field, kfoFieldSASLToken, name)
+			}
+			var extensions map[string]string
+			if entry.Contains(kfoFieldSASLExtensions) {
+				if extensions, err = entry.FieldStringMap(kfoFieldSASLExtensions); err != nil {
+					return nil, nil, fmt.Errorf("field %s: %w", field, err)
+				}
+			}
+			for k := range extensions {
+				if !kafkaOAuthExtensionKey(k) {
+					return nil, nil, fmt.Errorf("field %s.%s: key %q is not a valid extension name (letters only, and not auth)", field, kfoFieldSASLExtensions, k)
+				}
+			}
+			mech = oauth.Auth{Token: token, Extensions: extensions}.AsMechanism()
+		case "AWS_MSK_IAM":
+			awsConf, err := awsConfigFromSession(context.Background(), entry.Namespace(kfoFieldSASLAWS), field+"."+kfoFieldSASLAWS)
+			if err != nil {
+				return nil, nil, err
+			}
+			creds := awsConf.Credentials
+			if creds == nil {
+				return nil, nil, fmt.Errorf("field %s.%s.%s: no AWS credentials found (set them here or in the AWS environment)", field, kfoFieldSASLAWS, awsFieldCredentials)
+			}
+			mech = kafkaMSKIAM(creds)
 		default:
-			return nil, nil, fmt.Errorf("field %s.%s: unsupported mechanism %q (want none, PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)", field, kfoFieldSASLMechanism, name)
+			return nil, nil, fmt.Errorf("field %s.%s: unsupported mechanism %q (want none, PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER or AWS_MSK_IAM)", field, kfoFieldSASLMechanism, name)
 		}
+		mechanisms = append(mechanisms, mech)
+		logins = append(logins, login)
 	}
 	return mechanisms, logins, nil
+}
+
+// kafkaSASLLogin reads the username and password of a PLAIN or SCRAM entry,
+// which must both be set.
+func kafkaSASLLogin(entry *service.ParsedConfig, field, mechanism string) (user, pass string, err error) {
+	if user, err = entry.FieldString(kfoFieldSASLUsername); err != nil {
+		return "", "", fmt.Errorf("field %s: %w", field, err)
+	}
+	if pass, err = entry.FieldString(kfoFieldSASLPassword); err != nil {
+		return "", "", fmt.Errorf("field %s: %w", field, err)
+	}
+	if user == "" {
+		return "", "", fmt.Errorf("field %s.%s: required for mechanism %s", field, kfoFieldSASLUsername, mechanism)
+	}
+	if pass == "" {
+		return "", "", fmt.Errorf("field %s.%s: required for mechanism %s", field, kfoFieldSASLPassword, mechanism)
+	}
+	return user, pass, nil
+}
+
+// kafkaOAuthExtensionKey reports whether k may name an OAUTHBEARER
+// extension: RFC 7628 allows ASCII letters only and reserves "auth".
+func kafkaOAuthExtensionKey(k string) bool {
+	if k == "" || k == "auth" {
+		return false
+	}
+	for _, r := range k {
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// kafkaMSKIAM is the AWS_MSK_IAM mechanism signing with creds, retrieved
+// (from the cache of the provider, refreshed when they expire) for every
+// authentication.
+func kafkaMSKIAM(creds aws.CredentialsProvider) sasl.Mechanism {
+	return awssasl.ManagedStreamingIAM(func(ctx context.Context) (awssasl.Auth, error) {
+		c, err := creds.Retrieve(ctx)
+		if err != nil {
+			return awssasl.Auth{}, fmt.Errorf("retrieve AWS credentials for AWS_MSK_IAM: %w", err)
+		}
+		return awssasl.Auth{AccessKey: c.AccessKeyID, SecretKey: c.SecretAccessKey, SessionToken: c.SessionToken}, nil
+	})
 }
 
 // Connect creates the client and checks that a broker answers (and accepts
@@ -523,6 +892,19 @@ func (w *kafkaFranzWriter) record(batch service.MessageBatch, i int, msg *servic
 			return nil, fmt.Errorf("interpolate %s: %q is not a partition number", kfoFieldPartition, raw)
 		}
 		rec.Partition = int32(p)
+	}
+	if w.timestampMs != nil {
+		raw, err := batch.TryInterpolatedString(i, w.timestampMs)
+		if err != nil {
+			return nil, fmt.Errorf("interpolate %s: %w", kfoFieldTimestampMs, err)
+		}
+		if raw = strings.TrimSpace(raw); raw != "" {
+			ms, err := strconv.ParseInt(raw, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("interpolate %s: %q is not a number of milliseconds", kfoFieldTimestampMs, raw)
+			}
+			rec.Timestamp = time.UnixMilli(ms)
+		}
 	}
 	if w.headers != nil {
 		_ = w.headers.Walk(msg, func(key, value string) error {

@@ -4,9 +4,12 @@ package output
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
@@ -24,6 +29,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+	"gopkg.in/yaml.v3"
 )
 
 // newKfake starts an in-process Kafka cluster listening on 127.0.0.1.
@@ -562,7 +568,26 @@ func TestKafkaFranzConfigErrors(t *testing.T) {
 		{"bad timeout", "seed_brokers: [ a:1 ]\ntopic: duo\ntimeout: soon", "timeout"},
 		{"sasl without username", "seed_brokers: [ a:1 ]\ntopic: duo\nsasl: [ { mechanism: PLAIN, password: hunter2-secret } ]", "sasl[0].username"},
 		{"sasl without password", "seed_brokers: [ a:1 ]\ntopic: duo\nsasl: [ { mechanism: SCRAM-SHA-256, username: u } ]", "sasl[0].password"},
-		{"sasl unsupported mechanism", "seed_brokers: [ a:1 ]\ntopic: duo\nsasl: [ { mechanism: none }, { mechanism: OAUTHBEARER, username: u, password: hunter2-secret } ]", "sasl[1].mechanism"},
+		{"sasl unsupported mechanism", "seed_brokers: [ a:1 ]\ntopic: duo\nsasl: [ { mechanism: none }, { mechanism: GSSAPI, username: u, password: hunter2-secret } ]", "sasl[1].mechanism"},
+		{"oauthbearer without token", "seed_brokers: [ a:1 ]\ntopic: duo\nsasl: [ { mechanism: none }, { mechanism: OAUTHBEARER, username: u, password: hunter2-secret } ]", "sasl[1].token"},
+		{"oauthbearer bad extension key", "seed_brokers: [ a:1 ]\ntopic: duo\nsasl: [ { mechanism: OAUTHBEARER, token: hunter2-secret, extensions: { auth: x } } ]", "sasl[0].extensions"},
+		{"msk iam id without secret", "seed_brokers: [ a:1 ]\ntopic: duo\nsasl: [ { mechanism: AWS_MSK_IAM, aws: { credentials: { id: AKID } } } ]", "sasl[0].aws.credentials.secret"},
+		{"msk iam secret without id", "seed_brokers: [ a:1 ]\ntopic: duo\nsasl: [ { mechanism: AWS_MSK_IAM, aws: { credentials: { secret: hunter2-secret } } } ]", "sasl[0].aws.credentials.id"},
+		{"msk iam external id without role", "seed_brokers: [ a:1 ]\ntopic: duo\nsasl: [ { mechanism: AWS_MSK_IAM, aws: { credentials: { role_external_id: x } } } ]", "sasl[0].aws.credentials.role_external_id"},
+		{"msk iam bad endpoint", "seed_brokers: [ a:1 ]\ntopic: duo\nsasl: [ { mechanism: AWS_MSK_IAM, aws: { endpoint: 'sts.local' } } ]", "sasl[0].aws.endpoint"},
+		{"msk iam negative tcp timeout", "seed_brokers: [ a:1 ]\ntopic: duo\nsasl: [ { mechanism: AWS_MSK_IAM, aws: { tcp: { connect_timeout: -1s } } } ]", "sasl[0].aws.tcp.connect_timeout"},
+		{"negative tcp keep_alive count", "seed_brokers: [ a:1 ]\ntopic: duo\ntcp: { keep_alive: { count: -1 } }", "tcp.keep_alive.count"},
+		{"zero metadata_max_age", "seed_brokers: [ a:1 ]\ntopic: duo\nmetadata_max_age: 0s", "metadata_max_age"},
+		{"zero conn_idle_timeout", "seed_brokers: [ a:1 ]\ntopic: duo\nconn_idle_timeout: 0s", "conn_idle_timeout"},
+		{"acks leader with idempotence", "seed_brokers: [ a:1 ]\ntopic: duo\nacks: leader", "acks"},
+		{"in-flight requests with idempotence", "seed_brokers: [ a:1 ]\ntopic: duo\nmax_in_flight_requests: 5", "max_in_flight_requests"},
+		{"zero in-flight requests", "seed_brokers: [ a:1 ]\ntopic: duo\nidempotent_write: false\nmax_in_flight_requests: 0", "max_in_flight_requests"},
+		{"broker_write_max_bytes below max_message_bytes", "seed_brokers: [ a:1 ]\ntopic: duo\nbroker_write_max_bytes: 512KiB", "broker_write_max_bytes"},
+		{"broker_write_max_bytes too big", "seed_brokers: [ a:1 ]\ntopic: duo\nbroker_write_max_bytes: 2GiB", "broker_write_max_bytes"},
+		{"bad max_buffered_bytes", "seed_brokers: [ a:1 ]\ntopic: duo\nmax_buffered_bytes: plenty", "max_buffered_bytes"},
+		{"zero max_buffered_records", "seed_brokers: [ a:1 ]\ntopic: duo\nmax_buffered_records: 0", "max_buffered_records"},
+		{"negative record_retries", "seed_brokers: [ a:1 ]\ntopic: duo\nrecord_retries: -1", "record_retries"},
+		{"negative record_delivery_timeout", "seed_brokers: [ a:1 ]\ntopic: duo\nrecord_delivery_timeout: -1s", "record_delivery_timeout"},
 		{"bad tls", "seed_brokers: [ a:1 ]\ntopic: duo\ntls: { enabled: true, root_cas_file: /nonexistent/ca.pem }", "ca.pem"},
 	}
 	for _, tt := range tests {
@@ -587,6 +612,9 @@ func TestKafkaFranzLintRules(t *testing.T) {
 		{"manual without partition", "partitioner: manual", "partition is required"},
 		{"partition without manual", "partition: '2'", "partition is only allowed"},
 		{"unknown sasl mechanism", "sasl: [ { mechanism: GSSAPI } ]", "GSSAPI"},
+		{"acks leader with idempotence", "acks: leader", "acks must be all"},
+		{"in-flight requests with idempotence", "max_in_flight_requests: 3", "max_in_flight_requests must be 1"},
+		{"unknown acks", "idempotent_write: false\n  acks: some", "some"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -611,7 +639,7 @@ func TestKafkaFranzDefaults(t *testing.T) {
 	assert.Equal(t, 10*time.Second, timeout)
 	maxBytes, err := conf.FieldString(kfoFieldMaxMessageBytes)
 	require.NoError(t, err)
-	assert.Equal(t, "1MB", maxBytes)
+	assert.Equal(t, "1MiB", maxBytes)
 	clientID, err := conf.FieldString(kfoFieldClientID)
 	require.NoError(t, err)
 	assert.Equal(t, "duostream", clientID)
@@ -628,10 +656,13 @@ func TestKafkaFranzDefaults(t *testing.T) {
 
 func TestKafkaFranzSecretFields(t *testing.T) {
 	assert.Equal(t, map[string]bool{
-		"sasl[].password":             true,
-		"tls.client_certs[].key":      true,
-		"tls.client_certs[].password": true,
-		"tls.root_cas":                true,
+		"sasl[].password":               true,
+		"sasl[].token":                  true,
+		"sasl[].aws.credentials.secret": true,
+		"sasl[].aws.credentials.token":  true,
+		"tls.client_certs[].key":        true,
+		"tls.client_certs[].password":   true,
+		"tls.root_cas":                  true,
 	}, secretFields(t, "kafka_franz"))
 }
 
@@ -655,4 +686,410 @@ func secretFields(t *testing.T, output string) map[string]bool {
 	})
 	require.True(t, found, "output %s is registered", output)
 	return secrets
+}
+
+// connectSASL builds a kafka_franz writer for the SASL block saslYAML against
+// the test broker b and connects it, which authenticates and pings.
+func connectSASL(t *testing.T, b *saslBroker, saslYAML string) {
+	t.Helper()
+	conf, err := kafkaFranzOutputSpec().ParseYAML(fmt.Sprintf("seed_brokers: [ %q ]\ntopic: duo\nsasl:\n%s", b.addr(), saslYAML), nil)
+	require.NoError(t, err)
+	w, err := newKafkaFranzWriter(conf, service.MockResources())
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, w.Connect(ctx))
+	require.NoError(t, w.Close(ctx))
+}
+
+func TestKafkaFranzOAuthBearerOnTheWire(t *testing.T) {
+	tests := []struct {
+		name       string
+		extensions string
+		want       string
+	}{
+		{
+			name: "token only",
+			want: "n,,\x01auth=Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln\x01\x01",
+		},
+		{
+			name:       "with extensions, in key order",
+			extensions: "      extensions:\n        logicalCluster: lkc-abc123\n        identityPoolId: pool-xyz\n",
+			want:       "n,,\x01auth=Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln\x01identityPoolId=pool-xyz\x01logicalCluster=lkc-abc123\x01\x01",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newSASLBroker(t, "OAUTHBEARER", nil)
+			connectSASL(t, b, "    - mechanism: OAUTHBEARER\n      token: eyJhbGciOiJSUzI1NiJ9.e30.c2ln\n"+tt.extensions)
+
+			handshakes, auths := b.recorded()
+			require.NotEmpty(t, auths)
+			assert.Equal(t, "OAUTHBEARER", handshakes[0])
+			// RFC 7628 §3.1: gs2-header "n,," (no channel binding, no
+			// authzid), then kvpairs each ended by ^A, then a final ^A.
+			assert.Equal(t, tt.want, string(auths[0]))
+			gs2, rest, ok := strings.Cut(string(auths[0]), "\x01")
+			require.True(t, ok)
+			assert.Equal(t, "n,,", gs2)
+			require.True(t, strings.HasSuffix(rest, "\x01\x01"))
+			pairs := map[string]string{}
+			for _, kv := range strings.Split(strings.TrimSuffix(rest, "\x01\x01"), "\x01") {
+				k, v, ok := strings.Cut(kv, "=")
+				require.True(t, ok, "kvpair %q", kv)
+				pairs[k] = v
+			}
+			assert.Equal(t, "Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln", pairs["auth"])
+		})
+	}
+}
+
+// TestKafkaFranzMSKIAMOnTheWire checks the AWS_MSK_IAM payload the output
+// sends: the JSON fields MSK reads and a SigV4 signature that the AWS SDK's
+// own presigner computes the same from the credentials given to the test.
+func TestKafkaFranzMSKIAMOnTheWire(t *testing.T) {
+	tests := []struct {
+		name      string
+		env       map[string]string
+		awsYAML   string
+		wantKey   string
+		wantToken string
+	}{
+		{
+			name: "static credentials with a session token",
+			awsYAML: `      aws:
+        region: eu-west-1
+        credentials:
+          id: AKIDSTATICEXAMPLE
+          secret: static/secret+key
+          token: session-token-example
+`,
+			wantKey:   "AKIDSTATICEXAMPLE",
+			wantToken: "session-token-example",
+		},
+		{
+			name:    "default chain from the environment",
+			env:     map[string]string{"AWS_ACCESS_KEY_ID": "AKIDENVEXAMPLE", "AWS_SECRET_ACCESS_KEY": "env/secret+key"},
+			awsYAML: "",
+			wantKey: "AKIDENVEXAMPLE",
+		},
+	}
+	secrets := map[string]string{"AKIDSTATICEXAMPLE": "static/secret+key", "AKIDENVEXAMPLE": "env/secret+key"}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Keep the AWS SDK away from the machine's own files and
+			// instance metadata; 127.0.0.1 names no region, so the
+			// signing region comes from AWS_REGION.
+			t.Setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+			t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+			t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+			t.Setenv("AWS_REGION", "eu-west-1")
+			for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"} {
+				t.Setenv(k, "")
+			}
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			b := newSASLBroker(t, "AWS_MSK_IAM", []byte(`{"version":"2020_10_22","request-id":"test"}`))
+			connectSASL(t, b, "    - mechanism: AWS_MSK_IAM\n"+tt.awsYAML)
+
+			handshakes, auths := b.recorded()
+			require.NotEmpty(t, auths)
+			assert.Equal(t, "AWS_MSK_IAM", handshakes[0])
+			var payload map[string]string
+			require.NoError(t, json.Unmarshal(auths[0], &payload), "payload %s", auths[0])
+
+			assert.Equal(t, "2020_10_22", payload["version"])
+			assert.Equal(t, "127.0.0.1", payload["host"])
+			assert.Equal(t, "kafka-cluster:Connect", payload["action"])
+			assert.Equal(t, "AWS4-HMAC-SHA256", payload["x-amz-algorithm"])
+			assert.Equal(t, "host", payload["x-amz-signedheaders"])
+			assert.Equal(t, "900", payload["x-amz-expires"])
+			assert.NotEmpty(t, payload["user-agent"])
+			assert.Equal(t, tt.wantToken, payload["x-amz-security-token"])
+			signedAt, err := time.Parse("20060102T150405Z", payload["x-amz-date"])
+			require.NoError(t, err)
+			assert.WithinDuration(t, time.Now(), signedAt, time.Minute)
+			date := signedAt.Format("20060102")
+			assert.Equal(t, tt.wantKey+"/"+date+"/eu-west-1/kafka-cluster/aws4_request", payload["x-amz-credential"])
+
+			// Presign the same GET / request with the SDK's own signer.
+			req, err := http.NewRequest(http.MethodGet, "https://127.0.0.1/?Action=kafka-cluster%3AConnect&X-Amz-Expires=900", nil)
+			require.NoError(t, err)
+			signed, _, err := v4.NewSigner().PresignHTTP(t.Context(), aws.Credentials{
+				AccessKeyID: tt.wantKey, SecretAccessKey: secrets[tt.wantKey], SessionToken: tt.wantToken,
+			}, req, emptyPayloadSHA256, "kafka-cluster", "eu-west-1", signedAt)
+			require.NoError(t, err)
+			u, err := url.Parse(signed)
+			require.NoError(t, err)
+			assert.Equal(t, u.Query().Get("X-Amz-Credential"), payload["x-amz-credential"])
+			assert.Len(t, payload["x-amz-signature"], 64)
+			assert.Equal(t, u.Query().Get("X-Amz-Signature"), payload["x-amz-signature"], "the signature verifies with the test's credentials")
+			for k := range payload {
+				assert.NotContains(t, payload[k], secrets[tt.wantKey], "field %s leaks the secret key", k)
+			}
+		})
+	}
+}
+
+// emptyPayloadSHA256 is the hex SHA-256 of an empty body.
+const emptyPayloadSHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+// kafkaClientOf builds the franz-go client the writer would connect with,
+// without dialing, to read its options back.
+func kafkaClientOf(t *testing.T, yaml string) *kgo.Client {
+	t.Helper()
+	conf, err := kafkaFranzOutputSpec().ParseYAML("seed_brokers: [ a:1 ]\ntopic: duo\n"+yaml, nil)
+	require.NoError(t, err)
+	w, err := newKafkaFranzWriter(conf, service.MockResources())
+	require.NoError(t, err)
+	cl, err := kgo.NewClient(w.opts...)
+	require.NoError(t, err)
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func TestKafkaFranzClientOptions(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		opt  any
+		want string
+	}{
+		{"max_message_bytes default is 1MiB", "", kgo.ProducerBatchMaxBytes, "1048576"},
+		{"max_message_bytes", "max_message_bytes: 2MB", kgo.ProducerBatchMaxBytes, "2000000"},
+		{"metadata_max_age default", "", kgo.MetadataMaxAge, "1m0s"},
+		{"metadata_max_age", "metadata_max_age: 30s", kgo.MetadataMaxAge, "30s"},
+		{"request_timeout_overhead default", "", kgo.RequestTimeoutOverhead, "10s"},
+		{"request_timeout_overhead", "request_timeout_overhead: 3s", kgo.RequestTimeoutOverhead, "3s"},
+		{"conn_idle_timeout default", "", kgo.ConnIdleTimeout, "20s"},
+		{"conn_idle_timeout", "conn_idle_timeout: 45s", kgo.ConnIdleTimeout, "45s"},
+		{"allow_auto_topic_creation default", "", kgo.AllowAutoTopicCreation, "true"},
+		{"allow_auto_topic_creation off", "allow_auto_topic_creation: false", kgo.AllowAutoTopicCreation, "false"},
+		{"acks default", "", kgo.RequiredAcks, fmt.Sprint(kgo.AllISRAcks())},
+		{"acks leader", "idempotent_write: false\nacks: leader", kgo.RequiredAcks, fmt.Sprint(kgo.LeaderAck())},
+		{"acks none", "idempotent_write: false\nacks: none", kgo.RequiredAcks, fmt.Sprint(kgo.NoAck())},
+		{"broker_write_max_bytes default", "", kgo.BrokerMaxWriteBytes, "104857600"},
+		{"broker_write_max_bytes", "broker_write_max_bytes: 10MiB", kgo.BrokerMaxWriteBytes, "10485760"},
+		{"max_buffered_records default", "", kgo.MaxBufferedRecords, "10000"},
+		{"max_buffered_records", "max_buffered_records: 500", kgo.MaxBufferedRecords, "500"},
+		{"max_buffered_bytes default is off", "", kgo.MaxBufferedBytes, "0"},
+		{"max_buffered_bytes", "max_buffered_bytes: 256MiB", kgo.MaxBufferedBytes, "268435456"},
+		{"max_in_flight_requests default", "", kgo.MaxProduceRequestsInflightPerBroker, "1"},
+		{"max_in_flight_requests", "idempotent_write: false\nmax_in_flight_requests: 5", kgo.MaxProduceRequestsInflightPerBroker, "5"},
+		{"record_retries", "record_retries: 7", kgo.RecordRetries, "7"},
+		{"record_delivery_timeout default is off", "", kgo.RecordDeliveryTimeout, "0s"},
+		{"record_delivery_timeout", "record_delivery_timeout: 2m", kgo.RecordDeliveryTimeout, "2m0s"},
+		{"rack_id default is off", "", kgo.Rack, ""},
+		{"rack_id default: no rack-aware partitioning", "", kgo.RackAwarePartitioning, "false"},
+		{"rack_id sets the rack", "rack_id: use1-az1", kgo.Rack, "use1-az1"},
+		{"rack_id turns on rack-aware partitioning", "rack_id: use1-az1", kgo.RackAwarePartitioning, "true"},
+		{"timeout is the produce request timeout", "timeout: 7s", kgo.ProduceRequestTimeout, "7s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cl := kafkaClientOf(t, tt.yaml)
+			assert.Equal(t, tt.want, fmt.Sprint(cl.OptValue(tt.opt)))
+		})
+	}
+	// record_retries 0 means unlimited: the option is left at franz-go's
+	// default.
+	def := kafkaClientOf(t, "")
+	unset, err := kgo.NewClient(kgo.SeedBrokers("a:1"))
+	require.NoError(t, err)
+	defer unset.Close()
+	assert.Equal(t, unset.OptValue(kgo.RecordRetries), def.OptValue(kgo.RecordRetries))
+}
+
+func TestKafkaFranzTCPDialer(t *testing.T) {
+	conf, err := kafkaFranzOutputSpec().ParseYAML(`seed_brokers: [ a:1 ]
+topic: duo
+tcp:
+  connect_timeout: 3s
+  keep_alive:
+    idle: 30s
+    interval: 5s
+    count: 4
+  tcp_user_timeout: 20s
+`, nil)
+	require.NoError(t, err)
+	d, err := tcpDialerFromParsed(conf.Namespace(kfoFieldTCP), kfoFieldTCP)
+	require.NoError(t, err)
+	assert.Equal(t, 3*time.Second, d.Timeout)
+	assert.Equal(t, net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 5 * time.Second, Count: 4}, d.KeepAliveConfig)
+	require.NotNil(t, d.Control, "tcp_user_timeout sets a socket option")
+
+	// The dialer really dials: a listener sees the connection, with the
+	// socket option applied.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	c, err := d.DialContext(t.Context(), "tcp", ln.Addr().String())
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+
+	def, err := kafkaFranzOutputSpec().ParseYAML("seed_brokers: [ a:1 ]\ntopic: duo\n", nil)
+	require.NoError(t, err)
+	d, err = tcpDialerFromParsed(def.Namespace(kfoFieldTCP), kfoFieldTCP)
+	require.NoError(t, err)
+	assert.Zero(t, d.Timeout, "connect_timeout 0s sets no dial limit")
+	assert.Equal(t, net.KeepAliveConfig{Enable: true, Idle: 15 * time.Second, Interval: 15 * time.Second, Count: 9}, d.KeepAliveConfig)
+	assert.Nil(t, d.Control)
+}
+
+func TestKafkaFranzTimestampMs(t *testing.T) {
+	c := newKfake(t, kfake.SeedTopics(1, "duo"))
+	conf, err := kafkaFranzOutputSpec().ParseYAML(fmt.Sprintf("seed_brokers: [ %q ]\ntopic: duo\ntimestamp_ms: '${! meta(\"ts\").or(\"\") }'\n", c.ListenAddrs()[0]), nil)
+	require.NoError(t, err)
+	w, err := newKafkaFranzWriter(conf, service.MockResources())
+	require.NoError(t, err)
+	require.NoError(t, w.Connect(t.Context()))
+	t.Cleanup(func() { assert.NoError(t, w.Close(context.Background())) })
+
+	batch := duoBatch("ts", 3)
+	batch[0].MetaSetMut("ts", "1700000000123")
+	// batch[1] has no ts: the expression gives "", so the produce time.
+	batch[2].MetaSetMut("ts", "yesterday")
+	indexer := batch.Index()
+	before := time.Now()
+	err = w.WriteBatch(t.Context(), batch)
+	var batchErr *service.BatchError
+	require.ErrorAs(t, err, &batchErr)
+	failed := map[int]string{}
+	batchErr.WalkMessagesIndexedBy(indexer, func(i int, _ *service.Message, err error) bool {
+		if err != nil {
+			failed[i] = err.Error()
+		}
+		return true
+	})
+	assert.Len(t, failed, 1)
+	assert.Contains(t, failed[2], `timestamp_ms: "yesterday" is not a number`)
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics("duo"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	require.NoError(t, err)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	got := map[string]time.Time{}
+	for len(got) < 2 && ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { got[string(r.Value)] = r.Timestamp })
+	}
+	require.Len(t, got, 2)
+	assert.Equal(t, time.UnixMilli(1700000000123), got[`{"txid":"ts-0"}`])
+	assert.WithinDuration(t, before, got[`{"txid":"ts-1"}`], 5*time.Second)
+}
+
+func TestKafkaFranzAutoTopicCreation(t *testing.T) {
+	c := newKfake(t, kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(1))
+	send := outputStream(t, fmt.Sprintf("kafka_franz:\n  seed_brokers: [ %q ]\n  topic: duo-new\n", c.ListenAddrs()[0]))
+	require.NoError(t, send(t.Context(), duoBatch("auto", 3)), "the default asks the broker to create the topic")
+	assert.Len(t, consumeTopic(t, t.Context(), "duo-new", kgo.SeedBrokers(c.ListenAddrs()...)), 3)
+
+	conf, err := kafkaFranzOutputSpec().ParseYAML(fmt.Sprintf("seed_brokers: [ %q ]\ntopic: duo-missing\nallow_auto_topic_creation: false\ntimeout: 3s\n", c.ListenAddrs()[0]), nil)
+	require.NoError(t, err)
+	w, err := newKafkaFranzWriter(conf, service.MockResources())
+	require.NoError(t, err)
+	require.NoError(t, w.Connect(t.Context()))
+	t.Cleanup(func() { assert.NoError(t, w.Close(context.Background())) })
+	require.Error(t, w.WriteBatch(t.Context(), duoBatch("manual", 1)), "without it a missing topic fails the write")
+}
+
+// TestKafkaFranzConnectMSKIAMBlockLints lints a kafka_franz block written the
+// way Redpanda Connect's documentation lays one out for Amazon MSK with IAM
+// access control, every field spelled out, and expects no lint at all.
+func TestKafkaFranzConnectMSKIAMBlockLints(t *testing.T) {
+	const block = `
+output:
+  kafka_franz:
+    seed_brokers:
+      - b-1.duologs.abc123.c2.kafka.eu-west-1.amazonaws.com:9098
+      - b-2.duologs.abc123.c2.kafka.eu-west-1.amazonaws.com:9098
+    client_id: duostream
+    tls:
+      enabled: true
+      skip_cert_verify: false
+      enable_renegotiation: false
+      root_cas: ""
+      root_cas_file: ""
+      client_certs: []
+    sasl:
+      - mechanism: AWS_MSK_IAM
+        username: ""
+        password: ""
+        token: ""
+        extensions: {}
+        aws:
+          region: eu-west-1
+          endpoint: ""
+          tcp:
+            connect_timeout: 0s
+            keep_alive:
+              idle: 15s
+              interval: 15s
+              count: 9
+            tcp_user_timeout: 0s
+          credentials:
+            profile: ""
+            id: ""
+            secret: ""
+            token: ""
+            from_ec2_role: false
+            role: arn:aws:iam::123456789012:role/duostream-msk-writer
+            role_external_id: ""
+    metadata_max_age: 1m
+    request_timeout_overhead: 10s
+    conn_idle_timeout: 20s
+    tcp:
+      connect_timeout: 0s
+      keep_alive:
+        idle: 15s
+        interval: 15s
+        count: 9
+      tcp_user_timeout: 0s
+    topic: 'duo-${! meta("duo_log_type") }'
+    key: '${! json("txid") }'
+    partition: ""
+    metadata:
+      include_prefixes: [ "duo_" ]
+      include_patterns: []
+    timestamp_ms: '${! timestamp_unix_milli() }'
+    max_in_flight: 10
+    batching:
+      count: 500
+      byte_size: 0
+      period: 1s
+      check: ""
+      processors: []
+    partitioner: murmur2_hash
+    idempotent_write: true
+    compression: zstd
+    allow_auto_topic_creation: false
+    timeout: 10s
+    max_message_bytes: 1MiB
+    broker_write_max_bytes: 100MiB
+    acks: all
+    max_buffered_records: 10000
+    max_buffered_bytes: "0"
+    max_in_flight_requests: 1
+    record_retries: 0
+    record_delivery_timeout: 0s
+    rack_id: euw1-az1
+`
+	lints, err := service.GlobalEnvironment().FullConfigSchema("", "").NewStreamConfigLinter().LintYAML([]byte(block))
+	require.NoError(t, err)
+	assert.Empty(t, lints)
+
+	// And it builds (no request is made until Connect).
+	var node struct {
+		Output struct {
+			KafkaFranz any `yaml:"kafka_franz"`
+		} `yaml:"output"`
+	}
+	require.NoError(t, yaml.Unmarshal([]byte(block), &node))
+	raw, err := yaml.Marshal(node.Output.KafkaFranz)
+	require.NoError(t, err)
+	conf, err := kafkaFranzOutputSpec().ParseYAML(string(raw), nil)
+	require.NoError(t, err)
+	_, err = newKafkaFranzWriter(conf, service.MockResources())
+	require.NoError(t, err)
 }
