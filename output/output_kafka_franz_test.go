@@ -4,9 +4,17 @@ package output
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -1092,4 +1100,49 @@ output:
 	require.NoError(t, err)
 	_, err = newKafkaFranzWriter(conf, service.MockResources())
 	require.NoError(t, err)
+}
+
+// TestKafkaFranzTLS writes over TLS through the output's own dialer (which
+// the tcp block decorates): the broker's certificate is verified against
+// root_cas and the broker's address, and refused without that CA.
+func TestKafkaFranzTLS(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "kafka_franz test broker"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+
+	c := newKfake(t, kfake.SeedTopics(1, "duo"), kfake.TLS(&tls.Config{
+		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
+		MinVersion:   tls.VersionTLS12,
+	}))
+	addr := c.ListenAddrs()[0]
+
+	send := outputStream(t, fmt.Sprintf("kafka_franz:\n  seed_brokers: [ %q ]\n  topic: duo\n  tcp:\n    connect_timeout: 5s\n  tls:\n    enabled: true\n    root_cas: %q\n", addr, caPEM))
+	require.NoError(t, send(t.Context(), duoBatch("tls", 3)))
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	got := consumeTopic(t, t.Context(), "duo", kgo.SeedBrokers(addr), kgo.DialTLSConfig(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}))
+	assert.Len(t, got, 3)
+
+	conf, err := kafkaFranzOutputSpec().ParseYAML(fmt.Sprintf("seed_brokers: [ %q ]\ntopic: duo\ntls:\n  enabled: true\n", addr), nil)
+	require.NoError(t, err)
+	w, err := newKafkaFranzWriter(conf, service.MockResources())
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel()
+	err = w.Connect(ctx)
+	require.Error(t, err, "a certificate from an unknown authority is refused")
+	assert.ErrorContains(t, err, "certificate")
 }
