@@ -47,7 +47,7 @@ func awsSessionFields(what string) []*service.ConfigField {
 		service.NewStringField(awsFieldEndpoint).
 			Description("A custom AWS endpoint URL, used for the STS requests that assume `credentials.role`. Empty means the AWS endpoint of the region.").
 			Default(""),
-		tcpField(awsFieldTCP, "the HTTP requests made to AWS (STS, the EC2 instance metadata service)"),
+		tcpField(awsFieldTCP, "the HTTP requests made to AWS while resolving credentials (STS for `credentials.role`, and the instance metadata service when the default chain reaches it; `from_ec2_role` uses the SDK's own client)"),
 		awsCredentialsField(),
 	}
 }
