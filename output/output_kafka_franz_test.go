@@ -17,6 +17,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -785,59 +786,122 @@ func TestKafkaFranzMSKIAMOnTheWire(t *testing.T) {
 	secrets := map[string]string{"AKIDSTATICEXAMPLE": "static/secret+key", "AKIDENVEXAMPLE": "env/secret+key"}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			// Keep the AWS SDK away from the machine's own files and
-			// instance metadata; 127.0.0.1 names no region, so the
-			// signing region comes from AWS_REGION.
-			t.Setenv("AWS_CONFIG_FILE", "/nonexistent/config")
-			t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
-			t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-			t.Setenv("AWS_REGION", "eu-west-1")
-			for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"} {
-				t.Setenv(k, "")
-			}
+			mskIAMTestEnv(t)
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}
 			b := newSASLBroker(t, "AWS_MSK_IAM", []byte(`{"version":"2020_10_22","request-id":"test"}`))
 			connectSASL(t, b, "    - mechanism: AWS_MSK_IAM\n"+tt.awsYAML)
 
-			handshakes, auths := b.recorded()
-			require.NotEmpty(t, auths)
-			assert.Equal(t, "AWS_MSK_IAM", handshakes[0])
-			var payload map[string]string
-			require.NoError(t, json.Unmarshal(auths[0], &payload), "payload %s", auths[0])
-
-			assert.Equal(t, "2020_10_22", payload["version"])
-			assert.Equal(t, "127.0.0.1", payload["host"])
-			assert.Equal(t, "kafka-cluster:Connect", payload["action"])
-			assert.Equal(t, "AWS4-HMAC-SHA256", payload["x-amz-algorithm"])
-			assert.Equal(t, "host", payload["x-amz-signedheaders"])
-			assert.Equal(t, "900", payload["x-amz-expires"])
-			assert.NotEmpty(t, payload["user-agent"])
-			assert.Equal(t, tt.wantToken, payload["x-amz-security-token"])
-			signedAt, err := time.Parse("20060102T150405Z", payload["x-amz-date"])
-			require.NoError(t, err)
-			assert.WithinDuration(t, time.Now(), signedAt, time.Minute)
-			date := signedAt.Format("20060102")
-			assert.Equal(t, tt.wantKey+"/"+date+"/eu-west-1/kafka-cluster/aws4_request", payload["x-amz-credential"])
-
-			// Presign the same GET / request with the SDK's own signer.
-			req, err := http.NewRequest(http.MethodGet, "https://127.0.0.1/?Action=kafka-cluster%3AConnect&X-Amz-Expires=900", nil)
-			require.NoError(t, err)
-			signed, _, err := v4.NewSigner().PresignHTTP(t.Context(), aws.Credentials{
-				AccessKeyID: tt.wantKey, SecretAccessKey: secrets[tt.wantKey], SessionToken: tt.wantToken,
-			}, req, emptyPayloadSHA256, "kafka-cluster", "eu-west-1", signedAt)
-			require.NoError(t, err)
-			u, err := url.Parse(signed)
-			require.NoError(t, err)
-			assert.Equal(t, u.Query().Get("X-Amz-Credential"), payload["x-amz-credential"])
-			assert.Len(t, payload["x-amz-signature"], 64)
-			assert.Equal(t, u.Query().Get("X-Amz-Signature"), payload["x-amz-signature"], "the signature verifies with the test's credentials")
-			for k := range payload {
-				assert.NotContains(t, payload[k], secrets[tt.wantKey], "field %s leaks the secret key", k)
-			}
+			checkMSKIAMAuth(t, b, tt.wantKey, secrets[tt.wantKey], tt.wantToken)
 		})
 	}
+}
+
+// mskIAMTestEnv keeps the AWS SDK away from the machine's own files and
+// instance metadata. 127.0.0.1 names no region, so the signing region comes
+// from AWS_REGION, set to eu-west-1.
+func mskIAMTestEnv(t *testing.T) {
+	t.Setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_REGION", "eu-west-1")
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS"} {
+		t.Setenv(k, "")
+	}
+}
+
+// checkMSKIAMAuth checks the first AWS_MSK_IAM payload b received: the JSON
+// fields MSK reads, and a SigV4 signature that the AWS SDK's own presigner
+// computes the same from key, secret and token.
+func checkMSKIAMAuth(t *testing.T, b *saslBroker, key, secret, token string) {
+	t.Helper()
+	handshakes, auths := b.recorded()
+	require.NotEmpty(t, auths)
+	assert.Equal(t, "AWS_MSK_IAM", handshakes[0])
+	var payload map[string]string
+	require.NoError(t, json.Unmarshal(auths[0], &payload), "payload %s", auths[0])
+
+	assert.Equal(t, "2020_10_22", payload["version"])
+	assert.Equal(t, "127.0.0.1", payload["host"])
+	assert.Equal(t, "kafka-cluster:Connect", payload["action"])
+	assert.Equal(t, "AWS4-HMAC-SHA256", payload["x-amz-algorithm"])
+	assert.Equal(t, "host", payload["x-amz-signedheaders"])
+	assert.Equal(t, "900", payload["x-amz-expires"])
+	assert.NotEmpty(t, payload["user-agent"])
+	assert.Equal(t, token, payload["x-amz-security-token"])
+	signedAt, err := time.Parse("20060102T150405Z", payload["x-amz-date"])
+	require.NoError(t, err)
+	assert.WithinDuration(t, time.Now(), signedAt, time.Minute)
+	date := signedAt.Format("20060102")
+	assert.Equal(t, key+"/"+date+"/eu-west-1/kafka-cluster/aws4_request", payload["x-amz-credential"])
+
+	// Presign the same GET / request with the SDK's own signer.
+	req, err := http.NewRequest(http.MethodGet, "https://127.0.0.1/?Action=kafka-cluster%3AConnect&X-Amz-Expires=900", nil)
+	require.NoError(t, err)
+	signed, _, err := v4.NewSigner().PresignHTTP(t.Context(), aws.Credentials{
+		AccessKeyID: key, SecretAccessKey: secret, SessionToken: token,
+	}, req, emptyPayloadSHA256, "kafka-cluster", "eu-west-1", signedAt)
+	require.NoError(t, err)
+	u, err := url.Parse(signed)
+	require.NoError(t, err)
+	assert.Equal(t, u.Query().Get("X-Amz-Credential"), payload["x-amz-credential"])
+	assert.Len(t, payload["x-amz-signature"], 64)
+	assert.Equal(t, u.Query().Get("X-Amz-Signature"), payload["x-amz-signature"], "the signature verifies with the test's credentials")
+	for k := range payload {
+		assert.NotContains(t, payload[k], secret, "field %s leaks the secret key", k)
+	}
+}
+
+// TestKafkaFranzMSKIAMAssumedRole assumes credentials.role through an STS
+// stand-in at aws.endpoint, and signs with the credentials it handed out.
+func TestKafkaFranzMSKIAMAssumedRole(t *testing.T) {
+	mskIAMTestEnv(t)
+	var mu sync.Mutex
+	var calls []url.Values
+	sts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		assert.NoError(t, r.ParseForm())
+		mu.Lock()
+		calls = append(calls, r.PostForm)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/xml")
+		fmt.Fprintf(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleResult>
+    <Credentials>
+      <AccessKeyId>ASIAASSUMEDEXAMPLE</AccessKeyId>
+      <SecretAccessKey>assumed/secret+key</SecretAccessKey>
+      <SessionToken>assumed-session-token</SessionToken>
+      <Expiration>%s</Expiration>
+    </Credentials>
+    <AssumedRoleUser>
+      <Arn>arn:aws:sts::123456789012:assumed-role/duostream-msk-writer/s</Arn>
+      <AssumedRoleId>AROAEXAMPLE:s</AssumedRoleId>
+    </AssumedRoleUser>
+  </AssumeRoleResult>
+  <ResponseMetadata><RequestId>test</RequestId></ResponseMetadata>
+</AssumeRoleResponse>`, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	}))
+	t.Cleanup(sts.Close)
+
+	b := newSASLBroker(t, "AWS_MSK_IAM", []byte(`{"version":"2020_10_22","request-id":"test"}`))
+	connectSASL(t, b, fmt.Sprintf(`    - mechanism: AWS_MSK_IAM
+      aws:
+        region: eu-west-1
+        endpoint: %s
+        credentials:
+          id: AKIDBASEEXAMPLE
+          secret: base/secret
+          role: arn:aws:iam::123456789012:role/duostream-msk-writer
+          role_external_id: duo-ext-42
+`, sts.URL))
+
+	mu.Lock()
+	require.NotEmpty(t, calls, "the role was assumed at aws.endpoint")
+	assert.Equal(t, "AssumeRole", calls[0].Get("Action"))
+	assert.Equal(t, "arn:aws:iam::123456789012:role/duostream-msk-writer", calls[0].Get("RoleArn"))
+	assert.Equal(t, "duo-ext-42", calls[0].Get("ExternalId"))
+	mu.Unlock()
+	checkMSKIAMAuth(t, b, "ASIAASSUMEDEXAMPLE", "assumed/secret+key", "assumed-session-token")
 }
 
 // emptyPayloadSHA256 is the hex SHA-256 of an empty body.
