@@ -198,6 +198,9 @@ type stream struct {
 	// inFlight is set while a fetch of the stream runs; only Next reads
 	// and writes it.
 	inFlight bool
+	// forbidden is set when a child's stream of a log type some editions
+	// lack got 403, until it answers again.
+	forbidden bool
 	// done is set once a bounded pull (PullerConfig.EndTime) has read the
 	// stream to its end, or given it up.
 	done bool

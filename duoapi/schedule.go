@@ -323,10 +323,12 @@ func (p *Puller) finish(r fetchResult) (Batch, bool) {
 		}
 		var unavailable *UnavailableError
 		isUnavailable := errors.As(r.err, &unavailable)
-		if isUnavailable && s.id.Account.ID != "" && !s.account.answered && s.account.hasCoreStream() {
-			// Not known yet whether the child lacks the log type or
-			// cannot be reached at all: try again, quietly, once its
-			// other log types have answered.
+		if a := s.account; isUnavailable && s.id.Account.ID != "" && a.hasCoreStream() && (!a.answered || !s.forbidden) {
+			// Not known whether the child lacks the log type or cannot
+			// be reached at all (not answered yet, or removed since):
+			// try again, quietly, once a log type every account has has
+			// answered; a second 403 in a row is taken at its word.
+			s.forbidden, a.answered = true, false
 			s.due = p.cfg.Now().Add(p.cfg.ErrorBackoff.Delay(1, p.cfg.Rand()))
 			return Batch{}, false
 		}
@@ -340,7 +342,7 @@ func (p *Puller) finish(r fetchResult) (Batch, bool) {
 		p.cfg.Observer.Retry(s.id, r.err, wait)
 		return Batch{}, false
 	}
-	s.account.answered = true
+	s.account.answered, s.forbidden = true, false
 	if a := s.account; a.reported {
 		a.reported = false
 		p.cfg.Observer.AccountReachable(a.info)
@@ -436,10 +438,10 @@ func (a *account) ready() bool {
 	return !a.busy && !a.unreachable && a.client.budget.readyIn() <= 0
 }
 
-// hasCoreStream reports whether a pulls a log type every account has, whose
-// answer tells whether a can be reached.
+// hasCoreStream reports whether a still pulls a log type every account
+// has, whose answer tells whether a can be reached.
 func (a *account) hasCoreStream() bool {
-	return slices.ContainsFunc(a.streams, func(s *stream) bool { return s.info.unavailable == "" })
+	return slices.ContainsFunc(a.streams, func(s *stream) bool { return s.info.unavailable == "" && !s.done })
 }
 
 // nextDue returns the first of a's streams, from the one after the last
