@@ -47,7 +47,7 @@ func awsSessionFields(what string) []*service.ConfigField {
 		service.NewStringField(awsFieldEndpoint).
 			Description("A custom AWS endpoint URL, used for the STS requests that assume `credentials.role`. Empty means the AWS endpoint of the region.").
 			Default(""),
-		tcpField(awsFieldTCP, "the HTTP requests made to AWS while resolving credentials (STS for `credentials.role`, and the instance metadata service when the default chain reaches it; `from_ec2_role` uses the SDK's own client)"),
+		tcpField("the HTTP requests made to AWS while resolving credentials (STS for `credentials.role`, and the instance metadata service when the default chain reaches it; `from_ec2_role` uses the SDK's own client)"),
 		awsCredentialsField(),
 	}
 }
@@ -154,7 +154,8 @@ func awsConfigFromSession(ctx context.Context, conf *service.ParsedConfig, field
 		config.WithHTTPClient(awshttp.NewBuildableClient().WithDialerOptions(func(d *net.Dialer) {
 			d.Timeout = dialer.Timeout
 			d.KeepAliveConfig = dialer.KeepAliveConfig
-			d.Control = dialer.Control
+			d.Control = nil
+			d.ControlContext = dialer.ControlContext
 		})),
 	}
 	if region != "" {

@@ -212,7 +212,7 @@ credentials are resolved. `+"`OAUTHBEARER`"+` sends the static `+"`token`"+` wit
 				Description("The rack (for cloud brokers, the availability zone ID such as `use1-az1`) this output runs in. When set, records that the partitioner may place freely (records without a key under `murmur2_hash`, and every record under `round_robin` or `least_backup`) go only to partitions whose leader is in the same rack, when there is one, to save cross-zone traffic (KIP-1123); keyed and `manual` records are unaffected. This skews the spread over partitions when producers are not spread over racks like the leaders. Empty turns it off.").
 				Default("").
 				Advanced(),
-			tcpField(kfoFieldTCP, "the connections to the brokers"),
+			tcpField("the connections to the brokers"),
 			service.NewDurationField(kfoFieldMetadataMaxAge).
 				Description("How often the cluster metadata (brokers, partitions, leaders) is refreshed even when nothing went wrong; new partitions are noticed this late at most.").
 				Default("1m").

@@ -585,7 +585,8 @@ func TestKafkaFranzConfigErrors(t *testing.T) {
 		{"msk iam external id without role", "seed_brokers: [ a:1 ]\ntopic: duo\nsasl: [ { mechanism: AWS_MSK_IAM, aws: { credentials: { role_external_id: x } } } ]", "sasl[0].aws.credentials.role_external_id"},
 		{"msk iam bad endpoint", "seed_brokers: [ a:1 ]\ntopic: duo\nsasl: [ { mechanism: AWS_MSK_IAM, aws: { endpoint: 'sts.local' } } ]", "sasl[0].aws.endpoint"},
 		{"msk iam negative tcp timeout", "seed_brokers: [ a:1 ]\ntopic: duo\nsasl: [ { mechanism: AWS_MSK_IAM, aws: { tcp: { connect_timeout: -1s } } } ]", "sasl[0].aws.tcp.connect_timeout"},
-		{"negative tcp keep_alive count", "seed_brokers: [ a:1 ]\ntopic: duo\ntcp: { keep_alive: { count: -1 } }", "tcp.keep_alive.count"},
+		{"negative tcp connect_timeout", "seed_brokers: [ a:1 ]\ntopic: duo\ntcp: { connect_timeout: -1s }", "tcp.connect_timeout"},
+		{"tcp_user_timeout not below keep_alive.idle", "seed_brokers: [ a:1 ]\ntopic: duo\ntcp: { tcp_user_timeout: 20s, keep_alive: { idle: 15s } }", "tcp: keep_alive.idle"},
 		{"zero metadata_max_age", "seed_brokers: [ a:1 ]\ntopic: duo\nmetadata_max_age: 0s", "metadata_max_age"},
 		{"zero conn_idle_timeout", "seed_brokers: [ a:1 ]\ntopic: duo\nconn_idle_timeout: 0s", "conn_idle_timeout"},
 		{"acks leader with idempotence", "seed_brokers: [ a:1 ]\ntopic: duo\nacks: leader", "acks"},
@@ -989,7 +990,7 @@ tcp:
 	require.NoError(t, err)
 	assert.Equal(t, 3*time.Second, d.Timeout)
 	assert.Equal(t, net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 5 * time.Second, Count: 4}, d.KeepAliveConfig)
-	require.NotNil(t, d.Control, "tcp_user_timeout sets a socket option")
+	require.NotNil(t, d.ControlContext, "tcp_user_timeout sets a socket option")
 
 	// The dialer really dials: a listener sees the connection, with the
 	// socket option applied.
@@ -1006,7 +1007,7 @@ tcp:
 	require.NoError(t, err)
 	assert.Zero(t, d.Timeout, "connect_timeout 0s sets no dial limit")
 	assert.Equal(t, net.KeepAliveConfig{Enable: true, Idle: 15 * time.Second, Interval: 15 * time.Second, Count: 9}, d.KeepAliveConfig)
-	assert.Nil(t, d.Control)
+	assert.Nil(t, d.ControlContext)
 }
 
 func TestKafkaFranzTimestampMs(t *testing.T) {
