@@ -717,6 +717,9 @@ func TestAccountsPullerChildGoneAfterAnswering(t *testing.T) {
 	p := m.puller(t, duoapi.PullerConfig{LogTypes: []duoapi.LogType{duoapi.Activity, duoapi.Authentication}, PollInterval: time.Second}, duoapi.AccountsConfig{})
 	var d delivery
 	pull(t, p, &d, 20*time.Second, func(d *delivery) bool { return d.total >= 200 })
+	// Remove it right after an authentication page, so that its activity
+	// comes next in its turns and meets the 403 first.
+	pull(t, p, &d, 10*time.Second, func(d *delivery) bool { return d.batches[len(d.batches)-1].LogType == duoapi.Authentication })
 	require.NoError(t, m.sim.RemoveChild(c.ID()))
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Second)
 	defer cancel()
