@@ -184,7 +184,7 @@ depends on `+"`path`"+` only:
   `+"`retry_until_success: true`"+` on the switch, so that a failed case is retried by the switch
   with the same events until it is stored and the page's other case is not written again.
   Otherwise the failed part of the page goes back to the input: `+"`duo_admin_logs`"+` then replays
-  the whole page (Benthos v4.60's replay of the part alone maps a second failure of it to the
+  the whole page (Benthos' replay of the part alone (v4.60 to v4.80) maps a second failure of it to the
   wrong events, so that with other inputs some may be taken as delivered and never written).
 
 ### Credentials
