@@ -8,6 +8,8 @@
 # figure. BENCH_COUNT sets the number of runs (3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The Go release go.mod's toolchain line names, from the module proxy.
+export GOTOOLCHAIN=go1.27.3
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
 go test -tags reliability ./reliability/ -run '^$' -bench '^BenchmarkMSP500Children$' \

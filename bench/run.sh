@@ -6,6 +6,8 @@
 # Extra arguments go to duobench (-rounds, -window, -batch, -events).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The Go release go.mod's toolchain line names, from the module proxy.
+export GOTOOLCHAIN=go1.27.3
 bin="$(mktemp -d)/duobench"
 trap 'rm -rf "$(dirname "$bin")"' EXIT
 go build -o "$bin" ./bench/cmd/duobench
