@@ -115,78 +115,113 @@ func awsConfigFromSession(ctx context.Context, conf *service.ParsedConfig, field
 		return aws.Config{}, err
 	}
 
-	creds := conf.Namespace(awsFieldCredentials)
-	cred := func(n string) string { return name(awsFieldCredentials, n) }
-	var profile, id, secret, token, role, externalID string
-	for _, f := range []struct {
-		name string
-		dst  *string
-	}{
-		{awsFieldCredProfile, &profile},
-		{awsFieldCredID, &id},
-		{awsFieldCredSecret, &secret},
-		{awsFieldCredToken, &token},
-		{awsFieldCredRole, &role},
-		{awsFieldCredRoleExternalID, &externalID},
-	} {
-		if *f.dst, err = creds.FieldString(f.name); err != nil {
-			return aws.Config{}, err
-		}
-	}
-	fromEC2, err := creds.FieldBool(awsFieldCredFromEC2Role)
+	c, err := parseAWSCredentials(conf.Namespace(awsFieldCredentials), name(awsFieldCredentials))
 	if err != nil {
 		return aws.Config{}, err
 	}
-	switch {
-	case id != "" && secret == "":
-		return aws.Config{}, fmt.Errorf("field %s: required when %s is set", cred(awsFieldCredSecret), cred(awsFieldCredID))
-	case id == "" && secret != "":
-		return aws.Config{}, fmt.Errorf("field %s: required when %s is set", cred(awsFieldCredID), cred(awsFieldCredSecret))
-	case id == "" && token != "":
-		return aws.Config{}, fmt.Errorf("field %s: only meaningful with %s and %s", cred(awsFieldCredToken), cred(awsFieldCredID), cred(awsFieldCredSecret))
-	case id != "" && fromEC2:
-		return aws.Config{}, fmt.Errorf("field %s: cannot be combined with static credentials in %s", cred(awsFieldCredFromEC2Role), cred(awsFieldCredID))
-	case externalID != "" && role == "":
-		return aws.Config{}, fmt.Errorf("field %s: only meaningful with %s", cred(awsFieldCredRoleExternalID), cred(awsFieldCredRole))
-	}
-
-	opts := []func(*config.LoadOptions) error{
-		config.WithHTTPClient(awshttp.NewBuildableClient().WithDialerOptions(func(d *net.Dialer) {
-			d.Timeout = dialer.Timeout
-			d.KeepAliveConfig = dialer.KeepAliveConfig
-			d.Control = nil
-			d.ControlContext = dialer.ControlContext
-		})),
-	}
-	if region != "" {
-		opts = append(opts, config.WithRegion(region))
-	}
-	if profile != "" {
-		opts = append(opts, config.WithSharedConfigProfile(profile))
-	}
-	switch {
-	case id != "":
-		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(id, secret, token)))
-	case fromEC2:
-		opts = append(opts, config.WithCredentialsProvider(aws.NewCredentialsCache(ec2rolecreds.New())))
-	}
-	awsConf, err := config.LoadDefaultConfig(ctx, opts...)
+	awsConf, err := c.load(ctx, region, config.WithHTTPClient(awshttp.NewBuildableClient().WithDialerOptions(func(d *net.Dialer) {
+		d.Timeout = dialer.Timeout
+		d.KeepAliveConfig = dialer.KeepAliveConfig
+		d.Control = nil
+		d.ControlContext = dialer.ControlContext
+	})))
 	if err != nil {
-		if profile != "" {
-			return aws.Config{}, fmt.Errorf("field %s: load AWS profile %q: %w", cred(awsFieldCredProfile), profile, err)
-		}
-		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+		return aws.Config{}, err
 	}
 	if endpoint != "" {
 		awsConf.BaseEndpoint = aws.String(endpoint)
 	}
-	if role != "" {
-		stsClient := sts.NewFromConfig(awsConf)
-		awsConf.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, role, func(o *stscreds.AssumeRoleOptions) {
-			if externalID != "" {
-				o.ExternalID = aws.String(externalID)
-			}
-		}))
-	}
+	c.assumeRole(&awsConf)
 	return awsConf, nil
+}
+
+// awsCredentials is a parsed credentials object of an AWS block.
+type awsCredentials struct {
+	field                                   string // the object's path, for errors
+	profile, id, secret, token, role, extID string
+	fromEC2                                 bool
+}
+
+// parseAWSCredentials reads the credentials object creds, found at field,
+// and refuses combinations that cannot mean what they say.
+func parseAWSCredentials(creds *service.ParsedConfig, field string) (awsCredentials, error) {
+	c := awsCredentials{field: field}
+	cred := func(n string) string { return field + "." + n }
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{
+		{awsFieldCredProfile, &c.profile},
+		{awsFieldCredID, &c.id},
+		{awsFieldCredSecret, &c.secret},
+		{awsFieldCredToken, &c.token},
+		{awsFieldCredRole, &c.role},
+		{awsFieldCredRoleExternalID, &c.extID},
+	} {
+		var err error
+		if *f.dst, err = creds.FieldString(f.name); err != nil {
+			return c, err
+		}
+	}
+	var err error
+	if c.fromEC2, err = creds.FieldBool(awsFieldCredFromEC2Role); err != nil {
+		return c, err
+	}
+	switch {
+	case c.id != "" && c.secret == "":
+		return c, fmt.Errorf("field %s: required when %s is set", cred(awsFieldCredSecret), cred(awsFieldCredID))
+	case c.id == "" && c.secret != "":
+		return c, fmt.Errorf("field %s: required when %s is set", cred(awsFieldCredID), cred(awsFieldCredSecret))
+	case c.id == "" && c.token != "":
+		return c, fmt.Errorf("field %s: only meaningful with %s and %s", cred(awsFieldCredToken), cred(awsFieldCredID), cred(awsFieldCredSecret))
+	case c.id != "" && c.fromEC2:
+		return c, fmt.Errorf("field %s: cannot be combined with static credentials in %s", cred(awsFieldCredFromEC2Role), cred(awsFieldCredID))
+	case c.profile != "" && c.id != "":
+		return c, fmt.Errorf("field %s: cannot be combined with static credentials in %s (Redpanda Connect would use the profile and ignore the keys): set one or the other", cred(awsFieldCredProfile), cred(awsFieldCredID))
+	case c.extID != "" && c.role == "":
+		return c, fmt.Errorf("field %s: only meaningful with %s", cred(awsFieldCredRoleExternalID), cred(awsFieldCredRole))
+	}
+	return c, nil
+}
+
+// load resolves the AWS SDK configuration of c in region (empty: the
+// environment's), with opts: static keys, a shared profile, the EC2
+// instance role, or the default chain when all are empty. It reads local
+// files and the environment only. Assuming c's role is assumeRole's, once
+// the endpoint is set.
+func (c awsCredentials) load(ctx context.Context, region string, opts ...func(*config.LoadOptions) error) (aws.Config, error) {
+	if region != "" {
+		opts = append(opts, config.WithRegion(region))
+	}
+	if c.profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(c.profile))
+	}
+	switch {
+	case c.id != "":
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(c.id, c.secret, c.token)))
+	case c.fromEC2:
+		opts = append(opts, config.WithCredentialsProvider(aws.NewCredentialsCache(ec2rolecreds.New())))
+	}
+	conf, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		if c.profile != "" {
+			return aws.Config{}, fmt.Errorf("field %s.%s: load AWS profile %q: %w", c.field, awsFieldCredProfile, c.profile, err)
+		}
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	return conf, nil
+}
+
+// assumeRole makes conf assume c's role, if it names one, with the
+// credentials conf resolved and at conf's endpoint.
+func (c awsCredentials) assumeRole(conf *aws.Config) {
+	if c.role == "" {
+		return
+	}
+	stsClient := sts.NewFromConfig(*conf)
+	conf.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, c.role, func(o *stscreds.AssumeRoleOptions) {
+		if c.extID != "" {
+			o.ExternalID = aws.String(c.extID)
+		}
+	}))
 }

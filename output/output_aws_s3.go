@@ -16,13 +16,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/redpanda-data/benthos/v4/public/utils/netutil"
@@ -535,85 +530,18 @@ func newAWSS3Writer(conf *service.ParsedConfig, res *service.Resources) (*awsS3W
 }
 
 // awsConfigFromParsed resolves the AWS SDK configuration from the credentials
-// object: static keys, a shared profile, the EC2 instance role, an assumed
-// role on top of any of those, or the default chain when all are empty. It
-// reads local files and the environment only; no request is made.
+// object (see parseAWSCredentials). It reads local files and the environment
+// only; no request is made.
 func awsConfigFromParsed(ctx context.Context, creds *service.ParsedConfig, region string) (aws.Config, error) {
-	field := func(name string) string { return s3oFieldCredentials + "." + name }
-	str := func(name string) (string, error) { return creds.FieldString(name) }
-
-	profile, err := str(s3oFieldCredProfile)
+	c, err := parseAWSCredentials(creds, s3oFieldCredentials)
 	if err != nil {
 		return aws.Config{}, err
 	}
-	id, err := str(s3oFieldCredID)
+	conf, err := c.load(ctx, region)
 	if err != nil {
 		return aws.Config{}, err
 	}
-	secret, err := str(s3oFieldCredSecret)
-	if err != nil {
-		return aws.Config{}, err
-	}
-	token, err := str(s3oFieldCredToken)
-	if err != nil {
-		return aws.Config{}, err
-	}
-	fromEC2, err := creds.FieldBool(s3oFieldCredFromEC2Role)
-	if err != nil {
-		return aws.Config{}, err
-	}
-	role, err := str(s3oFieldCredRole)
-	if err != nil {
-		return aws.Config{}, err
-	}
-	externalID, err := str(s3oFieldCredRoleExternalID)
-	if err != nil {
-		return aws.Config{}, err
-	}
-
-	switch {
-	case id != "" && secret == "":
-		return aws.Config{}, fmt.Errorf("field %s: required when %s is set", field(s3oFieldCredSecret), field(s3oFieldCredID))
-	case id == "" && secret != "":
-		return aws.Config{}, fmt.Errorf("field %s: required when %s is set", field(s3oFieldCredID), field(s3oFieldCredSecret))
-	case id == "" && token != "":
-		return aws.Config{}, fmt.Errorf("field %s: only meaningful with %s and %s", field(s3oFieldCredToken), field(s3oFieldCredID), field(s3oFieldCredSecret))
-	case id != "" && fromEC2:
-		return aws.Config{}, fmt.Errorf("field %s: cannot be combined with static credentials in %s", field(s3oFieldCredFromEC2Role), field(s3oFieldCredID))
-	case profile != "" && id != "":
-		return aws.Config{}, fmt.Errorf("field %s: cannot be combined with static credentials in %s (Redpanda Connect would use the profile and ignore the keys): set one or the other", field(s3oFieldCredProfile), field(s3oFieldCredID))
-	case externalID != "" && role == "":
-		return aws.Config{}, fmt.Errorf("field %s: only meaningful with %s", field(s3oFieldCredRoleExternalID), field(s3oFieldCredRole))
-	}
-
-	var opts []func(*config.LoadOptions) error
-	if region != "" {
-		opts = append(opts, config.WithRegion(region))
-	}
-	if profile != "" {
-		opts = append(opts, config.WithSharedConfigProfile(profile))
-	}
-	switch {
-	case id != "":
-		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(id, secret, token)))
-	case fromEC2:
-		opts = append(opts, config.WithCredentialsProvider(aws.NewCredentialsCache(ec2rolecreds.New())))
-	}
-	conf, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		if profile != "" {
-			return aws.Config{}, fmt.Errorf("field %s: load AWS profile %q: %w", field(s3oFieldCredProfile), profile, err)
-		}
-		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
-	}
-	if role != "" {
-		stsClient := sts.NewFromConfig(conf)
-		conf.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, role, func(o *stscreds.AssumeRoleOptions) {
-			if externalID != "" {
-				o.ExternalID = aws.String(externalID)
-			}
-		}))
-	}
+	c.assumeRole(&conf)
 	return conf, nil
 }
 
