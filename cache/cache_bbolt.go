@@ -220,22 +220,29 @@ func (c *bboltCache) Get(ctx context.Context, key string) ([]byte, error) {
 	}
 	var out []byte
 	err := c.db.View(func(tx *bolt.Tx) error {
-		raw := tx.Bucket(c.bucket).Get([]byte(key))
-		if raw == nil {
-			return service.ErrKeyNotFound
-		}
-		value, live, err := decodeBboltValue(raw, c.now())
-		if err != nil {
-			return fmt.Errorf("get %q: %w", key, err)
-		}
-		if !live {
-			return service.ErrKeyNotFound
-		}
-		// bbolt memory is only valid inside the transaction.
-		out = append([]byte(nil), value...)
-		return nil
+		var err error
+		out, err = getLive(tx.Bucket(c.bucket), key, c.now())
+		return err
 	})
 	return out, err
+}
+
+// getLive returns a copy of the value of key in b that has not expired at
+// now, or service.ErrKeyNotFound.
+func getLive(b *bolt.Bucket, key string, now time.Time) ([]byte, error) {
+	raw := b.Get([]byte(key))
+	if raw == nil {
+		return nil, service.ErrKeyNotFound
+	}
+	value, live, err := decodeBboltValue(raw, now)
+	if err != nil {
+		return nil, fmt.Errorf("get %q: %w", key, err)
+	}
+	if !live {
+		return nil, service.ErrKeyNotFound
+	}
+	// bbolt memory is only valid inside the transaction.
+	return append([]byte(nil), value...), nil
 }
 
 // Set writes key and returns once the transaction is committed and synced.

@@ -100,19 +100,9 @@ func (c *readOnlyBbolt) Get(ctx context.Context, key string) ([]byte, error) {
 		if b == nil {
 			return service.ErrKeyNotFound
 		}
-		raw := b.Get([]byte(key))
-		if raw == nil {
-			return service.ErrKeyNotFound
-		}
-		value, live, err := decodeBboltValue(raw, c.now())
-		if err != nil {
-			return fmt.Errorf("get %q: %w", key, err)
-		}
-		if !live {
-			return service.ErrKeyNotFound
-		}
-		out = append([]byte(nil), value...)
-		return nil
+		var err error
+		out, err = getLive(b, key, c.now())
+		return err
 	})
 	return out, err
 }
