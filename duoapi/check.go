@@ -244,7 +244,7 @@ func (c *Client) CheckLogTypes(ctx context.Context, cfg CheckConfig) []CheckResu
 	results := make([]CheckResult, 0, len(cfg.LogTypes))
 	var stop *CheckResult
 	for _, t := range cfg.LogTypes {
-		info := checkInfo(t, cfg.TelephonyV1)
+		info := infoOf(t, cfg.TelephonyV1)
 		r := CheckResult{LogType: t, Endpoint: info.path, URL: c.URL()}
 		if stop != nil {
 			r.Err, r.NotRequested, r.After = stop.Err, true, stop.LogType
@@ -258,15 +258,6 @@ func (c *Client) CheckLogTypes(ctx context.Context, cfg CheckConfig) []CheckResu
 		}
 	}
 	return results
-}
-
-// checkInfo returns the endpoint facts of t as an input with telephonyV1
-// pulls it.
-func checkInfo(t LogType, telephony1 bool) logTypeInfo {
-	if t == Telephony && telephony1 {
-		return telephonyV1
-	}
-	return logTypes[t]
 }
 
 // checkLogType makes the check request of t at info's endpoint.
@@ -292,9 +283,8 @@ func (c *Client) checkLogType(ctx context.Context, t LogType, info logTypeInfo, 
 	}
 	body, err := c.Get(ctx, info.path, params)
 	if err != nil {
-		var apiErr *APIError
-		if info.unavailable != "" && errors.As(err, &apiErr) && (apiErr.HTTPStatus == 403 || apiErr.HTTPStatus == 404) {
-			return &UnavailableError{LogType: t, Err: apiErr}
+		if u := unavailableError(t, info, err); u != nil {
+			return u
 		}
 		return err
 	}
@@ -449,7 +439,7 @@ func checkChild(ctx context.Context, parent *Client, a Account, cfg CheckConfig)
 	if err != nil {
 		// The list was checked, so this does not happen; report it anyway.
 		for _, t := range cfg.LogTypes {
-			cc.Results = append(cc.Results, CheckResult{LogType: t, Endpoint: checkInfo(t, cfg.TelephonyV1).path, URL: parent.URL(), Err: err})
+			cc.Results = append(cc.Results, CheckResult{LogType: t, Endpoint: infoOf(t, cfg.TelephonyV1).path, URL: parent.URL(), Err: err})
 		}
 		return cc
 	}

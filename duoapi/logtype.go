@@ -3,6 +3,7 @@
 package duoapi
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -95,6 +96,26 @@ var logTypes = map[LogType]logTypeInfo{
 // PullerConfig.TelephonyV1 is set.
 var telephonyV1 = logTypeInfo{schema: "Duo.Telephony", path: PathTelephonyV1, paging: pagingV1, limit: PageLimit}
 
+// infoOf returns the endpoint facts of t as it is pulled: telephony from
+// the legacy v1 endpoint when legacyTelephony is set.
+func infoOf(t LogType, legacyTelephony bool) logTypeInfo {
+	if t == Telephony && legacyTelephony {
+		return telephonyV1
+	}
+	return logTypes[t]
+}
+
+// unavailableError returns err, met by a request of t at info's endpoint,
+// as an *UnavailableError when it is the 403 or 404 of an account that
+// lacks the endpoint, and nil otherwise.
+func unavailableError(t LogType, info logTypeInfo, err error) error {
+	var apiErr *APIError
+	if info.unavailable != "" && errors.As(err, &apiErr) && (apiErr.HTTPStatus == 403 || apiErr.HTTPStatus == 404) {
+		return &UnavailableError{LogType: t, Err: apiErr}
+	}
+	return nil
+}
+
 // ParseLogType returns the log type named s, or an error listing the names
 // that are accepted.
 func ParseLogType(s string) (LogType, error) {
@@ -128,11 +149,7 @@ func (cfg PullerConfig) Endpoints(accounts bool) []string {
 		paths = append(paths, PathAccountList)
 	}
 	for _, t := range cfg.LogTypes {
-		if t == Telephony && cfg.TelephonyV1 {
-			paths = append(paths, PathTelephonyV1)
-			continue
-		}
-		paths = append(paths, t.Endpoint())
+		paths = append(paths, infoOf(t, cfg.TelephonyV1).path)
 	}
 	return paths
 }

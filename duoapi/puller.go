@@ -444,9 +444,8 @@ func (s *stream) remaining(cur Cursor, page V2Page) int64 {
 // fetchError wraps a failed request of s, adding what to do when the
 // account lacks s's endpoint.
 func (s *stream) fetchError(err error) error {
-	var apiErr *APIError
-	if s.info.unavailable != "" && errors.As(err, &apiErr) && (apiErr.HTTPStatus == 403 || apiErr.HTTPStatus == 404) {
-		return &UnavailableError{LogType: s.id.LogType, Err: apiErr}
+	if u := unavailableError(s.id.LogType, s.info, err); u != nil {
+		return u
 	}
 	return fmt.Errorf("fetch %s page: %w", s.id.LogType, err)
 }

@@ -227,10 +227,7 @@ func NewAccountsPuller(parent *Client, cfg PullerConfig, accounts AccountsConfig
 func (p *Puller) newAccount(info Account, client *Client, start map[LogType]Cursor) *account {
 	a := &account{info: info, client: client, pulled: true}
 	for _, t := range p.cfg.LogTypes {
-		ti := logTypes[t]
-		if t == Telephony && p.cfg.TelephonyV1 {
-			ti = telephonyV1
-		}
+		ti := infoOf(t, p.cfg.TelephonyV1)
 		a.streams = append(a.streams, &stream{id: Stream{Account: info, LogType: t}, account: a, info: ti, cursor: start[t]})
 	}
 	return a
