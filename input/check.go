@@ -79,11 +79,10 @@ func checkInput(ctx context.Context, conf *service.ParsedConfig, res *service.Re
 	}
 	defer func() { _ = in.Close(context.WithoutCancel(ctx)) }()
 
-	c := &inputCheck{
-		in:    in,
-		now:   opts.Now(),
-		store: &positionStore{res: res, cache: in.positions.cache, prefix: in.positions.prefix, legacyPrefix: in.positions.legacyPrefix},
-	}
+	// The input's positions, read from the config's own cache.
+	store := *in.positions
+	store.res = res
+	c := &inputCheck{in: in, now: opts.Now(), store: &store}
 	cfg := duoapi.CheckConfig{
 		LogTypes:          in.pullerCfg.LogTypes,
 		TelephonyV1:       in.pullerCfg.TelephonyV1,
@@ -192,7 +191,7 @@ func (c *inputCheck) position(ctx context.Context, k duoapi.StreamKey) (duoapi.S
 	if found {
 		c.stored++
 	}
-	starts := c.startsWithout()
+	starts := c.in.startDescription()
 	switch {
 	case !found && err != nil:
 		return duoapi.SeverityWarn, fmt.Sprintf("the stored position cannot be read (%v): the next run starts again %s, so events since then may be delivered twice", err, starts)
@@ -214,14 +213,6 @@ func (c *inputCheck) position(ctx context.Context, k duoapi.StreamKey) (duoapi.S
 		detail += fmt.Sprintf(", which is older than the %d days Duo serves: the events up to %s are gone, and the next run starts there", int(duoapi.Retention.Hours()/24), oldest.UTC().Format(time.RFC3339))
 	}
 	return status, detail
-}
-
-// startsWithout says where a stream without a stored position starts.
-func (c *inputCheck) startsWithout() string {
-	if start := c.in.pullerCfg.StartTime; !start.IsZero() {
-		return "at start_time, " + start.UTC().Format(time.RFC3339)
-	}
-	return "initial_lookback (" + shortDuration(c.in.pullerCfg.InitialLookback) + ") back"
 }
 
 // checkpoint adds the row of the checkpoint cache: whether the positions

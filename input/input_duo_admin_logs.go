@@ -918,10 +918,10 @@ func (in *duoAdminLogsInput) loadPosition(ctx context.Context, s duoapi.Stream) 
 
 // startDescription says where a stream with no stored position starts.
 func (in *duoAdminLogsInput) startDescription() string {
-	if !in.pullerCfg.StartTime.IsZero() {
-		return "at start_time " + in.pullerCfg.StartTime.UTC().Format(time.RFC3339)
+	if start := in.pullerCfg.StartTime; !start.IsZero() {
+		return "at start_time, " + start.UTC().Format(time.RFC3339)
 	}
-	return in.pullerCfg.InitialLookback.String() + " ago"
+	return "initial_lookback (" + shortDuration(in.pullerCfg.InitialLookback) + ") back"
 }
 
 // ReadBatch returns the next page of events of whichever stream is due,
