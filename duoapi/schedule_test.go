@@ -453,6 +453,17 @@ func TestAccountsPullerFailuresStayWithTheChild(t *testing.T) {
 	}
 	assert.Empty(t, d.events[limited])
 	assert.Empty(t, d.events[failing])
+	// Once the others have caught up, only the two failing children ask:
+	// pull two seconds more, so that their backoffs, not their turns,
+	// set how often they retry.
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	for {
+		if _, err := p.Next(ctx); err != nil {
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+			break
+		}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for acc, n := range m.maxByAcc {
