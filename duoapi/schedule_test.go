@@ -714,34 +714,3 @@ func TestBoundedPullWaitsForUnstartedChildren(t *testing.T) {
 	defer m.obs.mu.Unlock()
 	assert.Positive(t, m.obs.retries["DAFARAWAYFARAWAYFA02"]+len(m.obs.unreachable), "the child that answers 403 to its only log type is reported")
 }
-
-// TestAccountsPullerChildGoneAfterAnswering checks that a child that
-// answered and then refuses everything (removed, before the list is read
-// again) is reported once as unreachable, not as lacking activity.
-func TestAccountsPullerChildGoneAfterAnswering(t *testing.T) {
-	m := newMSP(t, duosim.Config{Seed: 17})
-	c, err := m.sim.AddChild(duosim.ChildConfig{ID: "DAGONEGONEGONEGONE01", Name: "Gone", APIHostname: "api-g1g1g1g1.duosecurity.com"})
-	require.NoError(t, err)
-	from, to := time.Now().Add(-time.Hour), time.Now().Add(-10*time.Minute)
-	require.NoError(t, c.Generate(duoapi.Authentication, 100, from, to))
-	require.NoError(t, c.Generate(duoapi.Activity, 100, from, to))
-	p := m.puller(t, duoapi.PullerConfig{LogTypes: []duoapi.LogType{duoapi.Activity, duoapi.Authentication}, PollInterval: time.Second}, duoapi.AccountsConfig{})
-	var d delivery
-	pull(t, p, &d, 20*time.Second, func(d *delivery) bool { return d.total >= 200 })
-	// Remove it right after an authentication page, so that its activity
-	// comes next in its turns and meets the 403 first.
-	pull(t, p, &d, 10*time.Second, func(d *delivery) bool { return d.batches[len(d.batches)-1].LogType == duoapi.Authentication })
-	require.NoError(t, m.sim.RemoveChild(c.ID()))
-	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Second)
-	defer cancel()
-	for {
-		if _, err := p.Next(ctx); err != nil {
-			require.ErrorIs(t, err, context.DeadlineExceeded)
-			break
-		}
-	}
-	m.obs.mu.Lock()
-	defer m.obs.mu.Unlock()
-	assert.Equal(t, []string{c.ID()}, m.obs.unreachable, "reported once, as unreachable")
-	assert.Zero(t, m.obs.retries[c.ID()], "not as lacking activity")
-}
