@@ -48,6 +48,7 @@ const (
 	kfoFieldBatching        = "batching"
 
 	kfoFieldTimestampMs            = "timestamp_ms"
+	kfoFieldTimestamp              = "timestamp"
 	kfoFieldRackID                 = "rack_id"
 	kfoFieldTCP                    = "tcp"
 	kfoFieldMetadataMaxAge         = "metadata_max_age"
@@ -68,210 +69,13 @@ func kafkaFranzOutputSpec() *service.ConfigSpec {
 		Beta().
 		Categories("Services").
 		Summary("Writes batches of messages to Kafka with the franz-go client and acknowledges a batch only once the brokers acknowledged every record in it.").
-		Description(`
-The field names and shapes follow the `+"`kafka_franz`"+` output of Redpanda Connect, so an
-existing `+"`kafka_franz`"+` block carries over as long as it uses the fields documented here.
-
-### Delivery guarantees
-
-Each batch is handed to the client as one produce call per record. The output waits until
-the brokers answered for every record: only then is the batch acknowledged upstream. When
-some records fail, the batch is nacked with a per-message error, so inputs that replay nacks
-resend only the failed messages.
-
-The idempotent producer is on by default (`+"`idempotent_write: true`"+`). The client retries
-produce requests on its own while a broker is unreachable or answers with a retriable error,
-and the broker discards the copies it has already written, so a broker outage neither loses
-nor duplicates records. A record that was sent but not yet answered is never abandoned, even
-when `+"`timeout`"+` expires: the client waits for its outcome, because failing it would let a
-replay write it twice. Turning `+"`idempotent_write`"+` off (needed when the principal lacks
-the `+"`IDEMPOTENT_WRITE`"+` cluster permission) weakens this to at-least-once.
-
-### Headers
-
-Metadata keys selected by the `+"`metadata`"+` filter are written as record headers. With no
-filter, no headers are written.
-
-### Topics
-
-With `+"`allow_auto_topic_creation: true`"+` (the default, as in Redpanda Connect) a record for a
-topic that does not exist asks the brokers to create it, which they do only when the cluster
-allows it (`+"`auto.create.topics.enable`"+`), with the cluster's default partition count and
-retention. Set it to `+"`false`"+` to have records for a missing topic fail (the batch is nacked
-and retried) rather than land in a topic nobody configured.
-
-### Authentication
-
-`+"`sasl`"+` entries are tried in order. `+"`AWS_MSK_IAM`"+` signs each authentication with the
-credentials of the entry's `+"`aws`"+` block, fetched again (and refreshed when they expire) for
-every new connection. The signing region is read from the broker's host name (such as
-`+"`b-1.cluster.abc123.c2.kafka.eu-west-1.amazonaws.com`"+`); for a host name without one
-(a private DNS alias, an IP address) it is taken from the `+"`AWS_REGION`"+` or
-`+"`AWS_DEFAULT_REGION`"+` environment variable. `+"`aws.region`"+` only steers how the
-credentials are resolved. `+"`OAUTHBEARER`"+` sends the static `+"`token`"+` with its
-`+"`extensions`"+`; it is not refreshed, so a token that expires must be replaced by a restart.
-`).
-		Fields(
-			service.NewStringListField(kfoFieldSeedBrokers).
-				Description("Addresses of the brokers to bootstrap from. An entry may hold several addresses separated by commas.").
-				Example([]string{"localhost:9092"}).
-				Example([]string{"kafka-1:9092", "kafka-2:9092"}).
-				Example([]string{"kafka-1:9092,kafka-2:9092"}),
-			service.NewInterpolatedStringField(kfoFieldTopic).
-				Description("The topic each message is written to.").
-				Example("duo-logs").
-				Example(`duo-${! meta("duo_log_type") }`),
-			service.NewInterpolatedStringField(kfoFieldKey).
-				Description("An optional record key. Records without a key are spread over partitions by the partitioner.").
-				Example(`${! json("txid") }`).
-				Optional(),
-			service.NewStringAnnotatedEnumField(kfoFieldPartitioner, map[string]string{
-				"murmur2_hash": "Hashes the key with murmur2 (the Java client's algorithm), so a key always lands on the same partition. Records without a key stick to one partition per batch.",
-				"round_robin":  "Cycles through all partitions record by record: the most even spread, at the cost of smaller produce batches.",
-				"least_backup": "Picks the partition with the fewest buffered records, steering load away from slow brokers.",
-				"manual":       "Uses the partition given by the `partition` field for every record.",
-			}).
-				Description("How records are assigned to partitions. When unset, `murmur2_hash` is used.").
-				Optional().
-				Advanced(),
-			service.NewInterpolatedStringField(kfoFieldPartition).
-				Description("The partition number to write each record to. Required by, and only allowed with, `partitioner: manual`.").
-				Example(`${! meta("partition") }`).
-				Optional().
-				Advanced(),
-			service.NewStringField(kfoFieldClientID).
-				Description("The client ID the brokers see for this connection.").
-				Default("duostream").
-				Advanced(),
-			service.NewBoolField(kfoFieldIdempotentWrite).
-				Description("Use the idempotent producer, so retried produce requests are not written twice. Needs the `IDEMPOTENT_WRITE` permission on the cluster; turn it off only when that permission cannot be granted.").
-				Default(true).
-				Advanced(),
-			service.NewStringEnumField(kfoFieldCompression, "lz4", "snappy", "gzip", "none", "zstd").
-				Description("Compression codec for produce batches. When unset, snappy is used if the brokers support it, else none.").
-				Optional().
-				Advanced(),
-			service.NewTLSToggledField(kfoFieldTLS),
-			service.NewObjectListField(kfoFieldSASL,
-				service.NewStringAnnotatedEnumField(kfoFieldSASLMechanism, map[string]string{
-					"none":          "No SASL authentication.",
-					"PLAIN":         "Username and password sent in clear: only use it over TLS.",
-					"SCRAM-SHA-256": "Salted challenge-response with SHA-256.",
-					"SCRAM-SHA-512": "Salted challenge-response with SHA-512.",
-					"OAUTHBEARER":   "An OAuth 2 bearer token (`token`) with optional `extensions` (RFC 7628).",
-					"AWS_MSK_IAM":   "Amazon MSK IAM access control: an AWS SigV4 signature made with the credentials of the `aws` block.",
-				}).
-					Description("The SASL mechanism."),
-				service.NewStringField(kfoFieldSASLUsername).
-					Description("The username, for `PLAIN` and `SCRAM-*`.").
-					Default(""),
-				service.NewStringField(kfoFieldSASLPassword).
-					Description("The password, for `PLAIN` and `SCRAM-*`.").
-					Default("").
-					Secret(),
-				service.NewStringField(kfoFieldSASLToken).
-					Description("The bearer token, for `OAUTHBEARER`.").
-					Default("").
-					Secret(),
-				service.NewStringMapField(kfoFieldSASLExtensions).
-					Description("Key-value pairs sent with the token, for `OAUTHBEARER`; some identity setups need them, such as Confluent Cloud's `logicalCluster` and `identityPoolId`.").
-					Example(map[string]any{"logicalCluster": "lkc-abc123", "identityPoolId": "pool-xyz"}).
-					Optional(),
-				service.NewObjectField(kfoFieldSASLAWS, awsSessionFields("for `AWS_MSK_IAM`")...).
-					Description("The AWS session whose credentials sign an `AWS_MSK_IAM` authentication.").
-					Optional(),
-			).
-				Description("SASL mechanisms to authenticate with, tried in order: the first one the broker accepts is used.").
-				Example([]any{map[string]any{"mechanism": "SCRAM-SHA-512", "username": "duostream", "password": "${KAFKA_PASSWORD}"}}).
-				Optional().
-				Advanced(),
-			service.NewMetadataFilterField(kfoFieldMetadata).
-				Description("Which metadata keys become record headers.").
-				Optional(),
-			service.NewOutputMaxInFlightField().
-				Description("The maximum number of batches being written in parallel.").
-				Default(10),
-			service.NewDurationField(kfoFieldTimeout).
-				Description("How long a batch may wait for its records to be sent before the write fails and the batch is retried. Records already sent are always waited for (see the description). Also used as the produce request timeout given to the brokers.").
-				Default("10s").
-				Advanced(),
-			service.NewStringField(kfoFieldMaxMessageBytes).
-				Description("The largest record batch the client builds, in bytes; a record bigger than this is rejected. Keep it at or below the topic's `max.message.bytes`. Accepts units such as `1MB` (10^6) or `1MiB` (2^20).").
-				Default("1MiB").
-				Example("100MB").
-				Example("50MiB").
-				Advanced(),
-			service.NewBatchPolicyField(kfoFieldBatching),
-			service.NewInterpolatedStringField(kfoFieldTimestampMs).
-				Description("The timestamp of each record, in milliseconds since the Unix epoch. When unset, or when it interpolates to an empty string, the record carries the time it was produced; any other value that is not an integer fails that message.").
-				Example(`${! timestamp_unix_milli() }`).
-				Example(`${! json("isotimestamp").ts_parse("2006-01-02T15:04:05.999999Z07:00").ts_unix_milli() }`).
-				Optional().
-				Advanced(),
-			service.NewStringField(kfoFieldRackID).
-				Description("The rack (for cloud brokers, the availability zone ID such as `use1-az1`) this output runs in. When set, records that the partitioner may place freely (records without a key under `murmur2_hash`, and every record under `round_robin` or `least_backup`) go only to partitions whose leader is in the same rack, when there is one, to save cross-zone traffic (KIP-1123); keyed and `manual` records are unaffected. This skews the spread over partitions when producers are not spread over racks like the leaders. Empty turns it off.").
-				Default("").
-				Advanced(),
-			tcpField("the connections to the brokers"),
-			service.NewDurationField(kfoFieldMetadataMaxAge).
-				Description("How often the cluster metadata (brokers, partitions, leaders) is refreshed even when nothing went wrong; new partitions are noticed this late at most.").
-				Default("1m").
-				Advanced(),
-			service.NewDurationField(kfoFieldRequestTimeoutOverhead).
-				Description("How much longer than the request's own timeout a broker may take to answer before the connection is given up and the request retried on another one.").
-				Default("10s").
-				Advanced(),
-			service.NewDurationField(kfoFieldConnIdleTimeout).
-				Description("How long a connection may stay unused before it is closed.").
-				Default("20s").
-				Advanced(),
-			service.NewBoolField(kfoFieldAllowAutoTopicCreation).
-				Description("Ask the brokers to create a topic that does not exist when a record is written to it (see Topics above).").
-				Default(true).
-				Advanced(),
-			service.NewStringAnnotatedEnumField(kfoFieldAcks, map[string]string{
-				"all":    "A record is acknowledged once every in-sync replica has it. Required by `idempotent_write: true`.",
-				"leader": "A record is acknowledged once the partition leader wrote it: it is lost if the leader fails before the replicas copied it.",
-				"none":   "Records are not acknowledged at all: the output cannot tell whether they were stored.",
-			}).
-				Description("How many replicas must have a record before the brokers acknowledge it.").
-				Default("all").
-				Advanced(),
-			service.NewStringField(kfoFieldBrokerWriteMaxBytes).
-				Description("The largest request written to a broker, in bytes. It must be at least `max_message_bytes` and at most the brokers' `socket.request.max.bytes` (100 MiB by default); between 1KiB and 1GiB.").
-				Default("100MiB").
-				Advanced(),
-			service.NewIntField(kfoFieldMaxBufferedRecords).
-				Description("The most records the client holds in memory while they wait to be written; a write waits when the buffer is full.").
-				Default(10000).
-				Advanced(),
-			service.NewStringField(kfoFieldMaxBufferedBytes).
-				Description("The most bytes of records the client holds in memory while they wait to be written; a write waits when the buffer is full. `0` sets no limit beyond `max_buffered_records`.").
-				Default("0").
-				Example("256MiB").
-				Advanced(),
-			service.NewIntField(kfoFieldMaxInFlightRequests).
-				Description("The most produce requests in flight to one broker. Must be 1 with `idempotent_write: true`.").
-				Default(1).
-				Advanced(),
-			service.NewIntField(kfoFieldRecordRetries).
-				Description("How many times a record is tried before it fails; `0` is unlimited. With the idempotent producer the limit applies only where failing the record cannot break the ordering of the partition, and a failure fails the records buffered behind it in the same partition too.").
-				Default(0).
-				Advanced(),
-			service.NewDurationField(kfoFieldRecordDeliveryTimeout).
-				Description("How long a record may wait to be delivered, retries included, before it fails; `0s` is no limit. The batch deadline of `timeout` applies as well.").
-				Default("0s").
-				Advanced(),
-		).
-		LintRule(`root = if this.partitioner.or("") == "manual" && this.partition.or("") == "" {
-  [ "field partition is required when partitioner is manual" ]
-} else if this.partitioner.or("") != "manual" && this.partition.or("") != "" {
-  [ "field partition is only allowed when partitioner is manual" ]
-} else if this.idempotent_write.or(true) && this.acks.or("all") != "all" {
-  [ "field acks must be all when idempotent_write is true" ]
-} else if this.idempotent_write.or(true) && this.max_in_flight_requests.or(1) != 1 {
-  [ "field max_in_flight_requests must be 1 when idempotent_write is true" ]
-}`).
+		Description(kafkaOutputDescription("kafka_franz")).
+		Fields(kafkaOutputFields(10)...).
+		Field(service.NewStringField(kfoFieldRackID).
+			Description("The rack (for cloud brokers, the availability zone ID such as `use1-az1`) this output runs in. When set, records that the partitioner may place freely (records without a key under `murmur2_hash`, and every record under `round_robin` or `least_backup`) go only to partitions whose leader is in the same rack, when there is one, to save cross-zone traffic (KIP-1123); keyed and `manual` records are unaffected. This skews the spread over partitions when producers are not spread over racks like the leaders. Empty turns it off.").
+			Default("").
+			Advanced()).
+		LintRule(kafkaOutputLintRule).
 		Example("Duo logs to one topic per log type",
 			"Writes each normalised Duo event to a topic named after its log type, keyed by the event's transaction ID, over TLS with SCRAM authentication.",
 			`
@@ -295,6 +99,226 @@ output:
 `)
 }
 
+// kafkaOutputDescription is the description of the kafka_franz and redpanda
+// outputs, which share their writer; name is the output's.
+func kafkaOutputDescription(name string) string {
+	return `
+The field names and shapes follow the ` + "`" + name + "`" + ` output of Redpanda Connect, so an
+existing ` + "`" + name + "`" + ` block carries over as long as it uses the fields documented here.
+
+### Delivery guarantees
+
+Each batch is handed to the client as one produce call per record. The output waits until
+the brokers answered for every record: only then is the batch acknowledged upstream. When
+some records fail, the batch is nacked with a per-message error, so inputs that replay nacks
+resend only the failed messages.
+
+The idempotent producer is on by default (` + "`idempotent_write: true`" + `). The client retries
+produce requests on its own while a broker is unreachable or answers with a retriable error,
+and the broker discards the copies it has already written, so a broker outage neither loses
+nor duplicates records. A record that was sent but not yet answered is never abandoned, even
+when ` + "`timeout`" + ` expires: the client waits for its outcome, because failing it would let a
+replay write it twice. Turning ` + "`idempotent_write`" + ` off (needed when the principal lacks
+the ` + "`IDEMPOTENT_WRITE`" + ` cluster permission) weakens this to at-least-once.
+
+### Headers
+
+Metadata keys selected by the ` + "`metadata`" + ` filter are written as record headers. With no
+filter, no headers are written.
+
+### Topics
+
+With ` + "`allow_auto_topic_creation: true`" + ` (the default, as in Redpanda Connect) a record for a
+topic that does not exist asks the brokers to create it, which they do only when the cluster
+allows it (` + "`auto.create.topics.enable`" + `), with the cluster's default partition count and
+retention. Set it to ` + "`false`" + ` to have records for a missing topic fail (the batch is nacked
+and retried) rather than land in a topic nobody configured.
+
+### Authentication
+
+` + "`sasl`" + ` entries are tried in order. ` + "`AWS_MSK_IAM`" + ` signs each authentication with the
+credentials of the entry's ` + "`aws`" + ` block, fetched again (and refreshed when they expire) for
+every new connection. The signing region is read from the broker's host name (such as
+` + "`b-1.cluster.abc123.c2.kafka.eu-west-1.amazonaws.com`" + `); for a host name without one
+(a private DNS alias, an IP address) it is taken from the ` + "`AWS_REGION`" + ` or
+` + "`AWS_DEFAULT_REGION`" + ` environment variable. ` + "`aws.region`" + ` only steers how the
+credentials are resolved. ` + "`OAUTHBEARER`" + ` sends the static ` + "`token`" + ` with its
+` + "`extensions`" + `; it is not refreshed, so a token that expires must be replaced by a restart.
+`
+}
+
+// kafkaOutputFields returns the fields that the kafka_franz and redpanda
+// outputs share, as Redpanda Connect's outputs of those names do;
+// maxInFlight is the default of max_in_flight.
+func kafkaOutputFields(maxInFlight int) []*service.ConfigField {
+	return []*service.ConfigField{
+		service.NewStringListField(kfoFieldSeedBrokers).
+			Description("Addresses of the brokers to bootstrap from. An entry may hold several addresses separated by commas.").
+			Example([]string{"localhost:9092"}).
+			Example([]string{"kafka-1:9092", "kafka-2:9092"}).
+			Example([]string{"kafka-1:9092,kafka-2:9092"}),
+		service.NewInterpolatedStringField(kfoFieldTopic).
+			Description("The topic each message is written to.").
+			Example("duo-logs").
+			Example(`duo-${! meta("duo_log_type") }`),
+		service.NewInterpolatedStringField(kfoFieldKey).
+			Description("An optional record key. Records without a key are spread over partitions by the partitioner.").
+			Example(`${! json("txid") }`).
+			Optional(),
+		service.NewStringAnnotatedEnumField(kfoFieldPartitioner, map[string]string{
+			"murmur2_hash": "Hashes the key with murmur2 (the Java client's algorithm), so a key always lands on the same partition. Records without a key stick to one partition per batch.",
+			"round_robin":  "Cycles through all partitions record by record: the most even spread, at the cost of smaller produce batches.",
+			"least_backup": "Picks the partition with the fewest buffered records, steering load away from slow brokers.",
+			"manual":       "Uses the partition given by the `partition` field for every record.",
+		}).
+			Description("How records are assigned to partitions. When unset, `murmur2_hash` is used.").
+			Optional().
+			Advanced(),
+		service.NewInterpolatedStringField(kfoFieldPartition).
+			Description("The partition number to write each record to. Required by, and only allowed with, `partitioner: manual`.").
+			Example(`${! meta("partition") }`).
+			Optional().
+			Advanced(),
+		service.NewStringField(kfoFieldClientID).
+			Description("The client ID the brokers see for this connection.").
+			Default("duostream").
+			Advanced(),
+		service.NewBoolField(kfoFieldIdempotentWrite).
+			Description("Use the idempotent producer, so retried produce requests are not written twice. Needs the `IDEMPOTENT_WRITE` permission on the cluster; turn it off only when that permission cannot be granted.").
+			Default(true).
+			Advanced(),
+		service.NewStringEnumField(kfoFieldCompression, "lz4", "snappy", "gzip", "none", "zstd").
+			Description("Compression codec for produce batches. When unset, snappy is used if the brokers support it, else none.").
+			Optional().
+			Advanced(),
+		service.NewTLSToggledField(kfoFieldTLS),
+		service.NewObjectListField(kfoFieldSASL,
+			service.NewStringAnnotatedEnumField(kfoFieldSASLMechanism, map[string]string{
+				"none":          "No SASL authentication.",
+				"PLAIN":         "Username and password sent in clear: only use it over TLS.",
+				"SCRAM-SHA-256": "Salted challenge-response with SHA-256.",
+				"SCRAM-SHA-512": "Salted challenge-response with SHA-512.",
+				"OAUTHBEARER":   "An OAuth 2 bearer token (`token`) with optional `extensions` (RFC 7628).",
+				"AWS_MSK_IAM":   "Amazon MSK IAM access control: an AWS SigV4 signature made with the credentials of the `aws` block.",
+			}).
+				Description("The SASL mechanism."),
+			service.NewStringField(kfoFieldSASLUsername).
+				Description("The username, for `PLAIN` and `SCRAM-*`.").
+				Default(""),
+			service.NewStringField(kfoFieldSASLPassword).
+				Description("The password, for `PLAIN` and `SCRAM-*`.").
+				Default("").
+				Secret(),
+			service.NewStringField(kfoFieldSASLToken).
+				Description("The bearer token, for `OAUTHBEARER`.").
+				Default("").
+				Secret(),
+			service.NewStringMapField(kfoFieldSASLExtensions).
+				Description("Key-value pairs sent with the token, for `OAUTHBEARER`; some identity setups need them, such as Confluent Cloud's `logicalCluster` and `identityPoolId`.").
+				Example(map[string]any{"logicalCluster": "lkc-abc123", "identityPoolId": "pool-xyz"}).
+				Optional(),
+			service.NewObjectField(kfoFieldSASLAWS, awsSessionFields("for `AWS_MSK_IAM`")...).
+				Description("The AWS session whose credentials sign an `AWS_MSK_IAM` authentication.").
+				Optional(),
+		).
+			Description("SASL mechanisms to authenticate with, tried in order: the first one the broker accepts is used.").
+			Example([]any{map[string]any{"mechanism": "SCRAM-SHA-512", "username": "duostream", "password": "${KAFKA_PASSWORD}"}}).
+			Optional().
+			Advanced(),
+		service.NewMetadataFilterField(kfoFieldMetadata).
+			Description("Which metadata keys become record headers.").
+			Optional(),
+		service.NewOutputMaxInFlightField().
+			Description("The maximum number of batches being written in parallel.").
+			Default(maxInFlight),
+		service.NewDurationField(kfoFieldTimeout).
+			Description("How long a batch may wait for its records to be sent before the write fails and the batch is retried. Records already sent are always waited for (see the description). Also used as the produce request timeout given to the brokers.").
+			Default("10s").
+			Advanced(),
+		service.NewStringField(kfoFieldMaxMessageBytes).
+			Description("The largest record batch the client builds, in bytes; a record bigger than this is rejected. Keep it at or below the topic's `max.message.bytes`. Accepts units such as `1MB` (10^6) or `1MiB` (2^20).").
+			Default("1MiB").
+			Example("100MB").
+			Example("50MiB").
+			Advanced(),
+		service.NewBatchPolicyField(kfoFieldBatching),
+		service.NewInterpolatedStringField(kfoFieldTimestampMs).
+			Description("The timestamp of each record, in milliseconds since the Unix epoch. When unset, or when it interpolates to an empty string, the record carries the time it was produced; any other value that is not an integer fails that message.").
+			Example(`${! timestamp_unix_milli() }`).
+			Example(`${! json("isotimestamp").ts_parse("2006-01-02T15:04:05.999999Z07:00").ts_unix_milli() }`).
+			Optional().
+			Advanced(),
+		service.NewInterpolatedStringField(kfoFieldTimestamp).
+			Description("The timestamp of each record, in seconds since the Unix epoch. Kept for Redpanda Connect configs, where it is deprecated: use `timestamp_ms`, and set only one of the two.").
+			Optional().
+			Deprecated(),
+		tcpField("the connections to the brokers"),
+		service.NewDurationField(kfoFieldMetadataMaxAge).
+			Description("How often the cluster metadata (brokers, partitions, leaders) is refreshed even when nothing went wrong; new partitions are noticed this late at most.").
+			Default("1m").
+			Advanced(),
+		service.NewDurationField(kfoFieldRequestTimeoutOverhead).
+			Description("How much longer than the request's own timeout a broker may take to answer before the connection is given up and the request retried on another one.").
+			Default("10s").
+			Advanced(),
+		service.NewDurationField(kfoFieldConnIdleTimeout).
+			Description("How long a connection may stay unused before it is closed.").
+			Default("20s").
+			Advanced(),
+		service.NewBoolField(kfoFieldAllowAutoTopicCreation).
+			Description("Ask the brokers to create a topic that does not exist when a record is written to it (see Topics above).").
+			Default(true).
+			Advanced(),
+		service.NewStringAnnotatedEnumField(kfoFieldAcks, map[string]string{
+			"all":    "A record is acknowledged once every in-sync replica has it. Required by `idempotent_write: true`.",
+			"leader": "A record is acknowledged once the partition leader wrote it: it is lost if the leader fails before the replicas copied it.",
+			"none":   "Records are not acknowledged at all: the output cannot tell whether they were stored.",
+		}).
+			Description("How many replicas must have a record before the brokers acknowledge it.").
+			Default("all").
+			Advanced(),
+		service.NewStringField(kfoFieldBrokerWriteMaxBytes).
+			Description("The largest request written to a broker, in bytes. It must be at least `max_message_bytes` and at most the brokers' `socket.request.max.bytes` (100 MiB by default); between 1KiB and 1GiB.").
+			Default("100MiB").
+			Advanced(),
+		service.NewIntField(kfoFieldMaxBufferedRecords).
+			Description("The most records the client holds in memory while they wait to be written; a write waits when the buffer is full.").
+			Default(10000).
+			Advanced(),
+		service.NewStringField(kfoFieldMaxBufferedBytes).
+			Description("The most bytes of records the client holds in memory while they wait to be written; a write waits when the buffer is full. `0` sets no limit beyond `max_buffered_records`.").
+			Default("0").
+			Example("256MiB").
+			Advanced(),
+		service.NewIntField(kfoFieldMaxInFlightRequests).
+			Description("The most produce requests in flight to one broker. Must be 1 with `idempotent_write: true`.").
+			Default(1).
+			Advanced(),
+		service.NewIntField(kfoFieldRecordRetries).
+			Description("How many times a record is tried before it fails; `0` is unlimited. With the idempotent producer the limit applies only where failing the record cannot break the ordering of the partition, and a failure fails the records buffered behind it in the same partition too.").
+			Default(0).
+			Advanced(),
+		service.NewDurationField(kfoFieldRecordDeliveryTimeout).
+			Description("How long a record may wait to be delivered, retries included, before it fails; `0s` is no limit. The batch deadline of `timeout` applies as well.").
+			Default("0s").
+			Advanced(),
+	}
+}
+
+// kafkaOutputLintRule checks the fields of the kafka_franz and redpanda
+// outputs that only make sense together.
+const kafkaOutputLintRule = `root = if this.partitioner.or("") == "manual" && this.partition.or("") == "" {
+  [ "field partition is required when partitioner is manual" ]
+} else if this.partitioner.or("") != "manual" && this.partition.or("") != "" {
+  [ "field partition is only allowed when partitioner is manual" ]
+} else if this.timestamp.or("") != "" && this.timestamp_ms.or("") != "" {
+  [ "field timestamp is deprecated and only allowed without timestamp_ms" ]
+} else if this.idempotent_write.or(true) && this.acks.or("all") != "all" {
+  [ "field acks must be all when idempotent_write is true" ]
+} else if this.idempotent_write.or(true) && this.max_in_flight_requests.or(1) != 1 {
+  [ "field max_in_flight_requests must be 1 when idempotent_write is true" ]
+}`
+
 func init() {
 	service.MustRegisterBatchOutput("kafka_franz", kafkaFranzOutputSpec(), batchOutputConstructor(newKafkaFranzWriter))
 }
@@ -309,9 +333,14 @@ type kafkaFranzWriter struct {
 	partition *service.InterpolatedString
 	headers   *service.MetadataFilter
 	timeout   time.Duration
-	// timestampMs sets the record timestamp when not nil.
-	timestampMs *service.InterpolatedString
-	opts        []kgo.Opt
+	// timestamp sets the record timestamp when not nil, in units of
+	// timestampUnit (called timestampUnitName in errors); timestampField
+	// names its field in errors.
+	timestamp         *service.InterpolatedString
+	timestampUnit     time.Duration
+	timestampUnitName string
+	timestampField    string
+	opts              []kgo.Opt
 	// auth describes the SASL setup (mechanisms and usernames, never
 	// passwords) for connection errors; empty without SASL.
 	auth string
@@ -405,10 +434,21 @@ func newKafkaFranzWriter(conf *service.ParsedConfig, res *service.Resources) (*k
 	if err != nil {
 		return nil, err
 	}
-	if conf.Contains(kfoFieldTimestampMs) {
-		if w.timestampMs, err = conf.FieldInterpolatedString(kfoFieldTimestampMs); err != nil {
+	for _, ts := range []struct {
+		field    string
+		unit     time.Duration
+		unitName string
+	}{{kfoFieldTimestampMs, time.Millisecond, "milliseconds"}, {kfoFieldTimestamp, time.Second, "seconds"}} {
+		if !conf.Contains(ts.field) {
+			continue
+		}
+		if w.timestamp != nil {
+			return nil, fmt.Errorf("field %s: deprecated and only allowed without %s", kfoFieldTimestamp, kfoFieldTimestampMs)
+		}
+		if w.timestamp, err = conf.FieldInterpolatedString(ts.field); err != nil {
 			return nil, err
 		}
+		w.timestampUnit, w.timestampUnitName, w.timestampField = ts.unit, ts.unitName, ts.field
 	}
 
 	w.opts = []kgo.Opt{
@@ -608,6 +648,9 @@ func kafkaClientOptsFromConfig(conf *service.ParsedConfig, idempotent bool, maxM
 		opts = append(opts, kgo.RecordDeliveryTimeout(delivery))
 	}
 
+	if !conf.Contains(kfoFieldRackID) { // the redpanda output has no rack_id
+		return opts, nil
+	}
 	rack, err := conf.FieldString(kfoFieldRackID)
 	if err != nil {
 		return nil, err
@@ -893,17 +936,17 @@ func (w *kafkaFranzWriter) record(batch service.MessageBatch, i int, msg *servic
 		}
 		rec.Partition = int32(p)
 	}
-	if w.timestampMs != nil {
-		raw, err := batch.TryInterpolatedString(i, w.timestampMs)
+	if w.timestamp != nil {
+		raw, err := batch.TryInterpolatedString(i, w.timestamp)
 		if err != nil {
-			return nil, fmt.Errorf("interpolate %s: %w", kfoFieldTimestampMs, err)
+			return nil, fmt.Errorf("interpolate %s: %w", w.timestampField, err)
 		}
 		if raw = strings.TrimSpace(raw); raw != "" {
-			ms, err := strconv.ParseInt(raw, 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("interpolate %s: %q is not a number of milliseconds", kfoFieldTimestampMs, raw)
+			n, err := strconv.ParseInt(raw, 10, 64)
+			if err != nil || n > math.MaxInt64/int64(w.timestampUnit) || n < math.MinInt64/int64(w.timestampUnit) {
+				return nil, fmt.Errorf("interpolate %s: %q is not a number of %s since the Unix epoch", w.timestampField, raw, w.timestampUnitName)
 			}
-			rec.Timestamp = time.UnixMilli(ms)
+			rec.Timestamp = time.Unix(0, n*int64(w.timestampUnit))
 		}
 	}
 	if w.headers != nil {

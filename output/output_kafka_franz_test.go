@@ -599,6 +599,7 @@ func TestKafkaFranzConfigErrors(t *testing.T) {
 		{"negative record_retries", "seed_brokers: [ a:1 ]\ntopic: duo\nrecord_retries: -1", "record_retries"},
 		{"negative record_delivery_timeout", "seed_brokers: [ a:1 ]\ntopic: duo\nrecord_delivery_timeout: -1s", "record_delivery_timeout"},
 		{"bad tls", "seed_brokers: [ a:1 ]\ntopic: duo\ntls: { enabled: true, root_cas_file: /nonexistent/ca.pem }", "ca.pem"},
+		{"timestamp with timestamp_ms", "seed_brokers: [ a:1 ]\ntopic: duo\ntimestamp: '1'\ntimestamp_ms: '1000'", "field timestamp: deprecated and only allowed without timestamp_ms"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -625,6 +626,7 @@ func TestKafkaFranzLintRules(t *testing.T) {
 		{"acks leader with idempotence", "acks: leader", "acks must be all"},
 		{"in-flight requests with idempotence", "max_in_flight_requests: 3", "max_in_flight_requests must be 1"},
 		{"unknown acks", "idempotent_write: false\n  acks: some", "some"},
+		{"timestamp with timestamp_ms", "timestamp: '1'\n  timestamp_ms: '1000'", "timestamp is deprecated and only allowed without timestamp_ms"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1010,46 +1012,60 @@ tcp:
 	assert.Nil(t, d.ControlContext)
 }
 
-func TestKafkaFranzTimestampMs(t *testing.T) {
-	c := newKfake(t, kfake.SeedTopics(1, "duo"))
-	conf, err := kafkaFranzOutputSpec().ParseYAML(fmt.Sprintf("seed_brokers: [ %q ]\ntopic: duo\ntimestamp_ms: '${! meta(\"ts\").or(\"\") }'\n", c.ListenAddrs()[0]), nil)
-	require.NoError(t, err)
-	w, err := newKafkaFranzWriter(conf, service.MockResources())
-	require.NoError(t, err)
-	require.NoError(t, w.Connect(t.Context()))
-	t.Cleanup(func() { assert.NoError(t, w.Close(context.Background())) })
+// TestKafkaFranzRecordTimestamp checks that timestamp_ms, and Connect's
+// deprecated timestamp in seconds, set the record timestamps the broker
+// stores; an empty result keeps the produce time and a bad one fails only
+// its message.
+func TestKafkaFranzRecordTimestamp(t *testing.T) {
+	for _, tt := range []struct {
+		field, value string
+		want         time.Time
+	}{
+		{"timestamp_ms", "1700000000123", time.UnixMilli(1700000000123)},
+		{"timestamp", "1700000000", time.Unix(1700000000, 0)},
+	} {
+		t.Run(tt.field, func(t *testing.T) {
+			c := newKfake(t, kfake.SeedTopics(1, "duo"))
+			conf, err := kafkaFranzOutputSpec().ParseYAML(fmt.Sprintf("seed_brokers: [ %q ]\ntopic: duo\n%s: '${! meta(\"ts\").or(\"\") }'\n", c.ListenAddrs()[0], tt.field), nil)
+			require.NoError(t, err)
+			w, err := newKafkaFranzWriter(conf, service.MockResources())
+			require.NoError(t, err)
+			require.NoError(t, w.Connect(t.Context()))
+			t.Cleanup(func() { assert.NoError(t, w.Close(context.Background())) })
 
-	batch := duoBatch("ts", 3)
-	batch[0].MetaSetMut("ts", "1700000000123")
-	// batch[1] has no ts: the expression gives "", so the produce time.
-	batch[2].MetaSetMut("ts", "yesterday")
-	indexer := batch.Index()
-	before := time.Now()
-	err = w.WriteBatch(t.Context(), batch)
-	var batchErr *service.BatchError
-	require.ErrorAs(t, err, &batchErr)
-	failed := map[int]string{}
-	batchErr.WalkMessagesIndexedBy(indexer, func(i int, _ *service.Message, err error) bool {
-		if err != nil {
-			failed[i] = err.Error()
-		}
-		return true
-	})
-	assert.Len(t, failed, 1)
-	assert.Contains(t, failed[2], `timestamp_ms: "yesterday" is not a number`)
+			batch := duoBatch("ts", 3)
+			batch[0].MetaSetMut("ts", tt.value)
+			// batch[1] has no ts: the expression gives "", so the produce time.
+			batch[2].MetaSetMut("ts", "yesterday")
+			indexer := batch.Index()
+			before := time.Now()
+			err = w.WriteBatch(t.Context(), batch)
+			var batchErr *service.BatchError
+			require.ErrorAs(t, err, &batchErr)
+			failed := map[int]string{}
+			batchErr.WalkMessagesIndexedBy(indexer, func(i int, _ *service.Message, err error) bool {
+				if err != nil {
+					failed[i] = err.Error()
+				}
+				return true
+			})
+			assert.Len(t, failed, 1)
+			assert.Contains(t, failed[2], tt.field+`: "yesterday" is not a number`)
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics("duo"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	require.NoError(t, err)
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	got := map[string]time.Time{}
-	for len(got) < 2 && ctx.Err() == nil {
-		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { got[string(r.Value)] = r.Timestamp })
+			cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics("duo"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+			require.NoError(t, err)
+			defer cl.Close()
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			got := map[string]time.Time{}
+			for len(got) < 2 && ctx.Err() == nil {
+				cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { got[string(r.Value)] = r.Timestamp })
+			}
+			require.Len(t, got, 2)
+			assert.Equal(t, tt.want, got[`{"txid":"ts-0"}`])
+			assert.WithinDuration(t, before, got[`{"txid":"ts-1"}`], 5*time.Second)
+		})
 	}
-	require.Len(t, got, 2)
-	assert.Equal(t, time.UnixMilli(1700000000123), got[`{"txid":"ts-0"}`])
-	assert.WithinDuration(t, before, got[`{"txid":"ts-1"}`], 5*time.Second)
 }
 
 func TestKafkaFranzAutoTopicCreation(t *testing.T) {
