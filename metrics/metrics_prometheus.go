@@ -4,6 +4,7 @@ package metrics
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -25,6 +26,12 @@ const (
 	pmFieldAddProcessMetrics  = "add_process_metrics"
 	pmFieldAddGoMetrics       = "add_go_metrics"
 	pmFieldFileOutputPath     = "file_output_path"
+	pmFieldPushURL            = "push_url"
+	pmFieldPushInterval       = "push_interval"
+	pmFieldPushJobName        = "push_job_name"
+	pmFieldPushBasicAuth      = "push_basic_auth"
+	pmFieldPushUsername       = "username"
+	pmFieldPushPassword       = "password"
 )
 
 func prometheusMetricsSpec() *service.ConfigSpec {
@@ -36,7 +43,13 @@ This is duostream's default metrics exporter: a config without a `+"`metrics`"+`
 
 Each Benthos counter, gauge and timer becomes a Prometheus metric of the same name and labels (for example `+"`input_received{label=\"duo\",path=\"root.input\"}`"+`), so the fields and metric names match Redpanda Connect's `+"`prometheus`"+` exporter. Characters that Prometheus does not allow in a name (anything but letters, digits, `+"`_`"+` and `+"`:`"+`) become `+"`_`"+`, and a name starting with a digit gets a leading `+"`_`"+`. Rename or drop metrics with the `+"`metrics.mapping`"+` field.
 
-Timers are summaries of nanoseconds by default; with `+"`use_histogram_timing`"+` they are histograms of seconds instead, which Prometheus can aggregate across instances.`).
+Timers are summaries of nanoseconds by default; with `+"`use_histogram_timing`"+` they are histograms of seconds instead, which Prometheus can aggregate across instances.
+
+### Push gateway
+
+Where Prometheus cannot reach duostream to scrape it (a locked-down network segment, a replay run that ends by itself), set `+"`push_url`"+` to a [Prometheus Pushgateway](https://prometheus.io/docs/instrumenting/pushing/): every metric is then pushed to it once when duostream shuts down, and every `+"`push_interval`"+` while it runs. Each push replaces what the previous one stored under the job `+"`push_job_name`"+` (an HTTP PUT to `+"`<push_url>/metrics/job/<push_job_name>`"+`), so give every process its own job name, for example `+"`duostream_${HOSTNAME}`"+`, or replicas overwrite each other's metrics. `+"`/metrics`"+` keeps serving scrapes as well.
+
+A push that fails is logged with the gateway's answer and retried at the next interval; it never stops the pipeline. `+"`push_basic_auth`"+` sends HTTP basic authentication; its password, and any password in `+"`push_url`"+`, are never logged. The fields match Redpanda Connect's, defaults included.`).
 		Fields(
 			service.NewBoolField(pmFieldUseHistogramTiming).
 				Description("Export timers as histograms of seconds rather than summaries of nanoseconds.").
@@ -73,6 +86,32 @@ Timers are summaries of nanoseconds by default; with `+"`use_histogram_timing`"+
 			service.NewStringField(pmFieldFileOutputPath).
 				Description("A file to write every metric to, in the Prometheus text format, when the service shuts down. Empty means none.").
 				Default("").
+				Advanced(),
+			service.NewURLField(pmFieldPushURL).
+				Description("The URL of a Prometheus Pushgateway to push every metric to (see Push gateway above), without the `/metrics/job/...` path. Empty means no pushing.").
+				Default("").
+				Example("http://pushgateway.monitoring:9091").
+				Advanced(),
+			service.NewStringField(pmFieldPushInterval).
+				Description("How often to push while running, as a duration such as `30s`. Empty means only once, at shutdown.").
+				Default("").
+				Example("30s").
+				Advanced(),
+			service.NewStringField(pmFieldPushJobName).
+				Description("The job the metrics are pushed under; one per process, since each push replaces the job's metrics.").
+				Default("benthos_push").
+				Example("duostream_${HOSTNAME}").
+				Advanced(),
+			service.NewObjectField(pmFieldPushBasicAuth,
+				service.NewStringField(pmFieldPushUsername).
+					Description("The user name.").
+					Default(""),
+				service.NewStringField(pmFieldPushPassword).
+					Description("The password.").
+					Default("").
+					Secret(),
+			).
+				Description("HTTP basic authentication for the Pushgateway, used when both fields are set.").
 				Advanced(),
 		).
 		Example(
@@ -116,6 +155,7 @@ type prometheusExporter struct {
 	buckets    []float64
 	objectives map[float64]float64
 	filePath   string
+	pusher     *pusher // nil without push_url
 
 	mu      sync.Mutex
 	metrics map[string]*promMetric
@@ -179,6 +219,9 @@ func newPrometheusFromParsed(conf *service.ParsedConfig, log *service.Logger) (*
 		p.reg.MustRegister(collectors.NewGoCollector())
 	}
 	p.handler = promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+	if p.pusher, err = newPusherFromParsed(conf, p.reg, log); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -324,15 +367,19 @@ func (p *prometheusExporter) NewTimerCtor(name string, labelKeys ...string) serv
 	}
 }
 
-// Close writes the metrics to file_output_path, if set.
-func (p *prometheusExporter) Close(context.Context) error {
-	if p.filePath == "" {
-		return nil
+// Close pushes the metrics a last time when push_url is set and writes them
+// to file_output_path, if set.
+func (p *prometheusExporter) Close(ctx context.Context) error {
+	var errs []error
+	if p.pusher != nil {
+		errs = append(errs, p.pusher.close(ctx))
 	}
-	if err := prometheus.WriteToTextfile(p.filePath, p.reg); err != nil {
-		return fmt.Errorf("write metrics to %s: %w", p.filePath, err)
+	if p.filePath != "" {
+		if err := prometheus.WriteToTextfile(p.filePath, p.reg); err != nil {
+			errs = append(errs, fmt.Errorf("write metrics to %s: %w", p.filePath, err))
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 type promCounter struct{ c prometheus.Counter }
