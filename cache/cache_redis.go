@@ -7,7 +7,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,24 +43,33 @@ Use this cache for the `+"`checkpoint_cache`"+` of the `+"`duo_admin_logs`"+` in
 
 A value written by this cache is only as durable as the Redis server makes it. For checkpoints, run Redis with persistence (AOF with `+"`appendfsync everysec`"+` or `+"`always`"+`) or a replicated managed service.
 
-The fields match Redpanda Connect's `+"`redis`"+` cache, so a `+"`redis`"+` block moves between the two unchanged. A password in `+"`url`"+` is never logged nor shown in errors: the URL is shown with its password replaced by `+"`xxxxx`"+`, and `+"`echo`"+` hides the whole field.
+The fields match Redpanda Connect's `+"`redis`"+` cache, so a `+"`redis`"+` block moves between the two unchanged, with `+"`kind`"+` `+"`simple`"+`, `+"`cluster`"+` or `+"`failover`"+`; `+"`url`"+` says where the two differ. A password in `+"`url`"+` (the sentinels' too) is never logged nor shown in errors: the URL is shown with its passwords replaced by `+"`xxxxx`"+`, and `+"`echo`"+` hides the whole field.
 
 Operations that fail on the connection (not on a reply from Redis) are retried as set in `+"`retries`"+`.`).
 		Fields(
 			service.NewStringField(rcFieldURL).
-				Description("The URL of the Redis server, parsed by go-redis: `redis://[user:password@]host[:port][/db][?option=value...]`, or `rediss://` for TLS. With `kind: cluster` or `kind: failover`, further nodes or sentinels are given as `addr` query parameters. Prefer putting the password in an environment variable, as in the examples.").
-				Examples("redis://localhost:6379", "rediss://default:${REDIS_PASSWORD}@redis.example.com:6380/0", "redis://:${REDIS_PASSWORD}@node1:6379?addr=node2:6379&addr=node3:6379").
+				Description("The URL of the Redis server, parsed by go-redis: `redis://[user:password@]host[:port][/db][?option=value...]`, `rediss://` for TLS, and `tcp://` as another name for `redis://`. A port left out is 6379, for sentinels too.\n\n"+
+					"With `kind: cluster` or `kind: failover`, name several nodes or sentinels either as Redpanda Connect does, with a comma-separated list of URLs (`redis://a:6379/0,redis://b:6379/0`), or with go-redis' `addr` query parameters (`redis://a:6379/0?addr=b:6379`). In a list the first URL carries the query options; the others add their host and port only, and may repeat the first one's credentials and database but not differ from them (Redpanda Connect takes those from the last URL). Write a comma inside a password as `%2C`. With `kind: simple` a list is an error, where Redpanda Connect silently uses the first server.\n\n"+
+					"With `kind: failover` the URLs name the sentinels and their `user:password@` authenticates to the master and its replicas, as in Redpanda Connect. Sentinels that need a password of their own (`requirepass` in sentinel.conf) take it from the `sentinel_username` and `sentinel_password` query parameters, which Redpanda Connect does not have; go-redis' own `username` and `password` parameters are refused there, so that the master's credentials have one place.\n\n"+
+					"Prefer putting passwords in environment variables, as in the examples.").
+				Examples(
+					"redis://localhost:6379",
+					"rediss://default:${REDIS_PASSWORD}@redis.example.com:6380/0",
+					"redis://:${REDIS_PASSWORD}@node1:6379/0,redis://:${REDIS_PASSWORD}@node2:6379/0,redis://:${REDIS_PASSWORD}@node3:6379/0",
+					"redis://:${REDIS_PASSWORD}@node1:6379?addr=node2:6379&addr=node3:6379",
+					"redis://:${REDIS_PASSWORD}@sentinel1:26379/0?sentinel_password=${SENTINEL_PASSWORD},redis://sentinel2:26379,redis://sentinel3:26379",
+				).
 				Secret(),
 			service.NewStringAnnotatedEnumField(rcFieldKind, map[string]string{
-				rcKindSimple:   "A single Redis server.",
-				rcKindCluster:  "A Redis Cluster; keys are spread over its shards.",
-				rcKindFailover: "A master found through Redis Sentinel; `url` names the sentinels and `master` the master set.",
+				rcKindSimple:   "A single Redis server; `url` names it.",
+				rcKindCluster:  "A Redis Cluster; `url` names one or more of its nodes (the client learns the others from them), and keys are spread over the shards by hash slot. A database in `url` is ignored: a cluster has database 0 only.",
+				rcKindFailover: "A master found through Redis Sentinel; `url` names the sentinels and `master` the master set. When the sentinels promote a replica the client follows; operations that fail meanwhile are retried as set in `retries`, so give `retries.max_elapsed_time` more than a failover takes (the sentinels' `down-after-milliseconds` plus an election, a few seconds). Redis replicates asynchronously: a write acknowledged just before the master died may be lost with it.",
 			}).
 				Description("The kind of Redis deployment.").
 				Default(rcKindSimple).
 				Advanced(),
 			service.NewStringField(rcFieldMaster).
-				Description("The name of the master set when `kind` is `failover`.").
+				Description("The name of the master set, as in the sentinels' `sentinel monitor` line, when `kind` is `failover`. It overrides a `master_name` URL parameter; one of the two is needed.").
 				Default("").
 				Example("mymaster").
 				Advanced(),
@@ -114,7 +125,7 @@ type redisCache struct {
 	prefix     string
 	defaultTTL time.Duration
 	retries    backoff.ExponentialBackOff
-	password   string // only used to scrub errors
+	secrets    []string // passwords in the url field, only used to scrub errors
 }
 
 func newRedisCacheFromParsed(conf *service.ParsedConfig, log *service.Logger) (*redisCache, error) {
@@ -161,70 +172,175 @@ func newRedisCacheFromParsed(conf *service.ParsedConfig, log *service.Logger) (*
 	}
 	c.retries = *retries
 
-	u, err := url.Parse(rawURL)
+	parsed, err := parseRedisURL(rawURL, kind)
+	c.secrets = parsed.secrets
 	if err != nil {
-		// url.Parse errors quote the whole URL, password included.
-		return nil, fmt.Errorf("field %s: not a valid URL; expected redis://[user:password@]host[:port][/db]", rcFieldURL)
+		return nil, c.scrub(fmt.Errorf("field %s (%s): %w", rcFieldURL, parsed.redacted, err))
 	}
-	c.password, _ = u.User.Password()
-	if c.client, err = newRedisClient(rawURL, kind, master, clientName, tlsConf); err != nil {
-		return nil, c.scrub(fmt.Errorf("field %s (%s): %w", rcFieldURL, u.Redacted(), err))
+	if c.client, err = parsed.client(master, clientName, tlsConf); err != nil {
+		return nil, c.scrub(fmt.Errorf("field %s (%s): %w", rcFieldURL, parsed.redacted, err))
 	}
-	log.Debugf("Redis cache uses %s (%s)", u.Redacted(), kind)
+	log.Debugf("Redis cache uses %s (%s)", parsed.redacted, kind)
 	return c, nil
 }
 
-// newRedisClient builds the go-redis client for kind from rawURL. A non-nil
-// tlsConf replaces the TLS settings that a rediss:// URL implies.
-func newRedisClient(rawURL, kind, master, clientName string, tlsConf *tls.Config) (redis.UniversalClient, error) {
-	switch kind {
-	case rcKindSimple:
-		opts, err := redis.ParseURL(rawURL)
-		if err != nil {
-			return nil, err
-		}
-		opts.ClientName = clientName
-		if tlsConf != nil {
-			opts.TLSConfig = tlsConf
-		}
-		return redis.NewClient(opts), nil
-	case rcKindCluster:
-		opts, err := redis.ParseClusterURL(rawURL)
-		if err != nil {
-			return nil, err
-		}
-		opts.ClientName = clientName
-		if tlsConf != nil {
-			opts.TLSConfig = tlsConf
-		}
-		return redis.NewClusterClient(opts), nil
-	case rcKindFailover:
-		opts, err := redis.ParseFailoverURL(rawURL)
-		if err != nil {
-			return nil, err
-		}
-		if master != "" {
-			opts.MasterName = master
-		}
-		if opts.MasterName == "" {
-			return nil, fmt.Errorf("kind %s needs the field %s (or a master_name URL parameter)", rcKindFailover, rcFieldMaster)
-		}
-		opts.ClientName = clientName
-		if tlsConf != nil {
-			opts.TLSConfig = tlsConf
-		}
-		return redis.NewFailoverClient(opts), nil
-	}
-	return nil, fmt.Errorf("unknown kind %q", kind)
+// Query parameters of the url field that go-redis does not know: with kind
+// failover they authenticate to the sentinels, as the URL's userinfo
+// authenticates to the master.
+const (
+	rcParamSentinelUsername = "sentinel_username"
+	rcParamSentinelPassword = "sentinel_password"
+)
+
+// redisURL is what the url field says for one kind: exactly one of simple,
+// cluster and failover is set.
+type redisURL struct {
+	simple   *redis.Options
+	cluster  *redis.ClusterOptions
+	failover *redis.FailoverOptions
+
+	redacted string   // the URL with every password replaced by xxxxx
+	secrets  []string // the passwords, to scrub from errors
 }
 
-// scrub removes the URL's password from err's text. Errors from go-redis do
-// not quote it, this is the guarantee that none ever does.
+// parseRedisURL reads the url field for kind. It takes go-redis' URL forms
+// (further nodes or sentinels as addr parameters) and Redpanda Connect's
+// (a comma-separated list of URLs, tcp:// for redis://, and with kind
+// failover the userinfo authenticating to the master). The first entry of a
+// list carries the options; each further entry only adds its host. redacted
+// and secrets are set even when it fails.
+func parseRedisURL(raw, kind string) (redisURL, error) {
+	var r redisURL
+	var entries []*url.URL
+	var redacted []string
+	for i, s := range strings.Split(raw, ",") {
+		u, err := url.Parse(strings.TrimSpace(s))
+		if err != nil {
+			// url.Parse errors quote the whole URL, password included.
+			r.redacted = strings.Join(append(redacted, "…"), ",")
+			return r, fmt.Errorf("entry %d is not a valid URL; expected redis://[user:password@]host[:port][/db]", i+1)
+		}
+		if u.Scheme == "tcp" {
+			u.Scheme = "redis"
+		}
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			r.secrets = append(r.secrets, pw)
+		}
+		q := u.Query()
+		for _, name := range []string{rcParamSentinelPassword, "password"} {
+			if pw := q.Get(name); pw != "" {
+				r.secrets = append(r.secrets, pw)
+				q.Set(name, "xxxxx")
+			}
+		}
+		shown := *u
+		shown.RawQuery = q.Encode()
+		redacted = append(redacted, shown.Redacted())
+		entries = append(entries, u)
+	}
+	r.redacted = strings.Join(redacted, ",")
+	// Longest first, so that no password is left half replaced.
+	slices.SortFunc(r.secrets, func(a, b string) int { return len(b) - len(a) })
+
+	first := entries[0]
+	if len(entries) > 1 && kind == rcKindSimple {
+		return r, fmt.Errorf("lists %d servers, but kind %s uses one; set kind %s or %s (Redpanda Connect would use the first one only)", len(entries), rcKindSimple, rcKindCluster, rcKindFailover)
+	}
+	q := first.Query()
+	for i, u := range entries[1:] {
+		switch {
+		case u.Hostname() == "":
+			return r, fmt.Errorf("entry %d has no host", i+2)
+		case u.Scheme != first.Scheme:
+			return r, fmt.Errorf("entry %d has scheme %s, the first entry %s; use one scheme for all", i+2, u.Scheme, first.Scheme)
+		case u.RawQuery != "":
+			return r, fmt.Errorf("entry %d has options; put them on the first entry only", i+2)
+		case u.User != nil && u.User.String() != first.User.String():
+			return r, fmt.Errorf("entry %d has other credentials than the first entry; give them on the first entry only, or the same on every entry", i+2)
+		case u.Path != "" && u.Path != first.Path:
+			return r, fmt.Errorf("entry %d has database %q, the first entry %q; give it on the first entry only, or the same on every entry", i+2, strings.Trim(u.Path, "/"), strings.Trim(first.Path, "/"))
+		}
+		port := u.Port()
+		if port == "" {
+			port = "6379"
+		}
+		q.Add("addr", net.JoinHostPort(u.Hostname(), port))
+	}
+
+	var err error
+	switch kind {
+	case rcKindSimple:
+		first.RawQuery = q.Encode()
+		r.simple, err = redis.ParseURL(first.String())
+	case rcKindCluster:
+		first.RawQuery = q.Encode()
+		r.cluster, err = redis.ParseClusterURL(first.String())
+	case rcKindFailover:
+		if q.Has("username") || q.Has("password") {
+			return r, fmt.Errorf("with kind %s, give the master's credentials as user:password@ in the URL, as Redpanda Connect does, and the sentinels' as %s and %s parameters", rcKindFailover, rcParamSentinelUsername, rcParamSentinelPassword)
+		}
+		sentinelUser, sentinelPassword := q.Get(rcParamSentinelUsername), q.Get(rcParamSentinelPassword)
+		q.Del(rcParamSentinelUsername)
+		q.Del(rcParamSentinelPassword)
+		first.RawQuery = q.Encode()
+		if r.failover, err = redis.ParseFailoverURL(first.String()); err == nil {
+			// go-redis takes the userinfo for the sentinels' credentials.
+			r.failover.Username, r.failover.Password = r.failover.SentinelUsername, r.failover.SentinelPassword
+			r.failover.SentinelUsername, r.failover.SentinelPassword = sentinelUser, sentinelPassword
+		}
+	default:
+		err = fmt.Errorf("unknown kind %q", kind)
+	}
+	return r, err
+}
+
+// client builds the go-redis client. master, when set, names the failover
+// master set; a non-nil tlsConf replaces the TLS settings that a rediss://
+// URL implies.
+func (r redisURL) client(master, clientName string, tlsConf *tls.Config) (redis.UniversalClient, error) {
+	switch {
+	case r.simple != nil:
+		r.simple.ClientName = clientName
+		if tlsConf != nil {
+			r.simple.TLSConfig = tlsConf
+		}
+		return redis.NewClient(r.simple), nil
+	case r.cluster != nil:
+		r.cluster.ClientName = clientName
+		if tlsConf != nil {
+			r.cluster.TLSConfig = tlsConf
+		}
+		return redis.NewClusterClient(r.cluster), nil
+	case r.failover != nil:
+		if master != "" {
+			r.failover.MasterName = master
+		}
+		if r.failover.MasterName == "" {
+			return nil, fmt.Errorf("kind %s needs the field %s (or a master_name URL parameter)", rcKindFailover, rcFieldMaster)
+		}
+		r.failover.ClientName = clientName
+		if tlsConf != nil {
+			r.failover.TLSConfig = tlsConf
+		}
+		return redis.NewFailoverClient(r.failover), nil
+	}
+	return nil, errors.New("no options parsed")
+}
+
+// scrub removes the URL's passwords from err's text. Errors from go-redis do
+// not quote them, this is the guarantee that none ever does.
 func (c *redisCache) scrub(err error) error {
-	if err == nil || c.password == "" || !strings.Contains(err.Error(), c.password) {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, pw := range c.secrets {
+		msg = strings.ReplaceAll(msg, pw, "xxxxx")
+	}
+	if msg == err.Error() {
 		return err
 	}
-	return errors.New(strings.ReplaceAll(err.Error(), c.password, "xxxxx"))
+	return errors.New(msg)
 }
 
 // ttl returns the expiry for a write: the given TTL, or the default, where

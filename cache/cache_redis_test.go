@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -199,7 +200,7 @@ func TestRedisCacheRedactsPassword(t *testing.T) {
 	}
 
 	t.Run("scrub hides a password an error would quote", func(t *testing.T) {
-		c := &redisCache{password: pw}
+		c := &redisCache{secrets: []string{pw}}
 		err := c.scrub(fmt.Errorf("dial redis://:%s@h: refused", pw))
 		assert.Equal(t, "dial redis://:xxxxx@h: refused", err.Error())
 	})
@@ -438,5 +439,150 @@ func selfSignedServerTLS(t *testing.T) *tls.Config {
 	return &tls.Config{
 		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
 		MinVersion:   tls.VersionTLS12,
+	}
+}
+
+// redisTarget is what a parsed url field says, whatever the kind.
+type redisTarget struct {
+	addrs                          []string
+	db                             int
+	user, password                 string // the data nodes' (the master's with kind failover)
+	sentinelUser, sentinelPassword string
+	masterName                     string
+	tls                            bool
+}
+
+func targetOf(r redisURL) redisTarget {
+	switch {
+	case r.simple != nil:
+		o := r.simple
+		return redisTarget{addrs: []string{o.Addr}, db: o.DB, user: o.Username, password: o.Password, tls: o.TLSConfig != nil}
+	case r.cluster != nil:
+		o := r.cluster
+		return redisTarget{addrs: o.Addrs, user: o.Username, password: o.Password, tls: o.TLSConfig != nil}
+	case r.failover != nil:
+		o := r.failover
+		return redisTarget{
+			addrs: o.SentinelAddrs, db: o.DB, user: o.Username, password: o.Password,
+			sentinelUser: o.SentinelUsername, sentinelPassword: o.SentinelPassword,
+			masterName: o.MasterName, tls: o.TLSConfig != nil,
+		}
+	}
+	return redisTarget{}
+}
+
+func TestParseRedisURL(t *testing.T) {
+	tests := []struct {
+		kind, url string
+		want      redisTarget
+	}{
+		{rcKindSimple, "redis://localhost:6379/1", redisTarget{addrs: []string{"localhost:6379"}, db: 1}},
+		{rcKindSimple, "tcp://u:pw@h:7000/2", redisTarget{addrs: []string{"h:7000"}, db: 2, user: "u", password: "pw"}},
+		{rcKindSimple, "rediss://:pw@h", redisTarget{addrs: []string{"h:6379"}, password: "pw", tls: true}},
+		{rcKindSimple, " redis://h:1/0 ", redisTarget{addrs: []string{"h:1"}}},
+
+		// Cluster: go-redis' addr parameters and Connect's comma list
+		// (where the database, as in Connect, means nothing).
+		{rcKindCluster, "redis://:pw@a:1?addr=b:2&addr=c:3", redisTarget{addrs: []string{"a:1", "b:2", "c:3"}, password: "pw"}},
+		{rcKindCluster, "redis://:pw@a:1/0,redis://:pw@b:2/0,redis://:pw@c:3/0", redisTarget{addrs: []string{"a:1", "b:2", "c:3"}, password: "pw"}},
+		{rcKindCluster, "tcp://a:1,tcp://b", redisTarget{addrs: []string{"a:1", "b:6379"}}},
+		{rcKindCluster, "redis://u:pw@a:1?dial_timeout=1s,redis://b:2", redisTarget{addrs: []string{"a:1", "b:2"}, user: "u", password: "pw"}},
+
+		// Failover: the userinfo is the master's, as in Connect; the
+		// sentinels' come from their own parameters.
+		{rcKindFailover, "redis://:mpw@s1:26379/3,redis://:mpw@s2:26379/3", redisTarget{addrs: []string{"s1:26379", "s2:26379"}, db: 3, password: "mpw"}},
+		{rcKindFailover, "redis://mu:mpw@s1:26379?addr=s2:26379&master_name=mymaster", redisTarget{addrs: []string{"s1:26379", "s2:26379"}, user: "mu", password: "mpw", masterName: "mymaster"}},
+		{rcKindFailover, "redis://:mpw@s1:26379?sentinel_username=su&sentinel_password=spw,redis://s2:26379", redisTarget{
+			addrs: []string{"s1:26379", "s2:26379"}, password: "mpw", sentinelUser: "su", sentinelPassword: "spw",
+		}},
+		{rcKindFailover, "tcp://s1:26379", redisTarget{addrs: []string{"s1:26379"}}},
+	}
+	for _, tc := range tests {
+		got, err := parseRedisURL(tc.url, tc.kind)
+		if err != nil {
+			t.Errorf("parseRedisURL(%q, %s) returned error %q", tc.url, tc.kind, err)
+			continue
+		}
+		assert.Equal(t, tc.want, targetOf(got), "parseRedisURL(%q, %s)", tc.url, tc.kind)
+	}
+}
+
+func TestParseRedisURLErrors(t *testing.T) {
+	const pw = "s3cr3t-Pass"
+	tests := []struct {
+		kind, url string
+		wantErr   string
+	}{
+		{rcKindSimple, "redis://:" + pw + "@a:1,redis://b:2", "lists 2 servers, but kind simple uses one; set kind cluster or failover"},
+		{rcKindSimple, "redis://a:1?addr=b:2", "unexpected option: addr"},
+		{rcKindSimple, "redis://a:1?" + rcParamSentinelPassword + "=" + pw, "unexpected option: sentinel_password"},
+		{rcKindCluster, "redis://a:1,redis://b:2?dial_timeout=1s", "entry 2 has options; put them on the first entry only"},
+		{rcKindCluster, "redis://:" + pw + "@a:1,redis://:other@b:2", "entry 2 has other credentials than the first entry"},
+		{rcKindCluster, "redis://a:1,rediss://b:2", "entry 2 has scheme rediss, the first entry redis"},
+		{rcKindCluster, "redis://a:1,redis://:" + pw + "@b:2:x", "entry 2 is not a valid URL"},
+		{rcKindCluster, "redis://a:1,redis:///0", "entry 2 has no host"},
+		{rcKindFailover, "redis://s1:1/1,redis://s2:2/2", `entry 2 has database "2", the first entry "1"`},
+		{rcKindFailover, "redis://s1:1?password=" + pw, "give the master's credentials as user:password@ in the URL"},
+		{rcKindFailover, "http://:" + pw + "@s1:1", "invalid URL scheme: http"},
+	}
+	for _, tc := range tests {
+		got, err := parseRedisURL(tc.url, tc.kind)
+		if err == nil {
+			t.Errorf("parseRedisURL(%q, %s) = nil error, want %q", tc.url, tc.kind, tc.wantErr)
+			continue
+		}
+		assert.Contains(t, err.Error(), tc.wantErr, "parseRedisURL(%q, %s)", tc.url, tc.kind)
+		assert.NotContains(t, got.redacted, pw, "parseRedisURL(%q, %s).redacted", tc.url, tc.kind)
+	}
+}
+
+// TestRedisCacheRedactsSentinelPassword checks that the sentinels' password
+// is hidden like the master's, in the log line and in errors.
+func TestRedisCacheRedactsSentinelPassword(t *testing.T) {
+	const mpw, spw = "master-Pw-1", "sentinel-Pw-2"
+	var logs bytes.Buffer
+	logger := service.NewLoggerFromSlog(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	raw := "redis://:" + mpw + "@127.0.0.1:1?sentinel_password=" + spw + "&max_retries=-1,redis://127.0.0.1:2"
+	c, err := openTestRedis(t, fmt.Sprintf("url: %q\nkind: failover\nmaster: mymaster\nretries:\n  max_elapsed_time: 100ms", raw), logger)
+	require.NoError(t, err)
+	assert.Contains(t, logs.String(), "sentinel_password=xxxxx")
+	assert.NotContains(t, logs.String(), mpw)
+	assert.NotContains(t, logs.String(), spw)
+	err = c.Set(t.Context(), "k", []byte("v"), nil)
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), mpw)
+	assert.NotContains(t, err.Error(), spw)
+
+	_, err = openTestRedis(t, fmt.Sprintf("url: %q\nkind: failover", raw+"?"+spw+"=1"), nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "field url")
+	assert.NotContains(t, err.Error(), mpw)
+	assert.NotContains(t, err.Error(), spw)
+}
+
+// TestRedisCacheConnectBlock lints and builds redis cache blocks as Redpanda
+// Connect writes them, with every field of its redis cache set.
+func TestRedisCacheConnectBlock(t *testing.T) {
+	for _, kindAndURL := range []string{
+		"kind: simple\n  url: tcp://foousername:foopassword@redisplace:6379/1",
+		"kind: cluster\n  url: redis://:foopassword@node1:6379/0,redis://:foopassword@node2:6379/0",
+		"kind: failover\n  master: mymaster\n  url: redis://:foopassword@sentinel1:26379/1,redis://:foopassword@sentinel2:26379/1",
+	} {
+		block := `
+  client_name: redpanda-connect
+  tls:
+    enabled: false
+    skip_cert_verify: false
+  prefix: "connect:"
+  default_ttl: 24h
+  retries:
+    initial_interval: 500ms
+    max_interval: 1s
+    max_elapsed_time: 5s
+  ` + kindAndURL + "\n"
+		b := service.NewStreamBuilder()
+		assert.NoError(t, b.AddCacheYAML("label: connect\nredis:"+block), kindAndURL)
+		_, err := openTestRedis(t, strings.ReplaceAll(block, "\n  ", "\n"), nil)
+		assert.NoError(t, err, kindAndURL)
 	}
 }
