@@ -18,18 +18,25 @@ import (
 )
 
 // redisTestURL returns the URL of the real redis-server that
-// .ci/services/redis.sh started. Without it the test is skipped, except in
-// CI, where it fails.
+// .ci/services/redis.sh started.
 func redisTestURL(t *testing.T) string {
 	t.Helper()
-	u := os.Getenv("DUOSTREAM_TEST_REDIS_URL")
-	if u == "" {
+	return redisTestEnv(t, "DUOSTREAM_TEST_REDIS_URL", "redis.sh")
+}
+
+// redisTestEnv returns the environment variable name that
+// .ci/services/<script> exports. Without it the test is skipped, except in
+// CI, where it fails.
+func redisTestEnv(t *testing.T, name, script string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
 		if os.Getenv("CI") == "true" {
-			t.Fatal("DUOSTREAM_TEST_REDIS_URL is not set; CI must run: eval \"$(bash .ci/services/redis.sh)\"")
+			t.Fatalf("%s is not set; CI must run: eval \"$(bash .ci/services/%s)\"", name, script)
 		}
-		t.Skip("DUOSTREAM_TEST_REDIS_URL is not set; run: eval \"$(DUOSTREAM_CI_TMP=$(mktemp -d) bash .ci/services/redis.sh)\"")
+		t.Skipf("%s is not set; run: eval \"$(DUOSTREAM_CI_TMP=$(mktemp -d) bash .ci/services/%s)\"", name, script)
 	}
-	return u
+	return v
 }
 
 func TestRedisCacheIntegrationConformance(t *testing.T) {
