@@ -45,7 +45,7 @@ A value written by this cache is only as durable as the Redis server makes it. F
 
 The fields match Redpanda Connect's `+"`redis`"+` cache, so a `+"`redis`"+` block moves between the two unchanged, with `+"`kind`"+` `+"`simple`"+`, `+"`cluster`"+` or `+"`failover`"+`; `+"`url`"+` says where the two differ. A password in `+"`url`"+` (the sentinels' too) is never logged nor shown in errors: the URL is shown with its passwords replaced by `+"`xxxxx`"+`, and `+"`echo`"+` hides the whole field.
 
-Operations that fail on the connection (not on a reply from Redis) are retried as set in `+"`retries`"+`.`).
+Operations that fail on the connection, or on a reply that the deployment is between states (`+"`READONLY`"+`, `+"`LOADING`"+`, `+"`MASTERDOWN`"+`, `+"`CLUSTERDOWN`"+`, `+"`TRYAGAIN`"+`, as during a failover), are retried as set in `+"`retries`"+`; other replies from Redis are final.`).
 		Fields(
 			service.NewStringField(rcFieldURL).
 				Description("The URL of the Redis server, parsed by go-redis: `redis://[user:password@]host[:port][/db][?option=value...]`, `rediss://` for TLS, and `tcp://` as another name for `redis://`. A port left out is 6379, for sentinels too.\n\n"+
@@ -352,12 +352,16 @@ func (c *redisCache) ttl(ttl *time.Duration) time.Duration {
 	return c.defaultTTL
 }
 
-// retryable reports whether err is a failure of the connection rather than
-// an answer: a reply error from Redis, a missing key or a cancelled context
-// would end the same way again.
+// retryable reports whether err is a failure of the connection, or a
+// reply saying the deployment is between states (a failover, a restart, a
+// resharding), rather than an answer: any other reply error from Redis, a
+// missing key or a cancelled context would end the same way again.
 func retryable(ctx context.Context, err error) bool {
 	if ctx.Err() != nil || errors.Is(err, redis.Nil) || errors.Is(err, redis.ErrClosed) || errors.Is(err, service.ErrKeyAlreadyExists) {
 		return false
+	}
+	if redis.IsReadOnlyError(err) || redis.IsLoadingError(err) || redis.IsMasterDownError(err) || redis.IsClusterDownError(err) || redis.IsTryAgainError(err) {
+		return true
 	}
 	var reply redis.Error
 	return !errors.As(err, &reply)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/redpanda-data/benthos/v4/public/service/integration"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -215,6 +216,36 @@ retries:
 	for _, k := range []string{"marker", "after-kill", "after-failover"} {
 		require.NoError(t, c.Delete(ctx, k))
 	}
+}
+
+// TestRedisCacheFailoverIntegrationRetriesReadOnly writes to the replica
+// directly: its READONLY reply is what a client still connected to a
+// demoted master gets during a failover, so the cache retries it until
+// retries.max_elapsed_time rather than failing at once.
+func TestRedisCacheFailoverIntegrationRetriesReadOnly(t *testing.T) {
+	st := sentinelTestEnv(t)
+	ctx := t.Context()
+	require.Eventually(t, func() bool { return st.healthy(ctx) }, time.Minute, 200*time.Millisecond, "the master set is not healthy")
+	sc := redis.NewSentinelClient(&redis.Options{Addr: st.sentinels[0]})
+	t.Cleanup(func() { _ = sc.Close() })
+	replicas, err := sc.Replicas(ctx, st.master).Result()
+	require.NoError(t, err)
+	require.Len(t, replicas, 1)
+
+	replica := net.JoinHostPort(replicas[0]["ip"], replicas[0]["port"])
+	c := mustOpenTestRedis(t, fmt.Sprintf(`url: %q
+retries:
+  initial_interval: 20ms
+  max_interval: 50ms
+  max_elapsed_time: 300ms
+`, "redis://:"+st.password+"@"+replica+"/0"))
+	start := time.Now()
+	err = c.Set(ctx, "readonly", []byte("v"), nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "READONLY")
+	assert.GreaterOrEqual(t, time.Since(start), 250*time.Millisecond, "READONLY is retried")
+	_, err = c.Get(ctx, "readonly")
+	assert.ErrorIs(t, err, service.ErrKeyNotFound, "reads from the replica work")
 }
 
 // restartAsReplica starts the killed node at addr again, with the config
