@@ -51,6 +51,7 @@ type reqSpec struct {
 	noAuth     bool
 	rawQuery   string // sent instead of the canonical query
 	method     string
+	userAgent  string // default Go's own
 }
 
 type reqOpt func(*reqSpec)
@@ -64,6 +65,7 @@ func withDateHeader(h string) reqOpt               { return func(s *reqSpec) { s
 func withoutAuth() reqOpt                          { return func(s *reqSpec) { s.noAuth = true } }
 func withRawQuery(q string) reqOpt                 { return func(s *reqSpec) { s.rawQuery = q } }
 func withMethod(m string) reqOpt                   { return func(s *reqSpec) { s.method = m } }
+func withUserAgent(ua string) reqOpt               { return func(s *reqSpec) { s.userAgent = ua } }
 
 // newRequest builds a signed request for path and params.
 func (h *harness) newRequest(path string, params url.Values, opts ...reqOpt) *http.Request {
@@ -88,6 +90,9 @@ func (h *harness) newRequest(path string, params url.Values, opts ...reqOpt) *ht
 	require.NoError(h.t, err)
 	if spec.dateHeader != "-" {
 		req.Header.Set(spec.dateHeader, spec.date)
+	}
+	if spec.userAgent != "" {
+		req.Header.Set("User-Agent", spec.userAgent)
 	}
 	if !spec.noAuth {
 		signed := duoapi.Request{Date: spec.date, Method: spec.method, Host: spec.host, Path: path, Params: params}

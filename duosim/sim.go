@@ -393,10 +393,11 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Each path below records the request before the client can see any
 	// answer, so that a client that got a response finds it in Requests.
 	rec := RequestRecord{
-		Time:   s.now(),
-		Method: r.Method,
-		Path:   r.URL.Path,
-		Query:  r.URL.Query(),
+		Time:      s.now(),
+		Method:    r.Method,
+		Path:      r.URL.Path,
+		Query:     r.URL.Query(),
+		UserAgent: r.Header.Get("User-Agent"),
 	}
 	rec.AccountID = rec.Query.Get("account_id")
 

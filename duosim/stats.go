@@ -40,6 +40,10 @@ type RequestRecord struct {
 	Fault Fault
 	// Slowed tells whether the request was delayed by a slow fault.
 	Slowed bool
+	// UserAgent is the request's User-Agent header, empty when it had
+	// none. duostream sends "duostream/<version> (<instance id>)", which
+	// tells the replicas of one deployment apart in the request log.
+	UserAgent string
 }
 
 // PathStatus is a key of RequestCounts.

@@ -318,16 +318,19 @@ func TestEventsRange(t *testing.T) {
 func TestRequestLog(t *testing.T) {
 	h := newHarness(t, Config{})
 	q := url.Values{"mintime": {"0"}, "extra": {"a", "b"}}
-	h.get(duoapi.PathAdministratorV1, q)
+	ua := "duostream/1.2.3 (host-a-42)"
+	h.get(duoapi.PathAdministratorV1, q, withUserAgent(ua))
 	h.clock.Advance(time.Second)
-	h.get(duoapi.PathOfflineEnrollmentV1, url.Values{"mintime": {"x"}})
+	h.get(duoapi.PathOfflineEnrollmentV1, url.Values{"mintime": {"x"}}, withUserAgent(ua))
 	h.get(duoapi.PathOfflineEnrollmentV1, url.Values{"mintime": {"x"}})
 
 	recs := h.srv.Requests()
 	require.Len(t, recs, 3)
-	assert.Equal(t, RequestRecord{Time: epoch, Method: "GET", Path: duoapi.PathAdministratorV1, Query: q, Status: 200}, recs[0])
+	assert.Equal(t, RequestRecord{Time: epoch, Method: "GET", Path: duoapi.PathAdministratorV1, Query: q, Status: 200,
+		UserAgent: ua}, recs[0])
 	assert.Equal(t, RequestRecord{Time: epoch.Add(time.Second), Method: "GET", Path: duoapi.PathOfflineEnrollmentV1,
-		Query: url.Values{"mintime": {"x"}}, Status: 400, Code: 40002}, recs[1])
+		Query: url.Values{"mintime": {"x"}}, Status: 400, Code: 40002, UserAgent: ua}, recs[1])
+	assert.Equal(t, "Go-http-client/1.1", recs[2].UserAgent, "a request without our header has Go's")
 	assert.Equal(t, map[PathStatus]int{
 		{duoapi.PathAdministratorV1, 200}:     1,
 		{duoapi.PathOfflineEnrollmentV1, 400}: 2,
