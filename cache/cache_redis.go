@@ -114,7 +114,12 @@ input:
 
 func init() {
 	service.MustRegisterCache("redis", redisCacheSpec(), func(conf *service.ParsedConfig, mgr *service.Resources) (service.Cache, error) {
-		return newRedisCacheFromParsed(conf, mgr.Logger())
+		c, err := newRedisCacheFromParsed(conf, mgr.Logger())
+		if err != nil {
+			return nil, err
+		}
+		shareRedis(mgr, c)
+		return c, nil
 	})
 }
 
