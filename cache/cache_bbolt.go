@@ -35,12 +35,12 @@ This is the cache to use for the `+"`checkpoint_cache`"+` of the `+"`duo_admin_l
 
 Every `+"`set`, `add` and `delete`"+` is its own committed transaction that has been flushed to disk with fsync before the call returns, so a value that the cache acknowledged survives the process being killed and, as far as the disk honours fsync, a power loss. The file format keeps two copies of its root page, so a write torn by a crash leaves the previous committed state readable: reopening the file never yields an empty or half-written value.
 
-The file is locked while the cache is open. A second process (or a second cache resource in the same process) that opens the same file waits up to `+"`lock_timeout`"+` and then fails with an error naming the file, instead of corrupting it or hanging. To move a stream between machines, use the `+"`redis`"+` cache instead.
+The file is locked while the cache is open, and only one cache may hold it. A second duostream process, or a cache resource of another stream of this one, that opens the same file fails at once (after `+"`lock_timeout`"+`, half a second by default) with an error naming the file, instead of corrupting it or waiting for the first to stop: give each process its own file. To run several processes on one set of positions, one standing by for another, use the `+"`redis`"+` cache with the `+"`lease`"+` block of the `+"`duo_admin_logs`"+` input instead. `+"`duostream check`"+` opens the file read-only; while a pipeline holds it, the check reports the positions as not read and carries on.
 
 Values may carry a time to live. An expired value reads as missing at once, and expired values are removed from the file every `+"`compaction_interval`"+`.`).
 		Fields(
 			service.NewStringField(bcFieldPath).
-				Description("The database file. Missing parent directories are created with mode 0700 and a new file with mode 0600.").
+				Description("The database file. Missing parent directories are created with mode 0700 and a new file with mode 0600. One process at a time: opening a file that another duostream process (or another stream of this one) holds fails at once, so give each process its own file, or use the `redis` cache with the input's `lease` block to run several on one set of positions.").
 				Example("/var/lib/duostream/state.db"),
 			service.NewStringField(bcFieldBucket).
 				Description("The bucket (key namespace) inside the file that holds this cache's keys. The file is locked by one cache resource at a time, so give each cache resource its own file.").
@@ -52,8 +52,8 @@ Values may carry a time to live. An expired value reads as missing at once, and 
 				Optional().
 				Advanced(),
 			service.NewDurationField(bcFieldLockTimeout).
-				Description("How long to wait for the file lock held by another process or cache resource before failing.").
-				Default("5s").
+				Description("How long to wait for the file lock held by another process or cache resource before failing. It is short so that a second process fails at once rather than standing by: the lock is released only when the holder stops.").
+				Default("500ms").
 				Advanced(),
 			service.NewDurationField(bcFieldCompactionInterval).
 				Description("How often expired values are removed from the file. Set to an empty string to never remove them (they still read as missing once expired).").
@@ -155,7 +155,7 @@ func openBboltCache(path, bucket string, defaultTTL, lockTimeout, compaction tim
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout, FreelistType: bolt.FreelistMapType})
 	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, fmt.Errorf("open bbolt cache %s: the file is locked by another process or cache resource (waited %s); only one may use a bbolt file at a time", path, lockTimeout)
+		return nil, lockedError(path, lockTimeout)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open bbolt cache %s: %w", path, err)
@@ -180,6 +180,16 @@ func openBboltCache(path, bucket string, defaultTTL, lockTimeout, compaction tim
 		go c.sweepLoop(compaction)
 	}
 	return c, nil
+}
+
+// lockedError is the error of an open that found path locked after waiting
+// lockTimeout. It wraps ErrLocked, names the field and the file, and says
+// what to do, since the usual cause is two processes given one config.
+func lockedError(path string, lockTimeout time.Duration) error {
+	return fmt.Errorf("field %s: open bbolt cache %s: %w, or by a cache resource of another stream of this one (waited %s): "+
+		"only one may use a bbolt file at a time, so give each duostream process its own file; "+
+		"to run several processes on one set of positions, use a redis cache as checkpoint_cache with the duo_admin_logs input's lease block",
+		bcFieldPath, path, ErrLocked, lockTimeout)
 }
 
 // encode prefixes value with the header for the given TTL.

@@ -24,11 +24,19 @@ var errReadOnly = errors.New("bbolt cache: opened read-only, for reading positio
 
 // ReadOnly returns a clone of env whose bbolt cache only ever reads, for
 // commands that must not change what pipelines stored, such as `duostream
-// check`: it takes the same config, opens an existing file read-only
-// (waiting up to lock_timeout while a writer holds it, then failing with
-// ErrLocked), never creates a file, a directory or a bucket, never removes
-// expired values, and refuses every write. A file or bucket that does not
-// exist reads as empty.
+// check`: it takes the same config, opens an existing file read-only,
+// never creates a file, a directory or a bucket, never removes expired
+// values, and refuses every write. A file or bucket that does not exist
+// reads as empty.
+//
+// A read-only open takes a shared lock on the file: it coexists with other
+// read-only opens, but not with a writer. While a pipeline holds the file,
+// the open fails with ErrLocked after lock_timeout (half a second by
+// default) rather than waiting for the pipeline to stop, so that `duostream
+// check` run next to a running pipeline reports its positions as not read
+// and carries on with its other checks. The other way round, a pipeline
+// that starts while a check holds the shared lock fails after its own
+// lock_timeout; checks hold it only while they run.
 func ReadOnly(env *service.Environment) (*service.Environment, error) {
 	ro := env.Clone()
 	err := ro.RegisterCache("bbolt", bboltCacheSpec(), func(conf *service.ParsedConfig, _ *service.Resources) (service.Cache, error) {

@@ -92,13 +92,51 @@ func TestReadOnlyBboltMissingBucket(t *testing.T) {
 }
 
 // TestReadOnlyBboltLocked checks that a file a writer holds open fails
-// with ErrLocked after lock_timeout, naming the file.
+// with ErrLocked after lock_timeout, naming the file, and with the default
+// lock_timeout within a second, so that a check next to a running pipeline
+// does not wait for it.
 func TestReadOnlyBboltLocked(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
 	mustOpenTestBbolt(t, path, "")
 	_, err := openTestReadOnly(t, path, "lock_timeout: 100ms\n")
 	require.ErrorIs(t, err, ErrLocked)
 	assert.Contains(t, err.Error(), path)
+
+	start := time.Now()
+	_, err = openTestReadOnly(t, path, "")
+	require.ErrorIs(t, err, ErrLocked)
+	assert.Less(t, time.Since(start), time.Second)
+}
+
+// TestReadOnlyBboltSharedLock checks that read-only opens share the file
+// (two checks may run at once) and that a writer opening the file while a
+// reader holds it fails at once with ErrLocked.
+func TestReadOnlyBboltSharedLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	w, err := openTestBbolt(t, path, "")
+	require.NoError(t, err)
+	require.NoError(t, w.Set(t.Context(), "k", []byte("v"), nil))
+	require.NoError(t, w.Close(t.Context()))
+
+	r1, err := openTestReadOnly(t, path, "")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = r1.Close(context.Background()) })
+	r2, err := openTestReadOnly(t, path, "")
+	require.NoError(t, err, "a second reader shares the lock")
+	got, err := r2.Get(t.Context(), "k")
+	require.NoError(t, err)
+	assert.Equal(t, "v", string(got))
+	require.NoError(t, r2.Close(t.Context()))
+
+	start := time.Now()
+	_, err = openTestBbolt(t, path, "")
+	require.ErrorIs(t, err, ErrLocked, "a writer cannot open a file a reader holds")
+	assert.Less(t, time.Since(start), time.Second)
+
+	require.NoError(t, r1.Close(t.Context()))
+	c, err := openTestBbolt(t, path, "")
+	require.NoError(t, err, "the writer opens once the readers are gone")
+	require.NoError(t, c.Close(t.Context()))
 }
 
 // TestReadOnlyEnvironment checks, through a stream, that the environment

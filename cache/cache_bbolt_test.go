@@ -115,7 +115,7 @@ func TestBboltCacheDefaults(t *testing.T) {
 	assert.Equal(t, "duostream", bucket)
 	lock, err := conf.FieldDuration(bcFieldLockTimeout)
 	require.NoError(t, err)
-	assert.Equal(t, 5*time.Second, lock)
+	assert.Equal(t, 500*time.Millisecond, lock, "a second process fails at once, not after a wait")
 	assert.False(t, conf.Contains(bcFieldDefaultTTL), "default_ttl must be unset by default")
 }
 
@@ -384,6 +384,7 @@ func TestBboltCacheLockedBySecondProcess(t *testing.T) {
 	_, err := openTestBbolt(t, path, "lock_timeout: 300ms")
 	elapsed := time.Since(start)
 	require.Error(t, err)
+	require.ErrorIs(t, err, ErrLocked)
 	assert.Contains(t, err.Error(), path)
 	assert.Contains(t, err.Error(), "locked by another process")
 	assert.GreaterOrEqual(t, elapsed, 250*time.Millisecond, "bbolt polls the lock every 50ms up to the timeout")
@@ -397,12 +398,30 @@ func TestBboltCacheLockedBySecondProcess(t *testing.T) {
 	require.NoError(t, c.Close(t.Context()))
 }
 
+// TestBboltCacheLockedBySecondResource checks that a second open of a file
+// in the same process, as by a cache resource of another stream, fails
+// with the default lock_timeout within a second, with an error that names
+// the field and the file and says what to do. flock locks belong to the
+// open file description, so the second open conflicts like another process.
 func TestBboltCacheLockedBySecondResource(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.db")
 	mustOpenTestBbolt(t, path, "")
-	_, err := openTestBbolt(t, path, "lock_timeout: 100ms")
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "locked by another process or cache resource")
+	start := time.Now()
+	_, err := openTestBbolt(t, path, "")
+	elapsed := time.Since(start)
+	require.ErrorIs(t, err, ErrLocked)
+	assert.Less(t, elapsed, time.Second, "the default lock_timeout fails at once")
+	msg := err.Error()
+	for _, want := range []string{
+		"field path:",
+		path,
+		"locked by another process, such as a running duostream, or by a cache resource of another stream of this one",
+		"(waited 500ms)",
+		"give each duostream process its own file",
+		"use a redis cache as checkpoint_cache with the duo_admin_logs input's lease block",
+	} {
+		assert.Contains(t, msg, want)
+	}
 }
 
 // TestBboltCacheSurvivesSIGKILL kills a writer process at random points of
