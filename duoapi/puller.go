@@ -118,6 +118,25 @@ type PullerConfig struct {
 	Observer Observer
 	// Rand returns jitter in [0, 1); nil means math/rand/v2.
 	Rand func() float64
+	// Ownership, when not nil, shares the streams with other processes:
+	// a stream is pulled only while Ownership says this process owns it.
+	// Nil means every stream is this process's. It cannot be combined
+	// with EndTime.
+	Ownership Ownership
+}
+
+// Ownership says which streams a Puller may pull when several processes
+// share them (PullerConfig.Ownership). It must be safe for concurrent use.
+type Ownership interface {
+	// Owns reports whether this process owns s now, and the token of that
+	// tenure. A token other than the last one seen means s was lost and
+	// taken again since, by this process or another: the Puller resumes
+	// it from Resume before pulling on.
+	Owns(s Stream) (token string, ok bool)
+	// Resume returns where s continues at the start of a tenure: the
+	// cursor stored by whoever owned it last (the zero Cursor when none
+	// is stored).
+	Resume(ctx context.Context, s Stream) (Cursor, error)
 }
 
 func (c *PullerConfig) setDefaults() {
@@ -169,6 +188,9 @@ type Batch struct {
 	// pages without total_objects, and a window that began before this
 	// Puller (after a restart) or was read on without its offset.
 	Remaining int64
+	// Tenure is the Ownership token under which the batch was read, for
+	// fenced writes of its cursor; empty without Ownership.
+	Tenure string
 }
 
 // stream is the paging state of one log type of one account. While a fetch
@@ -204,6 +226,9 @@ type stream struct {
 	// done is set once a bounded pull (PullerConfig.EndTime) has read the
 	// stream to its end, or given it up.
 	done bool
+	// tenure is the Ownership token the stream's cursor belongs to; a
+	// fetch under another token resumes the cursor first.
+	tenure string
 }
 
 func (s *stream) v2() bool { return s.info.paging != pagingV1 }
@@ -283,6 +308,14 @@ func (p *Puller) duoOffset(s *stream) time.Duration {
 // fast asks for nothing Duo does not show yet.
 func (p *Puller) duoNow(s *stream) time.Time {
 	return p.cfg.Now().Add(p.duoOffset(s))
+}
+
+// resume starts a new tenure of s at cursor c, forgetting the paging
+// progress of the last one.
+func (s *stream) resume(c Cursor, tenure string) {
+	s.cursor, s.tenure = c, tenure
+	s.offsetMs, s.offsetsSeen, s.resumedFrom = 0, nil, 0
+	s.countedMin, s.countedMax, s.counted = 0, 0, 0
 }
 
 func (p *Puller) fetch(ctx context.Context, s *stream) (Batch, bool, error) {

@@ -165,6 +165,8 @@ func newPuller(cfg PullerConfig, defaultInFlight int) (*Puller, error) {
 		return nil, fmt.Errorf("poll interval %s is shorter than %s", cfg.PollInterval, minWindow)
 	case cfg.MaxInFlight < 0:
 		return nil, fmt.Errorf("requests in flight must be positive, got %d", cfg.MaxInFlight)
+	case !cfg.EndTime.IsZero() && cfg.Ownership != nil:
+		return nil, errors.New("a pull bounded by an end time reads every stream itself: it cannot share them with other processes")
 	case !cfg.EndTime.IsZero() && !cfg.StartTime.IsZero() && cfg.EndTime.Sub(cfg.StartTime) < minWindow:
 		return nil, fmt.Errorf("end time %s is less than %s after start time %s", cfg.EndTime.Format(time.RFC3339Nano), minWindow, cfg.StartTime.Format(time.RFC3339Nano))
 	}
@@ -283,11 +285,22 @@ func (p *Puller) Next(ctx context.Context) (Batch, error) {
 }
 
 // launch fetches the next page of s in a goroutine of its own, which hands
-// its result to Next through p.done; until then only it touches s.
+// its result to Next through p.done; until then only it touches s. At the
+// start of a tenure of s (Ownership), the goroutine first resumes s from
+// where its last owner stored it.
 func (p *Puller) launch(ctx context.Context, s *stream) {
 	s.inFlight, s.account.busy = true, true
 	p.inFlight++
+	tenure, _ := p.owned(s)
 	go func() {
+		if tenure != s.tenure {
+			c, err := p.cfg.Ownership.Resume(ctx, s.id)
+			if err != nil {
+				p.done <- fetchResult{s: s, err: fmt.Errorf("resume %s logs: %w", s.id, err), ctxErr: ctx.Err()}
+				return
+			}
+			s.resume(c, tenure)
+		}
 		b, more, err := p.fetch(ctx, s)
 		p.done <- fetchResult{s: s, batch: b, more: more, err: err, ctxErr: ctx.Err()}
 	}()
@@ -299,6 +312,11 @@ func (p *Puller) finish(r fetchResult) (Batch, bool) {
 	s := r.s
 	s.inFlight, s.account.busy = false, false
 	p.inFlight--
+	if tenure, owned := p.owned(s); r.err == nil && (!owned || tenure != s.tenure) {
+		// Lost while the page was read: the next owner reads it again,
+		// from the cursor stored before.
+		return Batch{}, false
+	}
 	if r.err != nil {
 		if r.ctxErr != nil {
 			// Cut short by the end of Next's context: try again at once
@@ -363,7 +381,17 @@ func (p *Puller) finish(r fetchResult) (Batch, bool) {
 	}
 	b := r.batch
 	b.Account = s.account.info
+	b.Tenure = s.tenure
 	return b, true
+}
+
+// owned reports whether this process may pull s now (always, without
+// Ownership), and the tenure it would pull it under.
+func (p *Puller) owned(s *stream) (tenure string, ok bool) {
+	if p.cfg.Ownership == nil {
+		return s.tenure, true
+	}
+	return p.cfg.Ownership.Owns(s.id)
 }
 
 // unreachable reports whether err, met by s, says that s's child account
@@ -421,7 +449,7 @@ func (p *Puller) nextDue(now time.Time) *stream {
 		if !a.ready() {
 			continue
 		}
-		if s := a.nextDue(now); s != nil {
+		if s := a.nextDue(now, p.owned); s != nil {
 			p.turn = (p.turn + i + 1) % n
 			return s
 		}
@@ -442,14 +470,17 @@ func (a *account) hasCoreStream() bool {
 }
 
 // nextDue returns the first of a's streams, from the one after the last
-// served, that is due at now, or nil. Until a child account has answered,
-// its log types every account has come first.
-func (a *account) nextDue(now time.Time) *stream {
+// served, that is due at now and owned, or nil. Until a child account has
+// answered, its log types every account has come first.
+func (a *account) nextDue(now time.Time, owned func(*stream) (string, bool)) *stream {
 	n := len(a.streams)
 	for _, coreFirst := range []bool{a.info.ID != "" && !a.answered, false} {
 		for i := range n {
 			s := a.streams[(a.turn+i)%n]
-			if !s.done && !s.due.After(now) && (!coreFirst || s.info.unavailable == "") {
+			if s.done || s.due.After(now) || coreFirst && s.info.unavailable != "" {
+				continue
+			}
+			if _, ok := owned(s); ok {
 				a.turn = (a.turn + i + 1) % n
 				return s
 			}
@@ -477,7 +508,7 @@ func (p *Puller) untilDue(now time.Time) time.Duration {
 		}
 		ready := a.client.budget.readyIn()
 		for _, s := range a.streams {
-			if !s.done {
+			if _, owned := p.owned(s); !s.done && owned {
 				d = min(d, max(s.due.Sub(now), ready))
 			}
 		}
