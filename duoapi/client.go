@@ -146,6 +146,10 @@ type ClientConfig struct {
 	Now func() time.Time
 	// Observer is told about every request; nil means NopObserver.
 	Observer Observer
+	// UserAgent is sent with every request; empty means "duostream".
+	// Replicas sharing streams send their instance in it, so that Duo's
+	// side can tell them apart.
+	UserAgent string
 }
 
 // Client signs and sends Duo Admin API requests, one attempt per call, within
@@ -182,6 +186,9 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	if cfg.SignatureVersion == 0 {
 		cfg.SignatureVersion = SignatureV2
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "duostream"
 	}
 	switch cfg.SignatureVersion {
 	case SignatureV2, SignatureV2SHA1, SignatureV5:
@@ -324,7 +331,7 @@ func (c *Client) send(ctx context.Context, method, path string, params url.Value
 	req.Header.Set("Date", date)
 	req.Header.Set("Authorization", auth)
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "duostream")
+	req.Header.Set("User-Agent", c.cfg.UserAgent)
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}

@@ -108,6 +108,22 @@ func TestClientSignsWhatItSends(t *testing.T) {
 	assert.Equal(t, want, got.Header.Get("Authorization"))
 }
 
+func TestClientUserAgent(t *testing.T) {
+	for _, tc := range []struct{ set, want string }{
+		{"", "duostream"},
+		{"duostream/1.2.3 (host-a-42)", "duostream/1.2.3 (host-a-42)"},
+	} {
+		var got string
+		c := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got = r.Header.Get("User-Agent")
+			reply(200, `{"stat":"OK","response":[]}`)(w, r)
+		}), func(cfg *ClientConfig) { cfg.UserAgent = tc.set })
+		_, err := c.Get(t.Context(), PathAdministratorV1, url.Values{"mintime": {"1346172815"}})
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, got)
+	}
+}
+
 func TestClientFreshDateEveryAttempt(t *testing.T) {
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	s := &scripted{t: t, steps: []http.HandlerFunc{

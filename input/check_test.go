@@ -105,7 +105,7 @@ func storePositions(t *testing.T, path, prefix string, positions map[duoapi.Stre
 	require.NoError(t, err)
 	store := &positionStore{res: res, cache: "w", prefix: prefix}
 	for k, p := range positions {
-		require.NoError(t, store.store(t.Context(), k, p))
+		require.NoError(t, store.store(t.Context(), k, p, ""))
 	}
 	require.NoError(t, closeRes(context.Background()))
 }

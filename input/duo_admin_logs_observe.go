@@ -38,6 +38,9 @@ type inputMetrics struct {
 	childAccounts     *service.MetricGauge
 	backlog           *service.MetricGauge
 	catchUpSeconds    *service.MetricGauge
+	streamsOwned      *service.MetricGauge
+	leaseTakeovers    *service.MetricCounter
+	leaseStepDowns    *service.MetricCounter
 }
 
 func newInputMetrics(m *service.Metrics) *inputMetrics {
@@ -62,6 +65,9 @@ func newInputMetrics(m *service.Metrics) *inputMetrics {
 		childAccounts:     m.NewGauge("duo_child_accounts"),
 		backlog:           m.NewGauge("duo_backlog_events", "log_type", "account"),
 		catchUpSeconds:    m.NewGauge("duo_catch_up_seconds", "log_type", "account"),
+		streamsOwned:      m.NewGauge("duo_streams_owned"),
+		leaseTakeovers:    m.NewCounter("duo_lease_takeovers_total"),
+		leaseStepDowns:    m.NewCounter("duo_lease_step_downs_total", "reason"),
 	}
 }
 
@@ -121,6 +127,8 @@ func (m *inputMetrics) zeroStream(k duoapi.StreamKey) {
 // observer turns what the Duo client and puller report into metrics and
 // log lines.
 type observer struct {
+	// leases, when set, shares the streams of the child accounts pulled.
+	leases   *leasedStreams
 	log      *service.Logger
 	metrics  *inputMetrics
 	skew     skewWarning
@@ -235,6 +243,9 @@ func (o *observer) StreamGivenUp(s duoapi.Stream, err error) {
 
 func (o *observer) AccountsRefreshed(r duoapi.AccountsRefresh) {
 	o.metrics.childAccounts.Set(int64(len(r.Pulled)))
+	if o.leases != nil {
+		o.leases.setAccounts(r.Pulled)
+	}
 	if len(r.Added) > 0 || len(r.Removed) > 0 {
 		o.log.Infof("Duo child accounts: %d listed, %d pulled; started %s; stopped %s (their positions are kept)",
 			r.Listed, len(r.Pulled), accountList(r.Added), accountList(r.Removed))
@@ -320,6 +331,9 @@ type dropOffAlarm struct {
 	// paused holds the child accounts reported unreachable: that report
 	// is their alarm, so their streams raise none of their own.
 	paused map[string]bool
+	// standbys holds the streams another process pulls (leases): theirs
+	// is the alarm.
+	standbys map[duoapi.StreamKey]bool
 }
 
 func newDropOffAlarm(after time.Duration, log *service.Logger, m *inputMetrics) *dropOffAlarm {
@@ -329,7 +343,26 @@ func newDropOffAlarm(after time.Duration, log *service.Logger, m *inputMetrics) 
 		lastAlarm: map[duoapi.StreamKey]time.Time{},
 		names:     map[duoapi.StreamKey]duoapi.Stream{},
 		paused:    map[string]bool{},
+		standbys:  map[duoapi.StreamKey]bool{},
 	}
+}
+
+// standby keeps stream k from raising the alarm, and clears its alarm,
+// while another process pulls it.
+func (a *dropOffAlarm) standby(k duoapi.StreamKey) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.standbys[k] = true
+	delete(a.lastAlarm, k)
+	a.metrics.dropOffAlarmGauge.Set(0, string(k.LogType), k.AccountID)
+	a.metrics.sinceLastEvent.Set(0, string(k.LogType), k.AccountID)
+}
+
+// activate lets stream k raise the alarm again: this process pulls it.
+func (a *dropOffAlarm) activate(k duoapi.StreamKey) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.standbys, k)
 }
 
 // pause keeps the streams of account id from raising the alarm, and clears
@@ -402,6 +435,9 @@ func (a *dropOffAlarm) check(now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for k, last := range a.lastEvent {
+		if a.standbys[k] {
+			continue
+		}
 		since := now.Sub(last)
 		a.metrics.sinceLastEvent.SetFloat64(since.Seconds(), string(k.LogType), k.AccountID)
 		if a.after <= 0 || since < a.after || a.paused[k.AccountID] {

@@ -143,6 +143,9 @@ type positionStore struct {
 	// per log type, "<legacyPrefix>/<log type>"; it is read once, when
 	// nothing is stored under prefix yet.
 	legacyPrefix string
+	// fence, when set (leases), writes a position only while tenure is
+	// the current lease of its stream, instead of the cache's Set.
+	fence func(ctx context.Context, k duoapi.StreamKey, tenure, key string, value []byte) error
 }
 
 func (s *positionStore) access(ctx context.Context, fn func(c service.Cache) error) error {
@@ -159,7 +162,9 @@ func (s *positionStore) access(ctx context.Context, fn func(c service.Cache) err
 func (s *positionStore) probe(ctx context.Context) error {
 	var nonce [16]byte
 	_, _ = rand.Read(nonce[:])
-	key := s.prefix + KeySeparator + "probe"
+	// A key of its own: processes sharing the positions (leases) probe at
+	// the same time.
+	key := s.prefix + KeySeparator + "probe-" + hex.EncodeToString(nonce[:4])
 	want := []byte(hex.EncodeToString(nonce[:]))
 	ttl := positionTTL
 	err := s.access(ctx, func(c service.Cache) error {
@@ -228,8 +233,16 @@ func (s *positionStore) load(ctx context.Context, k duoapi.StreamKey) (p StoredP
 }
 
 // store writes p as k's position, into the slot its generation selects.
-func (s *positionStore) store(ctx context.Context, k duoapi.StreamKey, p StoredPosition) error {
+// With leases the write is fenced by tenure, and refused with an error that
+// lease.ErrNotOwner matches when another process owns k now.
+func (s *positionStore) store(ctx context.Context, k duoapi.StreamKey, p StoredPosition, tenure string) error {
 	key := s.keys(k)[p.Generation%2]
+	if s.fence != nil {
+		if err := s.fence(ctx, k, tenure, key, p.encode()); err != nil {
+			return fmt.Errorf("write key %q: %w", key, err)
+		}
+		return nil
+	}
 	ttl := positionTTL
 	return s.access(ctx, func(c service.Cache) error {
 		if err := c.Set(ctx, key, p.encode(), &ttl); err != nil {

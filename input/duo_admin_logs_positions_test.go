@@ -63,7 +63,7 @@ func TestPositionStoreOnEveryCache(t *testing.T) {
 			for i, k := range []duoapi.StreamKey{own, child} {
 				for gen := uint64(1); gen <= 3; gen++ {
 					p := StoredPosition{Cursor: duoapi.Cursor{MinTime: int64(1000*(i+1)) + int64(gen)}, LastEvent: last, Generation: gen}
-					require.NoError(t, store.store(ctx, k, p))
+					require.NoError(t, store.store(ctx, k, p, ""))
 				}
 			}
 			time.Sleep(150 * time.Millisecond) // past the default_ttl
@@ -100,7 +100,7 @@ func TestPositionStoreTornWrite(t *testing.T) {
 	res := cacheResources(t, "memory: {}\n")
 	store := &positionStore{res: res, cache: "state", prefix: "p"}
 	ctx := t.Context()
-	require.NoError(t, store.store(ctx, key(duoapi.Telephony), StoredPosition{Cursor: duoapi.Cursor{WindowMin: 5000}, Generation: 1}))
+	require.NoError(t, store.store(ctx, key(duoapi.Telephony), StoredPosition{Cursor: duoapi.Cursor{WindowMin: 5000}, Generation: 1}, ""))
 	full := StoredPosition{Cursor: duoapi.Cursor{WindowMin: 6000}, Generation: 2}.encode()
 	require.NoError(t, res.AccessCache(ctx, "state", func(c service.Cache) {
 		require.NoError(t, c.Set(ctx, PositionKeys("p", duoapi.Telephony)[0], full[:len(full)/2], nil))
@@ -128,7 +128,7 @@ func TestPositionStoreLegacyKey(t *testing.T) {
 	assert.True(t, legacy)
 	assert.Equal(t, int64(777), got.Cursor.WindowMin)
 
-	require.NoError(t, store.store(ctx, key(duoapi.Authentication), StoredPosition{Cursor: duoapi.Cursor{WindowMin: 888}, Generation: 1}))
+	require.NoError(t, store.store(ctx, key(duoapi.Authentication), StoredPosition{Cursor: duoapi.Cursor{WindowMin: 888}, Generation: 1}, ""))
 	got, found, legacy, err = store.load(ctx, key(duoapi.Authentication))
 	require.NoError(t, err)
 	require.True(t, found)
@@ -148,7 +148,7 @@ func TestInputRefusesCacheThatCannotKeepPositions(t *testing.T) {
 	require.NoError(t, err)
 	_, err = newDuoAdminLogsInput(parsed, res)
 	require.Error(t, err)
-	for _, want := range []string{"checkpoint_cache", `cache "state" cannot keep a position`, "bbolt", "duostream:api-test0001.duosecurity.com:DITESTINTEGRATIONKEY1:probe"} {
+	for _, want := range []string{"checkpoint_cache", `cache "state" cannot keep a position`, "bbolt", "duostream:api-test0001.duosecurity.com:DITESTINTEGRATIONKEY1:probe-"} {
 		assert.Contains(t, err.Error(), want)
 	}
 	assert.NotContains(t, err.Error(), testSecret)

@@ -56,6 +56,9 @@ const (
 	dalFieldRateLimitBackoff  = "rate_limit_backoff"
 	dalFieldInitialInterval   = "initial_interval"
 	dalFieldMaxInterval       = "max_interval"
+	dalFieldLease             = "lease"
+	dalFieldLeaseCache        = "cache"
+	dalFieldLeaseTTL          = "ttl"
 )
 
 // Metadata keys set on every message.
@@ -131,6 +134,7 @@ var (
   !this.re_match(` + durationRegexp + `) => ["field poll_interval: ` + notADuration + `".format(this)],
   this.re_match("^[-+]?(0|[0-9.]+(ns|us|µs|μs|ms))$") => ["field poll_interval: %v is shorter than 1s".format(this)],
 }`
+	leaseLint    = `root = if this.cache.or("") != "" && this.ttl.or("30s").parse_duration() < 1000000000 { ["field lease.ttl: must be at least 1s"] }`
 	accountsLint = `root = if !this.discover.or(false) && (this.include.or([]).length() > 0 || this.exclude.or([]).length() > 0) { ["field accounts: include and exclude select child accounts, but discover is false: set discover: true to pull the children of an MSP parent"] }`
 	baseURLLint  = `root = if this.has_prefix("http://") && !this.re_match("^http://(127\\.[0-9]+\\.[0-9]+\\.[0-9]+|localhost|\\[::1\\])(:[0-9]+)?(/.*)?$") { ["field base_url: plain http is only allowed to a loopback address (127.0.0.1, [::1] or localhost): use https"] }`
 )
@@ -195,6 +199,12 @@ Requests of one input share a budget of `+"`requests_per_minute`"+` (Duo publish
 With `+"`accounts.discover: true`"+` the credentials are those of an Accounts API application in a Duo MSP parent account (Duo enables it for the parent's Owner), and the input pulls every child account that `+"`/accounts/v1/account/list`"+` lists, filtered by `+"`accounts.include`"+` and `+"`accounts.exclude`"+`. The list is read at start and every `+"`accounts.refresh_interval`"+`. Each (child account, log type) is a stream of its own: its position is stored under `+"`<checkpoint_key>:<account_id>:<log type>:a`"+` and `+"`…:b`"+` (the separator is `+"`:`"+`, as for one account, so that every cache stores the keys), and every guarantee above holds per stream. A child's requests carry its `+"`account_id`"+` among the signed parameters and are signed for, and sent to, the child's own `+"`api_hostname`"+` as Duo lists it (Duo Federal's `+"`duofederal.com`"+` hosts included), or to `+"`base_url`"+` when it is set. Messages carry `+"`duo_account_id`"+` and `+"`duo_account_name`"+`, and `+"`duo_api_hostname`"+` is the child's host; `+"`duo_normalize`"+` turns the first two into Panther's `+"`p_source_id`"+` and `+"`p_source_label`"+`.
 
 Each child has its own budget of `+"`requests_per_minute`"+` (Duo limits each account) and at most one request in flight; up to 8 children are read at once, and `+"`max_requests_per_minute`"+` caps them all. Children take turns, and the log types of a child take turns within its turns, so a child with a 180-day backlog holds back no other child's fresh events by more than one round. A child that appears at a refresh starts at `+"`initial_lookback`"+`; one that disappears (or is excluded) stops, its positions kept, and resumes from them if it comes back. Failures stay with the child that met them: a child that refuses its requests with 403 (Duo's cross-deployment sub-accounts cannot be reached with the parent's Accounts API credentials) is logged once per refresh interval as an error naming the account and the fix (give it its own Admin API application and run it as its own input), `+"`duo_account_unreachable`"+` is 1 for it, and no request is made for it until the list is read again. A 403 on activity or Trust Monitor alone means, as for one account, that the child's edition lacks it. The parent's own logs are not pulled: an Accounts API application cannot read them, so run a second input with an Admin API application of the parent.
+
+### High availability
+
+To run two or more processes on one config (replicas of a Kubernetes Deployment, a standby host) without duplicates or a gap, give them a shared `+"`redis`"+` cache as `+"`checkpoint_cache`"+` and set `+"`lease.cache`"+` to the same label. Each stream (each (child account, log type) with `+"`accounts.discover`"+`; the whole input otherwise) is then pulled only by the process holding its lease in Redis. The owner renews it every third of `+"`lease.ttl`"+` and stops pulling a sixth of the ttl before the lease would expire, so that two processes never pull one stream at once; when the owner stops renewing (it died, hangs, or lost Redis), another process takes the stream over within `+"`ttl`"+` plus a third of it, resuming from the stored position. Every position write is fenced: the lease's token is checked and the position written in one Redis script, so a process that was paused past its lease (a long GC pause, SIGSTOP, a network partition) cannot move a cursor when it wakes; it steps down and logs why. Events read but not yet stored at a takeover (those in flight) are read again by the new owner: a takeover may duplicate them, never lose any.
+
+With many streams the work spreads: each process holds at most ceil(streams / live processes) + 1 leases, where live processes are those whose membership in Redis is younger than `+"`ttl`"+`, and gives up the excess when another process joins. `+"`duo_streams_owned`"+` is the number of leases a process holds, `+"`duo_lease_takeovers_total`"+` counts those it acquired, and `+"`duo_lease_step_downs_total`"+` (label `+"`reason`"+`: `+"`expired`"+`, `+"`fenced`"+`, `+"`rebalanced`"+`) those it lost. Every Duo request carries the User-Agent `+"`duostream/<version> (<instance id>)`"+`, the instance ID being the `+"`DUOSTREAM_INSTANCE_ID`"+` environment variable or `+"`<hostname>-<pid>`"+`. The lease cache must be a `+"`redis`"+` cache of kind `+"`simple`"+` or `+"`failover`"+` (a Redis Cluster may keep a lease and its position on different shards), and leases are for live pulls: a replay with `+"`end_time`"+` runs in one process.
 
 ### Metrics
 
@@ -291,6 +301,19 @@ Every message also carries `+"`duo_page_id`"+`, an identity of the Duo page it c
 			).
 				Description("Child accounts of a Duo MSP parent, through Duo's Accounts API. Each (child account, log type) is a stream of its own, with its own position and the guarantees of a single account; see the section above.").
 				LintRule(accountsLint).
+				Advanced(),
+			service.NewObjectField(dalFieldLease,
+				service.NewStringField(dalFieldLeaseCache).
+					Description("The label of a `redis` cache resource to hold the leases: the same as `checkpoint_cache`, so that every position write is checked against its lease in the same Redis. Empty: no leases, and the input pulls every stream itself.").
+					Default("").
+					Example("duo_state"),
+				service.NewDurationField(dalFieldLeaseTTL).
+					Description("How long a lease lasts without renewal: an owner that has not renewed for this long loses its streams to the other processes. Owners renew every third of it; a standby takes a stream over within `ttl` plus a third of it after the owner stopped. At least 1s.").
+					Default("30s").
+					LintRule(durationLint(dalFieldLease+"."+dalFieldLeaseTTL)),
+			).
+				Description("Run several processes on one config, each stream pulled by one of them at a time (see High availability above).").
+				LintRule(leaseLint).
 				Advanced(),
 			service.NewDurationField(dalFieldDropOffAlarm).
 				Description("Log an error (once per interval) and set the `duo_drop_off_alarm` gauge when a log type has had no new event for this long. `0s` disables the alarm.").
@@ -412,6 +435,15 @@ type duoAdminLogsInput struct {
 	requestsPerMinute    int
 	maxRequestsPerMinute int
 
+	// leaseCache is the lease.cache field, empty without leases; leases
+	// is set by Connect when it is not.
+	leaseCache string
+	leaseTTL   time.Duration
+	leases     *leasedStreams
+	obs        *observer
+	// instance names this process in leases and in its User-Agent.
+	instance string
+
 	streamsMu sync.Mutex
 	streams   map[duoapi.StreamKey]*streamState
 
@@ -438,6 +470,9 @@ type streamState struct {
 type position struct {
 	seq    uint64
 	cursor duoapi.Cursor
+	// tenure is the lease token the cursor was read under; empty
+	// without leases.
+	tenure string
 }
 
 // DefaultCheckpointKey is the checkpoint_key of an input that sets none:
@@ -605,6 +640,10 @@ func parseDuoAdminLogs(conf *service.ParsedConfig, mgr *service.Resources) (*duo
 	if err != nil {
 		return nil, err
 	}
+	leaseCache, leaseTTL, err := parseLease(conf, cacheName, !endTime.IsZero())
+	if err != nil {
+		return nil, err
+	}
 
 	in := &duoAdminLogsInput{
 		res:       mgr,
@@ -618,12 +657,17 @@ func parseDuoAdminLogs(conf *service.ParsedConfig, mgr *service.Resources) (*duo
 		positions: &positionStore{res: mgr, cache: cacheName, prefix: keyPrefix, legacyPrefix: legacyPrefix},
 		unacked:   newUnackedBatches(),
 		streams:   map[duoapi.StreamKey]*streamState{},
+
+		leaseCache: leaseCache,
+		leaseTTL:   leaseTTL,
+		instance:   instanceID(),
 	}
 	in.alarm = newDropOffAlarm(dropOff, in.log, in.metrics)
 	in.progress = newCatchUp(lag, poll, endTime, in.log, in.metrics)
 	in.health = newStreamHealth()
 	in.requestsPerMinute, in.maxRequestsPerMinute = rpm, maxRPM
 	obs := in.observer()
+	in.obs = obs
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = tlsConf
 	in.client, err = duoapi.NewClient(duoapi.ClientConfig{
@@ -636,6 +680,7 @@ func parseDuoAdminLogs(conf *service.ParsedConfig, mgr *service.Resources) (*duo
 		RequestsPerMinute: rpm,
 		SharedLimit:       sharedLimit,
 		Observer:          obs,
+		UserAgent:         userAgent(mgr.EngineVersion(), in.instance),
 	})
 	if err != nil {
 		return nil, err
@@ -817,6 +862,13 @@ func (in *duoAdminLogsInput) Connect(ctx context.Context) error {
 	if in.puller != nil {
 		return nil
 	}
+	if in.leaseCache != "" && in.leases == nil {
+		if err := in.startLeases(ctx); err != nil {
+			return err
+		}
+		in.obs.leases = in.leases
+		in.positions.fence = in.leases.write
+	}
 	var puller *duoapi.Puller
 	var err error
 	if in.accounts != nil {
@@ -864,6 +916,11 @@ func (in *duoAdminLogsInput) startStream(ctx context.Context, s duoapi.Stream) (
 	}
 	st.generation = max(st.generation, p.Generation)
 	in.alarm.watchStream(s, in.now(), p.LastEvent)
+	if in.leases != nil {
+		if _, owned := in.leases.Owns(s); !owned {
+			in.alarm.standby(s.Key())
+		}
+	}
 	in.metrics.zeroStream(s.Key())
 	in.progress.watchStream(s)
 	return p.Cursor, nil
@@ -945,7 +1002,7 @@ func (in *duoAdminLogsInput) ReadBatch(ctx context.Context) (service.MessageBatc
 		in.progress.batch(s, in.now(), b.Cursor.Position(), len(b.Events), b.Remaining)
 		in.health.succeeded(k, in.now())
 		st.nextSeq++
-		pos := position{seq: st.nextSeq, cursor: b.Cursor}
+		pos := position{seq: st.nextSeq, cursor: b.Cursor, tenure: b.Tenure}
 		release, err := st.checkpoints.Track(ctx, pos, int64(len(b.Events)))
 		if err != nil {
 			return nil, nil, err
@@ -1030,7 +1087,13 @@ func (in *duoAdminLogsInput) persist(ctx context.Context, st *streamState, p pos
 	defer cancel()
 	k := st.stream.Key()
 	stored := StoredPosition{Cursor: p.cursor, LastEvent: in.alarm.last(k), Generation: st.generation + 1}
-	if err := in.positions.store(ctx, k, stored); err != nil {
+	if err := in.positions.store(ctx, k, stored, p.tenure); err != nil {
+		if notOwner(err) {
+			// Another process owns the stream now: its position is
+			// that process's to store (the step-down is logged).
+			in.log.Debugf("Position of Duo %s logs not stored: another process owns the stream now", st.stream)
+			return
+		}
 		in.metrics.checkpointErrors.Incr(1, string(k.LogType), checkpointWrite)
 		in.log.Errorf("Store position of Duo %s logs in checkpoint cache %q: %v (delivered events may be read again after a restart)", st.stream, in.positions.cache, err)
 		return
@@ -1057,6 +1120,12 @@ func (in *duoAdminLogsInput) Close(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+	if in.leases != nil {
+		// Benthos closes an input once the acknowledgements it will get
+		// have resolved, so every position that can be is stored: hand
+		// the leases over now.
+		in.leases.stop()
 	}
 	return nil
 }

@@ -62,6 +62,9 @@ func TestDuoAdminLogsConfigErrors(t *testing.T) {
 		{"a start Duo no longer serves", `start_time: 2020-01-01T00:00:00Z`, "field start_time: 2020-01-01T00:00:00Z is more than 179 days ago"},
 		{"an end before the start", "start_time: " + time.Now().Add(-time.Hour).UTC().Format(time.RFC3339) + "\nend_time: " + time.Now().Add(-2*time.Hour).UTC().Format(time.RFC3339), "field end_time: "},
 		{"hostname with scheme", `api_hostname: https://api-x.duosecurity.com`, `field api_hostname: "https://api-x.duosecurity.com" is not a hostname`},
+		{"a lease in another cache", "lease: { cache: other }", `field lease.cache: "other" is not the checkpoint_cache "state"; set both to the same redis cache`},
+		{"a short lease", "lease: { cache: state, ttl: 500ms }", "field lease.ttl: 500ms is shorter than 1s"},
+		{"a lease for a replay", "start_time: " + time.Now().Add(-2*time.Hour).UTC().Format(time.RFC3339) + "\nend_time: " + time.Now().Add(-time.Hour).UTC().Format(time.RFC3339) + "\nlease: { cache: state }", "field lease.cache: a replay with end_time reads every stream in one process"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

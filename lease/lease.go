@@ -106,6 +106,8 @@ type held struct {
 type Manager struct {
 	cfg Config
 
+	kick chan struct{} // asks Run for a round now
+
 	mu      sync.Mutex
 	streams []string // wanted, in this instance's order of preference
 	held    map[string]*held
@@ -128,7 +130,7 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
 	}
-	return &Manager{cfg: cfg, held: map[string]*held{}, members: 1}, nil
+	return &Manager{cfg: cfg, held: map[string]*held{}, members: 1, kick: make(chan struct{}, 1)}, nil
 }
 
 // SetStreams sets the streams to share. Leases of streams no longer listed
@@ -202,7 +204,17 @@ func (m *Manager) Run(ctx context.Context) {
 			m.releaseAll()
 			return
 		case <-tick.C:
+		case <-m.kick:
 		}
+	}
+}
+
+// Kick asks Run for a round now rather than at the next tick, after the
+// streams changed.
+func (m *Manager) Kick() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
 	}
 }
 
