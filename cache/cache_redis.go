@@ -112,7 +112,16 @@ input:
 `)
 }
 
+// quietRedisLog stands in for go-redis' own logger, which prints to stderr
+// past Benthos' logger (a line per failed dial while Redis is down). What
+// it would say reaches the user as the errors of the operations that met
+// it, through the Benthos logger of the component that asked.
+type quietRedisLog struct{}
+
+func (quietRedisLog) Printf(context.Context, string, ...any) {}
+
 func init() {
+	redis.SetLogger(quietRedisLog{})
 	service.MustRegisterCache("redis", redisCacheSpec(), func(conf *service.ParsedConfig, mgr *service.Resources) (service.Cache, error) {
 		c, err := newRedisCacheFromParsed(conf, mgr.Logger())
 		if err != nil {
