@@ -313,7 +313,6 @@ Every message also carries `+"`duo_page_id`"+`, an identity of the Duo page it c
 					LintRule(durationLint(dalFieldLease+"."+dalFieldLeaseTTL)),
 			).
 				Description("Run several processes on one config, each stream pulled by one of them at a time (see High availability above).").
-				LintRule(leaseLint).
 				Advanced(),
 			service.NewDurationField(dalFieldDropOffAlarm).
 				Description("Log an error (once per interval) and set the `duo_drop_off_alarm` gauge when a log type has had no new event for this long. `0s` disables the alarm.").
