@@ -104,7 +104,7 @@ func TestLeasesShareChildStreams(t *testing.T) {
     refresh_interval: 1s
   lease:
     cache: state
-    ttl: 1s
+    ttl: 3s
 `)
 	// Slow consumers, so that the backfill outlasts the first takeover.
 	slow := func(c *collector) service.MessageBatchHandlerFunc {
@@ -117,6 +117,25 @@ func TestLeasesShareChildStreams(t *testing.T) {
 	sa := startLeaseStream(t, mr.Addr(), conf, slow(a))
 	sb := startLeaseStream(t, mr.Addr(), conf, slow(b))
 	require.Eventually(t, func() bool { return a.delivered() > 1000 && b.delivered() > 1000 }, 30*time.Second, 20*time.Millisecond, "both inputs pull their share")
+	// The status pages of the two tell the same story: each stream is
+	// pulled by one of them, the other stands by.
+	require.Eventually(t, func() bool {
+		owners := map[string][]string{}
+		statusInputs.Lock()
+		for _, in := range statusInputs.inputs {
+			st := in.status(time.Now())
+			for _, s := range st.Streams {
+				if !s.Standby {
+					owners[s.AccountID] = append(owners[s.AccountID], st.Instance)
+				}
+			}
+		}
+		statusInputs.Unlock()
+		for id, o := range owners {
+			assert.Len(t, o, 1, "child %s pulled by %v", id, o)
+		}
+		return len(owners) == 6
+	}, 10*time.Second, 10*time.Millisecond, "every child's stream owned")
 	sa.stop(t)
 	if !assert.Eventually(t, func() bool { return complete(want, a, b) }, 60*time.Second, 50*time.Millisecond, "the other input takes over and finishes") {
 		lost, repeated, _ := tally(want, a, b)
@@ -151,7 +170,7 @@ func TestLeasesOneOwnerPerInput(t *testing.T) {
 	conf := simInputYAML(sim, `  log_types: [authentication, administrator]
   lease:
     cache: state
-    ttl: 1s
+    ttl: 3s
 `)
 	a, b := newCollector(), newCollector()
 	sa := startLeaseStream(t, mr.Addr(), conf, a.consume)

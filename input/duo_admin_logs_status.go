@@ -32,6 +32,9 @@ type InputStatus struct {
 	// Discover is set for an input of every child account of an MSP
 	// parent.
 	Discover bool `json:"discover"`
+	// Instance is this process's name in the leases (lease.cache set),
+	// empty without leases.
+	Instance string `json:"instance,omitempty"`
 	// RequestsPerMinute is the budget of each Duo account;
 	// MaxRequestsPerMinute the cap of the whole input (0: none);
 	// RequestsLastMinute the requests sent in the last minute.
@@ -62,6 +65,8 @@ type StreamStat struct {
 	CatchUpSeconds float64 `json:"catch_up_seconds"`
 	DropOffAlarm   bool    `json:"drop_off_alarm"`
 	Unreachable    bool    `json:"unreachable"`
+	// Standby is set while another process holds the stream's lease.
+	Standby bool `json:"standby,omitempty"`
 	// LastError is the last failure, with what to fix, and LastErrorAt
 	// when it happened; OK is false while no batch came since.
 	LastError   string     `json:"last_error,omitempty"`
@@ -157,6 +162,9 @@ func (in *duoAdminLogsInput) status(now time.Time) InputStatus {
 		StartTime:            timePtr(in.pullerCfg.StartTime),
 		EndTime:              timePtr(in.pullerCfg.EndTime),
 	}
+	if in.leases != nil {
+		s.Instance = in.leases.holder
+	}
 	in.streamsMu.Lock()
 	states := make([]*streamState, 0, len(in.streams))
 	for _, st := range in.streams {
@@ -181,6 +189,10 @@ func (in *duoAdminLogsInput) status(now time.Time) InputStatus {
 		}
 		stat.LastEvent = timePtr(in.alarm.last(k))
 		stat.DropOffAlarm = in.alarm.alarmed(k)
+		if in.leases != nil {
+			_, owned := in.leases.Owns(st.stream)
+			stat.Standby = !owned
+		}
 		stat.Behind, stat.BacklogEvents, stat.CatchUpSeconds = in.progress.status(k, now)
 		in.health.mu.Lock()
 		accountErr, unreachable := in.health.unreachable[k.AccountID]
@@ -311,7 +323,7 @@ Positions under <code>{{.CheckpointKey}}</code>.{{if .EndTime}} Replaying {{when
 {{range .Streams}}<tr class="stream{{if not .OK}} problem{{else if .Behind}} behind{{end}}" data-account="{{.AccountID}}" data-log-type="{{.LogType}}">
 <td>{{if .AccountID}}{{.AccountName}} ({{.AccountID}}){{else}}this account{{end}}</td>
 <td>{{.LogType}}</td>
-<td class="state">{{if .Unreachable}}unreachable{{else if not .OK}}failing{{else if .DropOffAlarm}}drop-off alarm{{else if .Behind}}catching up{{else}}OK{{end}}</td>
+<td class="state">{{if .Standby}}standby (another process pulls it){{else if .Unreachable}}unreachable{{else if not .OK}}failing{{else if .DropOffAlarm}}drop-off alarm{{else if .Behind}}catching up{{else}}OK{{end}}</td>
 <td>{{when .Position}}</td>
 <td>{{if .Position}}{{dur .LagSeconds}}{{else}}–{{end}}</td>
 <td>{{when .LastEvent}}</td>
