@@ -34,3 +34,32 @@ start_on_free_port() {
 	done
 	return 1
 }
+
+# debian_binary NAME PACKAGE FILE prints the path of FILE (such as
+# ./usr/bin/promtool) taken out of Debian's PACKAGE into a cache directory
+# that survives between runs, downloading the package only when the cached
+# binary is missing or does not run. The package is fetched alone with
+# apt-get download, neither installed (which could start a service) nor
+# with its dependencies; the binaries taken this way need only libc.
+# Progress goes to stderr.
+debian_binary() {
+	local name=$1 package=$2 file=$3
+	local dir="${DUOSTREAM_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/duostream/tools}/$name"
+	local bin="$dir/$(basename "$file")"
+	if [ ! -x "$bin" ] || ! "$bin" --version >/dev/null 2>&1; then
+		echo "$name: taking $file out of Debian's $package package into $dir" >&2
+		mkdir -p "$dir"
+		local dl="$DUOSTREAM_CI_TMP/$name-deb"
+		rm -rf "$dl"
+		mkdir -p "$dl"
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+		# The scratch directory is root's alone, so apt's _apt user could
+		# not write there.
+		(cd "$dl" && apt-get download -qq -o APT::Sandbox::User=root "$package") >&2
+		dpkg-deb --fsys-tarfile "$dl/${package}"_*.deb | tar -x -O "$file" >"$bin.new"
+		chmod +x "$bin.new"
+		mv "$bin.new" "$bin"
+		rm -rf "$dl"
+	fi
+	echo "$bin"
+}

@@ -412,16 +412,22 @@ func (m *Manager) expireIfDue(stream, token string, err error) {
 	}
 }
 
+// forget removes stream's lease from those held if it is still the tenure
+// of token, and reports whether it was.
+func (m *Manager) forget(stream, token string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h := m.held[stream]
+	if h == nil || h.token != token {
+		return false
+	}
+	delete(m.held, stream)
+	return true
+}
+
 // drop forgets the tenure token of stream and tells the Observer.
 func (m *Manager) drop(stream, token string, reason Reason, err error) {
-	m.mu.Lock()
-	h := m.held[stream]
-	ok := h != nil && h.token == token
-	if ok {
-		delete(m.held, stream)
-	}
-	m.mu.Unlock()
-	if ok {
+	if m.forget(stream, token) {
 		m.cfg.Observer.Lost(stream, reason, err)
 	}
 }
@@ -429,14 +435,7 @@ func (m *Manager) drop(stream, token string, reason Reason, err error) {
 // release gives up stream's lease in Redis, so another process may take it
 // at once; reason "" releases silently (a stream no longer wanted).
 func (m *Manager) release(ctx context.Context, stream, token string, reason Reason) {
-	m.mu.Lock()
-	h := m.held[stream]
-	ok := h != nil && h.token == token
-	if ok {
-		delete(m.held, stream)
-	}
-	m.mu.Unlock()
-	if !ok {
+	if !m.forget(stream, token) {
 		return
 	}
 	// Best effort: an unreleased lease expires after the TTL anyway.

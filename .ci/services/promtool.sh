@@ -16,24 +16,9 @@ set -euo pipefail
 : "${DUOSTREAM_CI_TMP:?DUOSTREAM_CI_TMP must name a scratch directory}"
 mkdir -p "$DUOSTREAM_CI_TMP"
 
-tools_dir="${DUOSTREAM_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/duostream/tools}/promtool"
-bin="$tools_dir/promtool"
-if [ ! -x "$bin" ] || ! "$bin" --version >/dev/null 2>&1; then
-	echo "promtool.sh: installing promtool from Debian's prometheus package into $tools_dir" >&2
-	mkdir -p "$tools_dir"
-	export DEBIAN_FRONTEND=noninteractive
-	dl="$DUOSTREAM_CI_TMP/promtool-deb"
-	rm -rf "$dl"
-	mkdir -p "$dl"
-	apt-get update -qq >&2
-	# apt-get download fetches the package alone, without installing it or
-	# its dependencies; promtool needs only libc. The scratch directory is
-	# root's alone, so apt's _apt user could not write there.
-	(cd "$dl" && apt-get download -qq -o APT::Sandbox::User=root prometheus) >&2
-	dpkg-deb --fsys-tarfile "$dl"/prometheus_*.deb | tar -x -O ./usr/bin/promtool >"$bin.new"
-	chmod +x "$bin.new"
-	mv "$bin.new" "$bin"
-	rm -rf "$dl"
-fi
+# shellcheck source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
+
+bin=$(debian_binary promtool prometheus ./usr/bin/promtool)
 echo "promtool.sh: $("$bin" --version 2>&1 | head -n 1)" >&2
 echo "export DUOSTREAM_PROMTOOL=$bin"

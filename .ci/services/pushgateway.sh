@@ -25,23 +25,10 @@ set -euo pipefail
 : "${DUOSTREAM_CI_TMP:?DUOSTREAM_CI_TMP must name a scratch directory}"
 mkdir -p "$DUOSTREAM_CI_TMP"
 
-tools_dir="${DUOSTREAM_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/duostream/tools}/pushgateway"
-bin="$tools_dir/prometheus-pushgateway"
-if [ ! -x "$bin" ] || ! "$bin" --version >/dev/null 2>&1; then
-	echo "pushgateway.sh: installing the Pushgateway from Debian's prometheus-pushgateway package into $tools_dir" >&2
-	mkdir -p "$tools_dir"
-	export DEBIAN_FRONTEND=noninteractive
-	dl="$DUOSTREAM_CI_TMP/pushgateway-deb"
-	rm -rf "$dl"
-	mkdir -p "$dl"
-	apt-get update -qq >&2
-	# As in promtool.sh: the package alone, not installed, unpacked by hand.
-	(cd "$dl" && apt-get download -qq -o APT::Sandbox::User=root prometheus-pushgateway) >&2
-	dpkg-deb --fsys-tarfile "$dl"/prometheus-pushgateway_*.deb | tar -x -O ./usr/bin/prometheus-pushgateway >"$bin.new"
-	chmod +x "$bin.new"
-	mv "$bin.new" "$bin"
-	rm -rf "$dl"
-fi
+# shellcheck source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
+
+bin=$(debian_binary pushgateway prometheus-pushgateway ./usr/bin/prometheus-pushgateway)
 
 state_dir="$DUOSTREAM_CI_TMP/pushgateway"
 rm -rf "$state_dir"
@@ -53,9 +40,6 @@ cat >"$state_dir/web.yml" <<'EOF'
 basic_auth_users:
   duostream: $2a$10$0/fiF6cazrUXnfErUQzqzuiJLcZweaJF/ouNBz5okZJRumjMC81/e
 EOF
-
-# shellcheck source=../lib.sh
-. "$(dirname "$0")/../lib.sh"
 
 start_pushgateway() {
 	nohup "$bin" --web.listen-address="127.0.0.1:$1" --web.config.file="$state_dir/web.yml" \
