@@ -308,15 +308,11 @@ func parseSchema(data []byte) (*Schema, error) {
 		}
 	}
 	for name, rd := range raw.Objects {
-		attrs, err := s.convertAttributes(rd.Attributes)
-		if err != nil {
-			return nil, fmt.Errorf("object %s: %w", name, err)
-		}
 		s.objects[name] = &Object{
 			Name:        name,
 			Caption:     rd.Caption,
 			Profiles:    rd.Profiles,
-			Attributes:  attrs,
+			Attributes:  s.convertAttributes(rd.Attributes),
 			Constraints: convertConstraints(rd.Constraints),
 		}
 	}
@@ -324,16 +320,12 @@ func parseSchema(data []byte) (*Schema, error) {
 		if rd.UID == nil {
 			return nil, fmt.Errorf("class %s has no uid", name)
 		}
-		attrs, err := s.convertAttributes(rd.Attributes)
-		if err != nil {
-			return nil, fmt.Errorf("class %s: %w", name, err)
-		}
 		c := &Class{
 			UID:         *rd.UID,
 			Name:        name,
 			Caption:     rd.Caption,
 			Profiles:    rd.Profiles,
-			Attributes:  attrs,
+			Attributes:  s.convertAttributes(rd.Attributes),
 			Constraints: convertConstraints(rd.Constraints),
 		}
 		if rd.Category != nil {
@@ -363,7 +355,7 @@ func resolveBase(types map[string]rawType, name string) (string, error) {
 	return "", fmt.Errorf("type %s: cycle in base types", name)
 }
 
-func (s *Schema) convertAttributes(raw map[string]rawAttribute) (map[string]*Attribute, error) {
+func (s *Schema) convertAttributes(raw map[string]rawAttribute) map[string]*Attribute {
 	attrs := make(map[string]*Attribute, len(raw))
 	for name, ra := range raw {
 		a := &Attribute{
@@ -397,7 +389,7 @@ func (s *Schema) convertAttributes(raw map[string]rawAttribute) (map[string]*Att
 		}
 		attrs[name] = a
 	}
-	return attrs, nil
+	return attrs
 }
 
 func convertConstraints(raw map[string][]string) Constraints {
@@ -467,11 +459,11 @@ func (s *Schema) Validate(event map[string]any) []Problem {
 		}
 		return v.problems
 	}
-	class, ok := (*Class)(nil), classUID >= math.MinInt32 && classUID <= math.MaxInt32
-	if ok {
-		class, ok = s.classes[int(classUID)]
+	var class *Class
+	if classUID >= math.MinInt32 && classUID <= math.MaxInt32 {
+		class = s.classes[int(classUID)]
 	}
-	if !ok {
+	if class == nil {
 		v.add("class_uid", CodeClassUID, "class_uid %s is no class of OCSF %s", formatNumber(classUID), s.version)
 		return v.problems
 	}
