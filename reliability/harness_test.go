@@ -240,6 +240,13 @@ type proc struct {
 // still running is killed and both files are searched for the secret.
 func startDuostream(t testing.TB, dir, name string, conf map[string]any) *proc {
 	t.Helper()
+	return startDuostreamEnv(t, dir, name, conf)
+}
+
+// startDuostreamEnv is startDuostream with the variables env (NAME=value)
+// added to the process's environment.
+func startDuostreamEnv(t testing.TB, dir, name string, conf map[string]any, env ...string) *proc {
+	t.Helper()
 	conf = maps.Clone(conf)
 	addr := freeAddr(t)
 	if _, ok := conf["http"]; !ok {
@@ -259,7 +266,7 @@ func startDuostream(t testing.TB, dir, name string, conf map[string]any) *proc {
 	require.NoError(t, os.WriteFile(confPath, raw, 0o600))
 
 	cmd := exec.Command(binary, "run", confPath)
-	cmd.Env = append(os.Environ(), "DUO_SECRET_KEY="+testSecret)
+	cmd.Env = append(append(os.Environ(), "DUO_SECRET_KEY="+testSecret), env...)
 	return launch(t, dir, name, addr, cmd, confPath)
 }
 
