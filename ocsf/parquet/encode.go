@@ -51,7 +51,8 @@ func Prepare(uid int, event map[string]any) (Row, error) {
 }
 
 // Encode writes rows of class uid to w as one Parquet object, in time order:
-// zstd compressed, data pages of at most PageSize bytes before compression.
+// zstd compressed, version 1 data pages of at most PageSize bytes before
+// compression, strings plain encoded.
 func Encode(w io.Writer, uid int, rows []Row) error {
 	schema, _, err := schemaOf(uid)
 	if err != nil {
@@ -67,6 +68,11 @@ func Encode(w io.Writer, uid int, rows []Row) error {
 	pw := pq.NewGenericWriter[map[string]any](w, schema,
 		pq.Compression(&pq.Zstd),
 		pq.PageBufferSize(PageSize),
+		// Version 1 data pages and plain strings, which every reader
+		// takes (older Spark and Hive readers lack the delta encodings
+		// parquet-go picks by default).
+		pq.DataPageVersion(1),
+		pq.DefaultEncodingFor(pq.ByteArray, &pq.Plain),
 		pq.CreatedBy("duostream", "", ""),
 	)
 	if err := write(pw, values); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
@@ -101,10 +102,15 @@ func TestEncodeReadBackIndependently(t *testing.T) {
 			cc, err := rg.ColumnChunk(c)
 			require.NoError(t, err)
 			assert.Equal(t, compress.Codecs.Zstd, cc.Compression(), "column %s", cc.PathInSchema())
+			for _, enc := range cc.Encodings() {
+				assert.NotContains(t, []parquet.Encoding{parquet.Encodings.DeltaLengthByteArray, parquet.Encodings.DeltaByteArray}, enc, "column %s", cc.PathInSchema())
+			}
 			pages, err := r.RowGroup(g).GetColumnPageReader(c)
 			require.NoError(t, err)
 			for pages.Next() {
 				if dp, ok := pages.Page().(file.DataPage); ok {
+					_, v1 := dp.(*file.DataPageV1)
+					assert.True(t, v1, "column %s: a version 1 data page", cc.PathInSchema())
 					dataPages++
 					assert.LessOrEqual(t, dp.UncompressedSize(), int32(1<<20), "column %s", cc.PathInSchema())
 				}
