@@ -16,7 +16,9 @@
 // Processes announce themselves in a sorted set, each renewing its
 // membership with its leases; each takes at most ceil(streams / members) + 1
 // leases, and releases the excess when another process joins, so the work
-// spreads over the processes that run.
+// spreads over the processes that run. A process takes its first leases a
+// third of the TTL after it announced itself, so that processes starting
+// together see each other first.
 //
 // The package knows nothing of Duo or Benthos: streams are strings.
 package lease
@@ -112,6 +114,10 @@ type Manager struct {
 	streams []string // wanted, in this instance's order of preference
 	held    map[string]*held
 	members int
+	// joined is when this process first announced itself; it acquires
+	// nothing for a third of the TTL after, so that processes starting
+	// together see each other before taking their shares.
+	joined time.Time
 }
 
 // New returns a Manager; Run makes it take part.
@@ -306,8 +312,11 @@ func (m *Manager) Round(ctx context.Context) error {
 	m.mu.Lock()
 	if err == nil {
 		m.members = max(members, 1)
+		if m.joined.IsZero() {
+			m.joined = start
+		}
 	}
-	streams, members := m.streams, m.members
+	streams, members, settling := m.streams, m.members, start.Sub(m.joined) < m.cfg.TTL/3
 	tokens := make(map[string]string, len(m.held))
 	for s, h := range m.held {
 		tokens[s] = h.token
@@ -365,7 +374,7 @@ func (m *Manager) Round(ctx context.Context) error {
 	n := len(m.held)
 	m.mu.Unlock()
 	for _, s := range streams {
-		if n >= share || ctx.Err() != nil {
+		if n >= share || settling || ctx.Err() != nil {
 			break
 		}
 		if _, ok := tokens[s]; ok {

@@ -91,6 +91,19 @@ func newTestManager(t *testing.T, c *clock, client redis.Cmdable, instance strin
 	return m, rec
 }
 
+// join runs m's first rounds: it announces itself, and takes its share a
+// third of the TTL later.
+func join(t *testing.T, c *clock, ms ...*Manager) {
+	t.Helper()
+	for _, m := range ms {
+		require.NoError(t, m.Round(t.Context()))
+	}
+	c.advance(testTTL / 3)
+	for _, m := range ms {
+		require.NoError(t, m.Round(t.Context()))
+	}
+}
+
 func streamNames(n int) []string {
 	s := make([]string, n)
 	for i := range s {
@@ -145,14 +158,20 @@ func TestLeaseTakeoverAfterOwnerStops(t *testing.T) {
 	a, recA := newTestManager(t, c, client, "a", streams)
 	ctx := t.Context()
 	require.NoError(t, a.Round(ctx))
+	_, ok := a.Owns(streams[0])
+	require.False(t, ok, "nothing taken before a third of the TTL since joining")
+	join(t, c, a)
 	tokA, ok := a.Owns(streams[0])
 	require.True(t, ok, "a alone owns everything")
 	require.NoError(t, a.Set(ctx, streams[0], tokA, "test:pos", []byte("1"), 0))
 
 	b, recB := newTestManager(t, c, client, "b", streams)
-	require.NoError(t, b.Round(ctx))
+	join(t, c, b)
+	require.NoError(t, a.Round(ctx))
 	_, ok = b.Owns(streams[0])
 	assert.False(t, ok, "b cannot take a held lease")
+	tokA, ok = a.Owns(streams[0])
+	require.True(t, ok)
 
 	// a stops renewing (paused, or dead): its leases lapse locally
 	// before they expire in Redis, and b takes them once they did.
@@ -192,7 +211,7 @@ func TestLeaseRebalancesWhenAProcessJoins(t *testing.T) {
 	streams := streamNames(20)
 	a, recA := newTestManager(t, c, client, "a", streams)
 	ctx := t.Context()
-	require.NoError(t, a.Round(ctx))
+	join(t, c, a)
 	require.Equal(t, 20, a.Owned())
 
 	b, _ := newTestManager(t, c, client, "b", streams)
@@ -220,7 +239,7 @@ func TestLeaseExpiresWhileRedisIsDown(t *testing.T) {
 	streams := streamNames(2)
 	a, rec := newTestManager(t, c, client, "a", streams)
 	ctx := t.Context()
-	require.NoError(t, a.Round(ctx))
+	join(t, c, a)
 	require.Equal(t, 2, a.Owned())
 
 	c.mr.Close()
@@ -241,7 +260,7 @@ func TestLeaseReleasesOnShutdownAndUnwantedStreams(t *testing.T) {
 	streams := streamNames(3)
 	a, rec := newTestManager(t, c, client, "a", streams)
 	ctx, cancel := context.WithCancel(t.Context())
-	require.NoError(t, a.Round(ctx))
+	join(t, c, a)
 	a.SetStreams(streams[:2])
 	require.NoError(t, a.Round(ctx))
 	assert.Equal(t, 2, a.Owned(), "a stream no longer wanted is released")
@@ -253,7 +272,7 @@ func TestLeaseReleasesOnShutdownAndUnwantedStreams(t *testing.T) {
 	<-done
 	assert.Equal(t, 0, a.Owned())
 	b, _ := newTestManager(t, c, client, "b", streams)
-	require.NoError(t, b.Round(t.Context()))
+	join(t, c, b)
 	assert.Equal(t, 3, b.Owned(), "released leases are free at once, not after the TTL")
 	n, err := client.ZCard(t.Context(), "test:lease-members").Result()
 	require.NoError(t, err)
@@ -301,6 +320,8 @@ func TestLeaseFencedWritesOnRealRedis(t *testing.T) {
 		return m
 	}
 	a, b := mk("a"), mk("b")
+	require.NoError(t, a.Round(ctx))
+	time.Sleep(MinTTL / 3)
 	require.NoError(t, a.Round(ctx))
 	tokA, ok := a.Owns("s")
 	require.True(t, ok)
