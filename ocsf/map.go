@@ -43,6 +43,13 @@ var logTypes = map[string]string{
 	LogTrustMonitor: "trust_monitor", "trust_monitor": "trust_monitor",
 }
 
+// LogName returns the Admin API's name of a log type given as [Map] takes
+// it ("Duo.Telephony" gives "telephony"), and whether the type is known.
+func LogName(logType string) (string, bool) {
+	name, ok := logTypes[logType]
+	return name, ok
+}
+
 // ErrNoClass is returned, wrapped, for a log type that no OCSF class fits:
 // telephony, Duo's record of the SMS and calls it paid for. Callers pass
 // such events on unmapped.
