@@ -195,7 +195,8 @@ func newLeaseCluster(t testing.TB, n int, conf func(outDir string) map[string]an
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, id := range c.instances {
-				t.Logf("logs of %s:\n%s", id, tail(c.procs[id].logs(), 3000))
+				logs := c.procs[id].logs()
+				t.Logf("logs of %s (%s):\n%s", id, leaseLogSummary(logs), tail(logs, 3000))
 			}
 		}
 	})
@@ -456,6 +457,32 @@ func takeovers(logs map[string]string) (map[string]map[streamKey]int, int) {
 		}
 	}
 	return out, unparsed
+}
+
+// leaseLogSummary counts the lease lines of a log: takeovers, and
+// step-downs by reason, with the first line of each reason.
+func leaseLogSummary(logs string) string {
+	reasons := []struct{ name, marker string }{
+		{"expired", "could not be renewed"},
+		{"fenced", "another process holds"},
+		{"rebalanced", "handed over"},
+	}
+	took := strings.Count(logs, "Took over")
+	parts := []string{fmt.Sprintf("%d takeovers", took)}
+	var firsts []string
+	for _, r := range reasons {
+		n := 0
+		for _, line := range strings.Split(logs, "\n") {
+			if strings.Contains(line, "Stepped down") && strings.Contains(line, r.marker) {
+				if n == 0 {
+					firsts = append(firsts, "first "+r.name+": "+tail(line, 500))
+				}
+				n++
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%d step-downs %s", n, r.name))
+	}
+	return strings.Join(append(parts, firsts...), "; ")
 }
 
 // stepDownLines returns the "Stepped down" lines of a log whose reason is
@@ -803,8 +830,15 @@ func TestLeaseSpreading(t *testing.T) {
 	})
 	settleTook := time.Since(started)
 	peak := slices.Max(owned)
-	for end := time.Now().Add(2 * leaseTTL); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+	// Every half second: a scrape of 300 streams' metrics is a few hundred
+	// KB that each process writes and the test reads, and scraping faster
+	// takes CPU from the renewals.
+	for end := time.Now().Add(2 * leaseTTL); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
 		owned = c.owned()
+		if !slices.Equal(owned, prev) {
+			t.Logf("%s after start: duo_streams_owned %v", time.Since(started).Round(100*time.Millisecond), owned)
+			prev = owned
+		}
 		assert.Equal(t, streams, sumOwned(owned), "streams owned once settled: %v", owned)
 		peak = max(peak, slices.Max(owned))
 	}
