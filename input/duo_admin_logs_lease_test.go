@@ -93,7 +93,7 @@ func TestLeasesShareChildStreams(t *testing.T) {
 		id := fmt.Sprintf("DA%018d", i)
 		c, err := sim.AddChild(duosim.ChildConfig{ID: id, Name: fmt.Sprintf("Child %d", i), APIHostname: fmt.Sprintf("api-%08d.duosecurity.com", i)})
 		require.NoError(t, err)
-		require.NoError(t, c.Generate(duoapi.Authentication, 2500, from, to))
+		require.NoError(t, c.Generate(duoapi.Authentication, 6000, from, to))
 		for _, ev := range c.Events(duoapi.Authentication, from, now) {
 			want[identity(id, duoapi.Authentication.SchemaName(), ev.Body)]++
 		}
@@ -106,17 +106,18 @@ func TestLeasesShareChildStreams(t *testing.T) {
     cache: state
     ttl: 3s
 `)
-	// Slow consumers, so that the backfill outlasts the first takeover.
+	// a's output is slow, so that a stops with its streams half read.
 	slow := func(c *collector) service.MessageBatchHandlerFunc {
 		return func(ctx context.Context, b service.MessageBatch) error {
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(200 * time.Millisecond)
 			return c.consume(ctx, b)
 		}
 	}
 	a, b := newCollector(), newCollector()
 	sa := startLeaseStream(t, mr.Addr(), conf, slow(a))
-	sb := startLeaseStream(t, mr.Addr(), conf, slow(b))
+	sb := startLeaseStream(t, mr.Addr(), conf, b.consume)
 	require.Eventually(t, func() bool { return a.delivered() > 1000 && b.delivered() > 1000 }, 30*time.Second, 20*time.Millisecond, "both inputs pull their share")
+	require.Less(t, a.delivered(), 3*6000, "a stops half way")
 	// The status pages of the two tell the same story: each stream is
 	// pulled by one of them, the other stands by.
 	require.Eventually(t, func() bool {
@@ -149,6 +150,7 @@ func TestLeasesShareChildStreams(t *testing.T) {
 	// Each of a's streams can repeat at most what was read but not stored
 	// when a stopped: the checkpoint_limit's pages in flight.
 	assert.LessOrEqual(t, repeated, 6*1024, "duplicates within the pages in flight")
+	assert.Greater(t, a.delivered(), 0)
 	t.Logf("%d events, %d by a, %d by b, %d delivered twice", total(want), a.delivered(), b.delivered(), repeated)
 	assert.Regexp(t, `Took over Duo authentication of account DA\d+ \("Child \d"\) logs \(instance \S+/\d+ held it last\)`, sb.logs.String(), "b took a's streams over")
 	for _, logs := range []string{sa.logs.String(), sb.logs.String()} {
