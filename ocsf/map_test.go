@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -704,4 +705,120 @@ func BenchmarkMap(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+}
+
+// TestMapMutations is a structured complement to FuzzMap: it takes every
+// golden input and a sample of simulator events, replaces one or two
+// values at random (any depth) by values of other types and shapes, and
+// checks that every event Map accepts still validates.
+func TestMapMutations(t *testing.T) {
+	s := schemaOf(t)
+	var bases []map[string]any
+	inputs, err := filepath.Glob("testdata/golden/*/*.input.json")
+	require.NoError(t, err)
+	for _, in := range inputs {
+		b, err := os.ReadFile(in)
+		require.NoError(t, err)
+		bases = append(bases, decodeEvent(t, b))
+	}
+	for _, evs := range simEvents(t, 30) {
+		for _, e := range evs {
+			bases = append(bases, decodeEvent(t, e.Body))
+		}
+	}
+	pool := []any{
+		nil, "", " ", "null", "0.0.0.0", "[::1]:443", "1.2.3.4:5678", "not an ip", "United States", "Atlantis",
+		"duo_push", "fraud", "DENIED", "user_create", "admin_login", "2026-05-30T12:01:09Z", "yesterday",
+		"a@b.co", "bad email", "host-name.example", "bad host!", strings.Repeat("x", 70000), "{\"ip_address\":\"::\"}",
+		float64(0), float64(-1), float64(1e300), float64(1.5), float64(1780142469), true, false,
+		[]any{}, []any{"a", float64(1)}, []any{map[string]any{"summary": 1}}, map[string]any{}, map[string]any{"name": "x", "key": float64(3)},
+	}
+	types := []string{ocsf.LogAuthentication, ocsf.LogAdministrator, ocsf.LogOfflineEnrollment, ocsf.LogActivity, ocsf.LogTrustMonitor}
+	rng := newRand(1)
+	mapped := 0
+	for i, base := range bases {
+		for range 60 {
+			ev := deepCopy(base).(map[string]any)
+			for range 1 + rng.intN(2) {
+				paths := allPaths(ev, "")
+				if len(paths) == 0 {
+					break
+				}
+				setPath2(ev, paths[rng.intN(len(paths))], deepCopy(pool[rng.intN(len(pool))]))
+			}
+			for _, lt := range types {
+				out, _, err := ocsf.Map(lt, ev)
+				if err != nil {
+					continue
+				}
+				mapped++
+				b, err := json.Marshal(out)
+				require.NoError(t, err)
+				var back map[string]any
+				require.NoError(t, json.Unmarshal(b, &back))
+				if probs := s.Validate(back); len(probs) > 0 {
+					in, _ := json.Marshal(ev)
+					t.Fatalf("base %d as %s: %v\nin:  %s\nout: %s", i, lt, probs, in, b)
+				}
+			}
+		}
+	}
+	t.Logf("%d mutated events mapped and valid", mapped)
+}
+
+// rand is a small deterministic generator, so that a failure repeats.
+type rand struct{ state uint64 }
+
+func newRand(seed uint64) *rand { return &rand{state: seed*0x9E3779B97F4A7C15 + 1} }
+
+func (r *rand) intN(n int) int {
+	r.state ^= r.state << 13
+	r.state ^= r.state >> 7
+	r.state ^= r.state << 17
+	return int(r.state % uint64(n))
+}
+
+func deepCopy(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		c := make(map[string]any, len(x))
+		for k, e := range x {
+			c[k] = deepCopy(e)
+		}
+		return c
+	case []any:
+		c := make([]any, len(x))
+		for i, e := range x {
+			c[i] = deepCopy(e)
+		}
+		return c
+	}
+	return v
+}
+
+// allPaths lists the dotted paths of every value in obj, objects included.
+func allPaths(obj map[string]any, prefix string) []string {
+	var out []string
+	for k, v := range obj {
+		p := k
+		if prefix != "" {
+			p = prefix + "." + k
+		}
+		out = append(out, p)
+		if m, ok := v.(map[string]any); ok {
+			out = append(out, allPaths(m, p)...)
+		}
+	}
+	slices.Sort(out) // map order would make the run unrepeatable
+	return out
+}
+
+// setPath2 sets the value at a dotted path that exists, nil included.
+func setPath2(ev map[string]any, path string, v any) {
+	parts := strings.Split(path, ".")
+	cur := ev
+	for _, p := range parts[:len(parts)-1] {
+		cur = cur[p].(map[string]any)
+	}
+	cur[parts[len(parts)-1]] = v
 }

@@ -7,7 +7,8 @@ import "strings"
 // trustMonitor maps a Trust Monitor event to Detection Finding (2004): a
 // new finding is Create, a triaged one Update; the finding's status
 // follows its triage state, its severity whether Duo made it a priority.
-// The authentication it surfaced, if any, is the finding's evidence.
+// The authentication it surfaced, or the user a bypass_status event put
+// in bypass, is the finding's evidence.
 func (m *mapper) trustMonitor() error {
 	m.startMetadata()
 	uid := m.src.str("sekey")
@@ -81,6 +82,15 @@ func (m *mapper) trustMonitor() error {
 	m.out["finding_info"] = info
 	setString(m.out, "message", info["title"].(string))
 
+	// A bypass_status event names the user put in bypass and the
+	// administrator who did it.
+	if u := m.namedUser("enabled_for", 1); u != nil {
+		ev := map[string]any{"user": u}
+		if a := m.namedUser("enabled_by", 2); a != nil {
+			ev["actor"] = map[string]any{"user": a}
+		}
+		m.out["evidences"] = []any{ev}
+	}
 	if m.src.obj("surfaced_auth") != nil {
 		ev := map[string]any{}
 		if u := m.user("surfaced_auth."); u != nil {
@@ -125,4 +135,18 @@ func (m *mapper) explanations() (summaries, types []string) {
 	}
 	m.src.use("explanations")
 	return summaries, types
+}
+
+// namedUser builds a user of type typeID from a Duo {key, name} object at
+// path, or returns nil when it names no one.
+func (m *mapper) namedUser(path string, typeID int) map[string]any {
+	u := map[string]any{}
+	setString(u, "name", m.src.str(path+".name"))
+	setString(u, "uid", m.src.str(path+".key"))
+	if len(u) == 0 {
+		return nil
+	}
+	u["type_id"] = typeID
+	u["type"] = userTypeCaptions[typeID]
+	return u
 }
