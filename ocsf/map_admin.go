@@ -178,6 +178,9 @@ func (m *mapper) management(c *changeEvent) error {
 	if !ok {
 		rule = actionRule{ClassUID: ClassEntityManagement, ActivityID: entityActivity(c.action)}
 	}
+	if rule.Account == "actor" && c.actorUser != nil {
+		c.account = maps.Clone(c.actorUser)
+	}
 	// A class whose required attribute the event cannot fill falls back
 	// to Entity Management.
 	switch {

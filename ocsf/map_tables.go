@@ -31,6 +31,9 @@ type actionRule struct {
 	ActivityID int    `json:"activity_id"`
 	Status     string `json:"status"`
 	EntityType string `json:"entity_type"`
+	// Account is "actor" when the account the action changes is the
+	// actor's own.
+	Account string `json:"account"`
 }
 
 // suffixRule is one entry of the suffixes list of data/actions.json: the
@@ -78,6 +81,9 @@ func parseActions(data []byte) (map[string]actionRule, []suffixRule, error) {
 	for name, r := range t.Actions {
 		if _, ok := activityCaption(r.ClassUID, r.ActivityID); !ok {
 			return nil, nil, fmt.Errorf("ocsf: data/actions.json: action %q: class %d has no activity %d", name, r.ClassUID, r.ActivityID)
+		}
+		if r.Account != "" && r.Account != "actor" {
+			return nil, nil, fmt.Errorf("ocsf: data/actions.json: action %q: account %q, want \"actor\" or none", name, r.Account)
 		}
 		if r.Status != "" && statusIDs[r.Status] == 0 {
 			return nil, nil, fmt.Errorf("ocsf: data/actions.json: action %q: unknown status %q", name, r.Status)

@@ -71,6 +71,8 @@ func TestMapTablesParse(t *testing.T) {
 	assert.ErrorContains(t, err, `unknown status "meh"`)
 	_, _, err = parseActions([]byte(`{"suffixes":[{"suffix":"_x","activity_id":50}]}`))
 	assert.ErrorContains(t, err, `suffix "_x"`)
+	_, _, err = parseActions([]byte(`{"actions":{"x":{"class_uid":3001,"activity_id":9,"account":"target"}}}`))
+	assert.ErrorContains(t, err, `account "target"`)
 	_, err = parseFactors([]byte(`{"odd":{"factor_type_id":12}}`))
 	assert.ErrorContains(t, err, `factor "odd": unknown factor_type_id 12`)
 	_, _, err = parseCountries([]byte("US\tUnited States\nUM\tUnited States\n"))

@@ -493,6 +493,7 @@ func TestMapAdminActions(t *testing.T) {
 		{"user_delete", "jdoe", 3001, 6, "Delete", 1},
 		{"user_create", "", 3004, 1, "Create", 1}, // no account named: Entity Management
 		{"admin_reset_password", "Jane Admin", 3001, 4, "Password Reset", 1},
+		{"admin_lockout", "", 3001, 9, "Lock", 1},
 		{"user_update", "jdoe", 3004, 3, "Update", 1},
 		{"group_update", "Staff", 3004, 3, "Update", 1},
 		{"integration_create", "VPN", 3004, 1, "Create", 1},
@@ -527,7 +528,11 @@ func TestMapAdminActions(t *testing.T) {
 				assert.Equal(t, "jane.admin", out["user"].(map[string]any)["name"])
 				assert.Equal(t, true, out["is_mfa"])
 			case 3001:
-				assert.Equal(t, tt.object, out["user"].(map[string]any)["name"])
+				account := tt.object
+				if account == "" {
+					account = "jane.admin" // the actor's own
+				}
+				assert.Equal(t, account, out["user"].(map[string]any)["name"])
 				assert.Equal(t, "jane.admin", out["actor"].(map[string]any)["user"].(map[string]any)["name"])
 			case 3004:
 				assert.Contains(t, out["metadata"].(map[string]any)["profiles"], "host")
