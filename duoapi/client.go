@@ -251,11 +251,28 @@ func (c *Client) Get(ctx context.Context, path string, params url.Values) ([]byt
 	return c.do(ctx, http.MethodGet, path, params)
 }
 
+// sendCheckKey is the context key of withSendCheck.
+type sendCheckKey struct{}
+
+// withSendCheck returns a context whose requests call check after waiting
+// for the request budget, just before they are sent: a request whose check
+// fails is not sent, and returns the check's error. The Puller checks this
+// way that it still owns a stream shared with other processes, which the
+// wait may have outlasted.
+func withSendCheck(ctx context.Context, check func() error) context.Context {
+	return context.WithValue(ctx, sendCheckKey{}, check)
+}
+
 // do makes one attempt at a request within the budget and tells the
 // Observer about it. A POST carries no parameters (see send).
 func (c *Client) do(ctx context.Context, method, path string, params url.Values) ([]byte, error) {
 	if err := c.budget.wait(ctx, c.cfg.SharedLimit); err != nil {
 		return nil, err
+	}
+	if check, ok := ctx.Value(sendCheckKey{}).(func() error); ok {
+		if err := check(); err != nil {
+			return nil, err
+		}
 	}
 	start := time.Now()
 	body, err := c.send(ctx, method, path, params)

@@ -150,3 +150,56 @@ func TestPullerOwnershipRefusesBoundedPull(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "cannot share them with other processes")
 }
+
+// TestPullerOwnershipCheckedBeforeSending checks that a request held back
+// by the request budget is not sent once its stream was lost meanwhile.
+func TestPullerOwnershipCheckedBeforeSending(t *testing.T) {
+	m := newMSP(t, duosim.Config{Seed: 14})
+	kid := duosim.ChildConfig{ID: "DAAAAAAAAAAAAAAAAAA1", Name: "Alpha", APIHostname: "api-a1a1a1a1.duosecurity.com"}
+	c, err := m.sim.AddChild(kid)
+	require.NoError(t, err)
+	require.NoError(t, c.Generate(duoapi.Authentication, 3000, time.Now().Add(-2*time.Hour), time.Now().Add(-10*time.Minute)))
+	k := duoapi.StreamKey{AccountID: kid.ID, LogType: duoapi.Authentication}
+	g := newGrants()
+	g.grant(k, "t1")
+	// A cap of 60 a minute for all accounts: the second page waits a
+	// second for it, in its own goroutine.
+	limit, err := duoapi.NewRequestLimiter(60)
+	require.NoError(t, err)
+	client, err := duoapi.NewClient(duoapi.ClientConfig{
+		APIHostname: m.sim.APIHost(), IntegrationKey: m.sim.IntegrationKey(), SecretKey: m.sim.SecretKey(),
+		BaseURL: m.srv.URL, RequestsPerMinute: 60000, SharedLimit: limit,
+	})
+	require.NoError(t, err)
+	p, err := duoapi.NewAccountsPuller(client, duoapi.PullerConfig{
+		LogTypes: []duoapi.LogType{duoapi.Authentication}, InitialLookback: 3 * time.Hour, Ownership: g,
+	}, duoapi.AccountsConfig{Start: func(context.Context, duoapi.Stream) (duoapi.Cursor, error) { return duoapi.Cursor{}, nil }})
+	require.NoError(t, err)
+	b, err := p.Next(t.Context())
+	require.NoError(t, err)
+	require.NotEmpty(t, b.Events)
+	logRequests := func() int {
+		n := 0
+		for _, rec := range m.sim.Requests() {
+			if rec.AccountID == kid.ID {
+				n++
+			}
+		}
+		return n
+	}
+	require.Equal(t, 1, logRequests())
+
+	// The next page is launched at once and waits for the budget; the
+	// stream is lost meanwhile.
+	ctx, cancel := context.WithTimeout(t.Context(), 2500*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Next(ctx)
+		done <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	g.revoke(k)
+	require.ErrorIs(t, <-done, context.DeadlineExceeded, "nothing to deliver")
+	assert.Equal(t, 1, logRequests(), "the page that waited for the budget was not asked for")
+}

@@ -18,6 +18,10 @@ const DefaultAccountsInFlight = 8
 // MinRefreshInterval is the shortest AccountsConfig.RefreshInterval.
 const MinRefreshInterval = time.Second
 
+// errNotOwned stops a request of a stream this process no longer owns
+// (PullerConfig.Ownership) before it is sent.
+var errNotOwned = errors.New("the stream is owned by another process now")
+
 // ErrWindowRead is returned by Next once a pull bounded by
 // PullerConfig.EndTime has read every stream to its end.
 var ErrWindowRead = errors.New("every stream has been read to the end time")
@@ -293,6 +297,17 @@ func (p *Puller) launch(ctx context.Context, s *stream) {
 	p.inFlight++
 	tenure, _ := p.owned(s)
 	go func() {
+		fetchCtx := ctx
+		if p.cfg.Ownership != nil {
+			// The budget may hold the request back past the lease: check
+			// again right before each request goes out.
+			fetchCtx = withSendCheck(ctx, func() error {
+				if now, ok := p.cfg.Ownership.Owns(s.id); !ok || now != tenure {
+					return errNotOwned
+				}
+				return nil
+			})
+		}
 		if tenure != s.tenure {
 			c, err := p.cfg.Ownership.Resume(ctx, s.id)
 			if err != nil {
@@ -301,7 +316,7 @@ func (p *Puller) launch(ctx context.Context, s *stream) {
 			}
 			s.resume(c, tenure)
 		}
-		b, more, err := p.fetch(ctx, s)
+		b, more, err := p.fetch(fetchCtx, s)
 		p.done <- fetchResult{s: s, batch: b, more: more, err: err, ctxErr: ctx.Err()}
 	}()
 }
@@ -312,6 +327,10 @@ func (p *Puller) finish(r fetchResult) (Batch, bool) {
 	s := r.s
 	s.inFlight, s.account.busy = false, false
 	p.inFlight--
+	if errors.Is(r.err, errNotOwned) {
+		// Lost while waiting to send: nothing was asked of Duo.
+		return Batch{}, false
+	}
 	if tenure, owned := p.owned(s); r.err == nil && (!owned || tenure != s.tenure) {
 		// Lost while the page was read: the next owner reads it again,
 		// from the cursor stored before.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/duostream/duostream/cache"
 	"github.com/duostream/duostream/duoapi"
 )
 
@@ -183,6 +184,10 @@ func (s *positionStore) probe(ctx context.Context) error {
 		}
 		return nil
 	})
+	if errors.Is(err, cache.ErrLocked) {
+		// Its own error says what to do.
+		return fmt.Errorf("checkpoint cache %q: %w", s.cache, err)
+	}
 	if err != nil {
 		return fmt.Errorf("checkpoint cache %q cannot keep a position (%w): give %s a cache resource that stores keys such as %q durably, such as bbolt on one machine or redis to share positions, and check that its path or address is writable",
 			s.cache, err, dalFieldCheckpointCache, key)

@@ -364,8 +364,11 @@ func (m *Manager) Round(ctx context.Context) error {
 		case res[0].(int64) == 1:
 			m.extend(s, tokens[s], validUntil)
 		default:
-			cur, _ := res[1].(string)
-			m.drop(s, tokens[s], Fenced, fmt.Errorf("the lease is held by instance %q", instanceOf(cur)))
+			if cur, _ := res[1].(string); cur != "" {
+				m.drop(s, tokens[s], Fenced, fmt.Errorf("the lease is held by %s", instanceOf(cur)))
+			} else {
+				m.drop(s, tokens[s], Expired, errors.New("it expired in Redis before it was renewed"))
+			}
 		}
 	}
 
