@@ -215,6 +215,9 @@ type pipelineSink struct {
 	// received returns one normalized event the sink holds, or nil while
 	// there is none. stdout is what the pipeline wrote to standard output.
 	received func(stdout []byte) ([]byte, error)
+	// ocsf is set for a sink of OCSF events rather than Panther's
+	// normalized ones.
+	ocsf bool
 }
 
 // pipelineSinks sets up the real destination of each shipped pipeline.
@@ -292,6 +295,55 @@ var pipelineSinks = map[string]func(t *testing.T) pipelineSink{
 					return nil, err
 				}
 				return firstEvent(body), nil
+			},
+		}
+	},
+	"duo-to-security-lake.yaml": func(t *testing.T) pipelineSink {
+		srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+		t.Cleanup(srv.Close)
+		const lake, dlq, id, secret = "duo-env-lake", "duo-env-dlq", "AKIDENVTEST", "env-test-secret"
+		client := s3.New(s3.Options{
+			Region:       "us-east-1",
+			BaseEndpoint: aws.String(srv.URL),
+			UsePathStyle: true,
+			Credentials:  credentials.NewStaticCredentialsProvider(id, secret, ""),
+		})
+		for _, b := range []string{lake, dlq} {
+			_, err := client.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String(b)})
+			require.NoError(t, err)
+		}
+		return pipelineSink{
+			ocsf: true,
+			env: map[string]string{
+				"SL_BUCKET":            lake,
+				"SL_REGION":            "us-east-1",
+				"SL_ACCOUNT_ID":        "123456789012",
+				"SL_FLUSH_PERIOD":      "1s",
+				"DEAD_LETTER_BUCKET":   dlq,
+				"S3_ENDPOINT":          srv.URL,
+				"S3_FORCE_PATH_STYLE":  "true",
+				"S3_ACCESS_KEY_ID":     id,
+				"S3_SECRET_ACCESS_KEY": secret,
+			},
+			received: func([]byte) ([]byte, error) {
+				list, err := client.ListObjectsV2(t.Context(), &s3.ListObjectsV2Input{Bucket: aws.String(lake), Prefix: aws.String("ext/")})
+				if err != nil || len(list.Contents) == 0 {
+					return nil, err
+				}
+				obj, err := client.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String(lake), Key: list.Contents[0].Key})
+				if err != nil {
+					return nil, err
+				}
+				defer obj.Body.Close()
+				body, err := io.ReadAll(obj.Body)
+				if err != nil {
+					return nil, err
+				}
+				rows := parquetRows(t, body)
+				if len(rows) == 0 {
+					return nil, fmt.Errorf("%s holds no rows", *list.Contents[0].Key)
+				}
+				return json.Marshal(rows[0])
 			},
 		}
 	},
@@ -483,10 +535,19 @@ func TestPipelinesRunWithDocumentedEnv(t *testing.T) {
 				LogType  string `json:"p_log_type"`
 				RowID    string `json:"p_row_id"`
 				SourceID string `json:"p_source_id"`
+				ClassUID int    `json:"class_uid"`
+				Metadata struct {
+					UID string `json:"uid"`
+				} `json:"metadata"`
 			}
 			require.NoError(t, json.Unmarshal(event, &ev), "event %s", event)
-			assert.Contains(t, []string{"Duo.Authentication", "Duo.Administrator", "Duo.Telephony", "Duo.OfflineEnrollment"}, ev.LogType, "event %s", event)
-			assert.NotEmpty(t, ev.RowID, "event %s", event)
+			if sink.ocsf {
+				assert.Contains(t, []int{3001, 3002, 3004, 2004}, ev.ClassUID, "event %s", event)
+				assert.NotEmpty(t, ev.Metadata.UID, "event %s", event)
+			} else {
+				assert.Contains(t, []string{"Duo.Authentication", "Duo.Administrator", "Duo.Telephony", "Duo.OfflineEnrollment"}, ev.LogType, "event %s", event)
+				assert.NotEmpty(t, ev.RowID, "event %s", event)
+			}
 			if file == mspPipeline {
 				require.NotNil(t, sim.Child(ev.SourceID), "the event of %s names a child of the parent as p_source_id: %s", file, event)
 			}
