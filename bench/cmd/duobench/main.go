@@ -6,6 +6,11 @@
 // library. Variants are measured in short interleaved windows, round after
 // round, so that they share the machine's conditions; medians and the
 // median of the per-round ratios are reported. Run it with bench/run.sh.
+//
+// With -suite ocsf it compares instead, on the log types that have a
+// Bloblang OCSF mapping, the duo_ocsf processor against the same mapping
+// written in Bloblang (bench/mappings/ocsf_*.blobl); bench/ocsf.sh runs
+// that.
 package main
 
 import (
@@ -31,10 +36,21 @@ func main() {
 	window := flag.Duration("window", 150*time.Millisecond, "time each variant runs per round")
 	batch := flag.Int("batch", 100, "events per batch")
 	nEvents := flag.Int("events", 500, "distinct generated events per log type")
+	suite := flag.String("suite", "normalize", "what to compare: normalize (duo_normalize against Bloblang) or ocsf (duo_ocsf against Bloblang)")
 	flag.Parse()
 
-	fmt.Printf("duobench: GOMAXPROCS=%d, %s/%s, %s, %d rounds of %s per variant, batches of %d\n\n",
-		runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version(), *rounds, *window, *batch)
+	logTypes, variants := bench.LogTypes, bench.Variants
+	switch *suite {
+	case "normalize":
+	case "ocsf":
+		logTypes, variants = bench.OCSFLogTypes, bench.OCSFVariants
+	default:
+		fmt.Fprintf(os.Stderr, "unknown -suite %q: want normalize or ocsf\n", *suite)
+		os.Exit(2)
+	}
+
+	fmt.Printf("duobench -suite %s: GOMAXPROCS=%d, %s/%s, %s, %d rounds of %s per variant, batches of %d\n\n",
+		*suite, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version(), *rounds, *window, *batch)
 
 	type job struct {
 		logType string
@@ -44,9 +60,9 @@ func main() {
 	}
 	var jobs []*job
 	res := map[string]*result{}
-	for _, lt := range bench.LogTypes {
+	for _, lt := range logTypes {
 		events := bench.Events(lt, *nEvents)
-		for _, v := range bench.Variants {
+		for _, v := range variants {
 			f, err := v.Build(lt)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "build %s for %s: %v\n", v.Name, lt, err)
@@ -72,23 +88,39 @@ func main() {
 		fmt.Fprintf(os.Stderr, "round %d/%d done\n", r+1, *rounds)
 	}
 
-	for _, lt := range bench.LogTypes {
+	for _, lt := range logTypes {
 		fmt.Printf("%s\n", lt)
 		fmt.Printf("  %-22s %14s %24s %14s\n", "variant", "median ev/s", "range ev/s", "allocs/event")
-		for _, v := range bench.Variants {
+		for _, v := range variants {
 			rs := res[lt+"|"+v.Name]
 			fmt.Printf("  %-22s %14.0f %11.0f..%-12.0f %14.1f\n", v.Name, median(rs.evps), slices.Min(rs.evps), slices.Max(rs.evps), median(rs.allocs))
 		}
-		a := res[lt+"|duo_normalize"]
-		fmt.Printf("  duo_normalize / bloblang: %5.1fx   duo_normalize / floor: %4.2f   (medians of per-round ratios)\n",
-			ratio(a, res[lt+"|bloblang"]), ratio(a, res[lt+"|floor"]))
-		fmt.Printf("  through Benthos's processor wrapper: duo_normalize / bloblang: %5.1fx   duo_normalize / floor: %4.2f\n\n",
-			ratio(res[lt+"|duo_normalize+benthos"], res[lt+"|bloblang+benthos"]), ratio(res[lt+"|duo_normalize+benthos"], res[lt+"|floor"]))
+		r := func(a, b string) float64 { return ratio(res[lt+"|"+a], res[lt+"|"+b]) }
+		switch *suite {
+		case "normalize":
+			fmt.Printf("  duo_normalize / bloblang: %5.1fx   duo_normalize / floor: %4.2f   (medians of per-round ratios)\n",
+				r("duo_normalize", "bloblang"), r("duo_normalize", "floor"))
+			fmt.Printf("  through Benthos's processor wrapper: duo_normalize / bloblang: %5.1fx   duo_normalize / floor: %4.2f\n\n",
+				r("duo_normalize+benthos", "bloblang+benthos"), r("duo_normalize+benthos", "floor"))
+		case "ocsf":
+			fmt.Printf("  duo_ocsf / bloblang_ocsf: %5.1fx   duo_ocsf / encoding/json: %4.2f   (medians of per-round ratios)\n",
+				r("duo_ocsf", "bloblang_ocsf"), r("duo_ocsf", "encoding/json"))
+			fmt.Printf("  through Benthos's processor wrapper: duo_ocsf / bloblang_ocsf: %5.1fx\n\n",
+				r("duo_ocsf+benthos", "bloblang_ocsf+benthos"))
+		}
 	}
-	fmt.Println(strings.TrimSpace(`
+	switch *suite {
+	case "normalize":
+		fmt.Println(strings.TrimSpace(`
 floor: schema.Doc decode + encode, the JSON reader/writer duo_normalize uses.
 encoding/json: json.Unmarshal into any + json.Marshal, for context.
 +benthos: built from YAML and run through Benthos's processor wrapper, as in a pipeline.`))
+	case "ocsf":
+		fmt.Println(strings.TrimSpace(`
+bloblang_ocsf: bench/mappings/ocsf_*.blobl, the same OCSF mapping in Bloblang, via Message.BloblangQuery.
+encoding/json: json.Unmarshal into any + json.Marshal, the decode and encode duo_ocsf itself does.
++benthos: built from YAML and run through Benthos's processor wrapper, as in a pipeline.`))
+	}
 }
 
 var allocSample = []metrics.Sample{{Name: "/gc/heap/allocs:objects"}}
