@@ -4,18 +4,22 @@ package bench
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/redpanda-data/benthos/v4/public/bloblang"
+	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// TestBloblangOCSFEquivalent checks that the Bloblang OCSF mapping is a
-// fair comparison: on every benchmark event it gives exactly what duo_ocsf
-// gives, and the same ocsf_class_uid metadata. Neither writes a volatile
-// field (metadata.logged_time is only set by callers that ask for it).
+// TestBloblangOCSFEquivalent checks that the Bloblang OCSF mappings are a
+// fair comparison: on every benchmark event they give exactly what
+// duo_ocsf gives, and the same ocsf_class_uid metadata. Neither writes a
+// volatile field (metadata.logged_time is only set by callers that ask
+// for it).
 func TestBloblangOCSFEquivalent(t *testing.T) {
 	for _, lt := range OCSFLogTypes {
 		t.Run(lt, func(t *testing.T) {
@@ -32,6 +36,22 @@ func TestBloblangOCSFEquivalent(t *testing.T) {
 			require.Len(t, bs, len(events))
 			for i := range events {
 				assert.Equal(t, decode(t, as[i]), decode(t, bs[i]), "event %d: %s", i, events[i])
+			}
+
+			// duo_ocsf sets the metadata on the messages it is given; the
+			// mapping on the messages it returns.
+			batch := messagesIn(lt)(events).(service.MessageBatch)
+			require.NoError(t, duo.Run(batch, nil))
+			m, err := OCSFMapping(lt)
+			require.NoError(t, err)
+			exec, err := bloblang.Parse(m)
+			require.NoError(t, err)
+			for i, msg := range messagesIn(lt)(events).(service.MessageBatch) {
+				out, err := msg.BloblangQuery(exec)
+				require.NoError(t, err)
+				want, _ := batch[i].MetaGet("ocsf_class_uid")
+				got, _ := out.MetaGet("ocsf_class_uid")
+				assert.Equal(t, want, got, "ocsf_class_uid of event %d", i)
 			}
 		})
 	}
@@ -130,13 +150,56 @@ func TestBloblangOCSFBranches(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ev := deepCopy(t, base)
 			tt.change(ev)
-			in, err := json.Marshal(ev)
+			assertSameOCSF(t, duo, blobl, ev)
+		})
+	}
+}
+
+// assertSameOCSF checks that duo and blobl map ev to the same OCSF event.
+func assertSameOCSF(t *testing.T, duo, blobl Func, ev map[string]any) {
+	t.Helper()
+	in, err := json.Marshal(ev)
+	require.NoError(t, err)
+	as, err := duo.Do(in)
+	require.NoError(t, err)
+	bs, err := blobl.Do(in)
+	require.NoError(t, err)
+	assert.Equal(t, decode(t, as[0]), decode(t, bs[0]), "%s", in)
+}
+
+// TestBloblangOCSFAdminBranches is TestBloblangOCSFBranches for the
+// administrator and offline enrollment mapping: every class an action can
+// take, the fallbacks, and descriptions of every form.
+func TestBloblangOCSFAdminBranches(t *testing.T) {
+	tests := []struct {
+		logType string
+		ev      map[string]any
+	}{
+		{"Duo.Administrator", map[string]any{"action": "admin_login", "username": "Homer Simpson", "description": `{"ip_address": "10.0.0.1", "factor": "push", "device": "+1 734-555-0100", "email": "homer@example.com"}`}},
+		{"Duo.Administrator", map[string]any{"action": "admin_login", "username": "Homer Simpson", "description": `{"ip_address": "0.0.0.0", "factor": "carrier pigeon", "device": "not a phone"}`}},
+		{"Duo.Administrator", map[string]any{"action": "admin_login_error", "username": "Homer Simpson", "description": `{"error": "bad password", "factor": "remembered_device"}`}},
+		{"Duo.Administrator", map[string]any{"action": "admin_login", "username": "API", "description": `{"ip_address": "10.0.0.1:80"}`}},
+		{"Duo.Administrator", map[string]any{"action": "admin_lockout", "username": "Homer Simpson", "object": "Homer Simpson", "description": `{"email": "homer@example.com"}`}},
+		{"Duo.Administrator", map[string]any{"action": "admin_lockout", "username": "AD Sync: corp", "object": "marge", "description": `{"email": "marge@example.com"}`}},
+		{"Duo.Administrator", map[string]any{"action": "user_create", "username": "Homer Simpson", "object": "bart", "description": `{"email": "bart@example.com", "realname": "Bart", "status": "Active"}`}},
+		{"Duo.Administrator", map[string]any{"action": "user_delete", "username": "API", "object": "bart", "description": "deleted by script"}},
+		{"Duo.Administrator", map[string]any{"action": "user_delete", "username": "Directory Sync", "description": "{not json"}},
+		{"Duo.Administrator", map[string]any{"action": "group_frobnicate", "username": "System", "object": "Staff"}},
+		{"Duo.Administrator", map[string]any{"action": "_odd", "username": "", "description": `{"x": [1, 2], "y": null}`}},
+		{"Duo.Administrator", map[string]any{"action": "ad_sync_failed", "username": "AD Sync: corp", "object": "corp", "host": "api-XYZ.duosecurity.com"}},
+		{"Duo.Administrator", map[string]any{"action": "phone_associate", "username": "Homer Simpson", "object": "lisa", "extra": map[string]any{"a": true}}},
+		{"Duo.OfflineEnrollment", map[string]any{"action": "o2fa_user_provisioned", "username": "lisa", "object": "Acme Laptop", "description": `{"user_agent": "DuoCredProv", "hostname": "WKS1", "factor": "duo_otp"}`}},
+		{"Duo.OfflineEnrollment", map[string]any{"action": "o2fa_user_deprovisioned", "username": "", "object": ""}},
+	}
+	for i, tt := range tests {
+		t.Run(fmt.Sprintf("%s/%d", tt.logType, i), func(t *testing.T) {
+			duo, err := DuoOCSF(tt.logType)
 			require.NoError(t, err)
-			as, err := duo.Do(in)
+			blobl, err := BloblangOCSF(tt.logType)
 			require.NoError(t, err)
-			bs, err := blobl.Do(in)
-			require.NoError(t, err)
-			assert.Equal(t, decode(t, as[0]), decode(t, bs[0]), "%s", in)
+			tt.ev["isotimestamp"] = "2025-11-03T08:00:00+00:00"
+			tt.ev["timestamp"] = 1762156800
+			assertSameOCSF(t, duo, blobl, tt.ev)
 		})
 	}
 }

@@ -15,7 +15,7 @@ import (
 
 // OCSFLogTypes are the log types the OCSF comparison covers, in report
 // order: those with a Bloblang OCSF mapping.
-var OCSFLogTypes = []string{"Duo.Authentication"}
+var OCSFLogTypes = []string{"Duo.Authentication", "Duo.Administrator", "Duo.OfflineEnrollment"}
 
 // OCSFVariants are the variants of the OCSF comparison (duobench -suite
 // ocsf), in report order.
@@ -30,10 +30,14 @@ var OCSFVariants = []Variant{
 // OCSFMapping returns the Bloblang mapping that turns a Duo event of
 // logType into OCSF the way duo_ocsf does: the generated tables
 // (mappings/ocsf_tables.blobl), mappings/ocsf_common.blobl and the log
-// type's own mappings/ocsf_<type>.blobl, in that order.
+// type's own mappings/ocsf_<type>.blobl, in that order (administrator and
+// offline enrollment share ocsf_admin.blobl, which reads the log type from
+// the duo_log_type metadata, as duo_ocsf does).
 func OCSFMapping(logType string) (string, error) {
 	name := map[string]string{
-		"Duo.Authentication": "authentication",
+		"Duo.Authentication":    "authentication",
+		"Duo.Administrator":     "admin",
+		"Duo.OfflineEnrollment": "admin",
 	}[logType]
 	if name == "" {
 		return "", fmt.Errorf("no OCSF mapping for %s", logType)
