@@ -169,7 +169,7 @@ func TestOutputBlocksMoveToConnect(t *testing.T) {
 			}
 		})
 	}
-	assert.Equal(t, map[string]int{"kafka_franz": 4, "aws_s3": 8}, seen, "the output blocks of duo-to-kafka.yaml, duo-msp-to-kafka.yaml, duo-to-s3.yaml and duo-to-security-lake.yaml")
+	assert.Equal(t, map[string]int{"kafka_franz": 4, "aws_s3": 9}, seen, "the output blocks of duo-to-kafka.yaml, duo-msp-to-kafka.yaml, duo-to-s3.yaml and duo-to-security-lake.yaml")
 }
 
 // walkBlocks calls fn for every mapping value held under a key.

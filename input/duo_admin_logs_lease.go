@@ -4,6 +4,8 @@ package input
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -107,8 +109,11 @@ func (in *duoAdminLogsInput) startLeases(ctx context.Context) error {
 	}
 	l := &leasedStreams{in: in, redis: shared, perStream: in.accounts != nil}
 	// Several inputs of one process (streams mode) are holders of their
-	// own, whatever their config.
-	l.holder = fmt.Sprintf("%s/%d", in.instance, leaseHolders.Add(1))
+	// own, whatever their config, and so are two processes given the same
+	// DUOSTREAM_INSTANCE_ID by mistake: a random part tells them apart.
+	var nonce [3]byte
+	_, _ = rand.Read(nonce[:])
+	l.holder = fmt.Sprintf("%s/%d-%s", in.instance, leaseHolders.Add(1), hex.EncodeToString(nonce[:]))
 	l.manager, err = lease.New(lease.Config{
 		Client:   shared.Client,
 		Prefix:   shared.Prefix + in.positions.prefix + KeySeparator,

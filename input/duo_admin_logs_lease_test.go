@@ -152,7 +152,7 @@ func TestLeasesShareChildStreams(t *testing.T) {
 	assert.LessOrEqual(t, repeated, 6*1024, "duplicates within the pages in flight")
 	assert.Greater(t, a.delivered(), 0)
 	t.Logf("%d events, %d by a, %d by b, %d delivered twice", total(want), a.delivered(), b.delivered(), repeated)
-	assert.Regexp(t, `Took over Duo authentication of account DA\d+ \("Child \d"\) logs \(instance \S+/\d+ held it last\)`, sb.logs.String(), "b took a's streams over")
+	assert.Regexp(t, `Took over Duo authentication of account DA\d+ \("Child \d"\) logs \(instance \S+/\d+-[0-9a-f]{6} held it last\)`, sb.logs.String(), "b took a's streams over")
 	for _, logs := range []string{sa.logs.String(), sb.logs.String()} {
 		assert.NotContains(t, logs, sim.SecretKey())
 	}

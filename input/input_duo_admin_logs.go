@@ -134,7 +134,6 @@ var (
   !this.re_match(` + durationRegexp + `) => ["field poll_interval: ` + notADuration + `".format(this)],
   this.re_match("^[-+]?(0|[0-9.]+(ns|us|µs|μs|ms))$") => ["field poll_interval: %v is shorter than 1s".format(this)],
 }`
-	leaseLint    = `root = if this.cache.or("") != "" && this.ttl.or("30s").parse_duration() < 1000000000 { ["field lease.ttl: must be at least 1s"] }`
 	accountsLint = `root = if !this.discover.or(false) && (this.include.or([]).length() > 0 || this.exclude.or([]).length() > 0) { ["field accounts: include and exclude select child accounts, but discover is false: set discover: true to pull the children of an MSP parent"] }`
 	baseURLLint  = `root = if this.has_prefix("http://") && !this.re_match("^http://(127\\.[0-9]+\\.[0-9]+\\.[0-9]+|localhost|\\[::1\\])(:[0-9]+)?(/.*)?$") { ["field base_url: plain http is only allowed to a loopback address (127.0.0.1, [::1] or localhost): use https"] }`
 )
@@ -202,7 +201,7 @@ Each child has its own budget of `+"`requests_per_minute`"+` (Duo limits each ac
 
 ### High availability
 
-To run two or more processes on one config (replicas of a Kubernetes Deployment, a standby host) without duplicates or a gap, give them a shared `+"`redis`"+` cache as `+"`checkpoint_cache`"+` and set `+"`lease.cache`"+` to the same label. Each stream (each (child account, log type) with `+"`accounts.discover`"+`; the whole input otherwise) is then pulled only by the process holding its lease in Redis. The owner renews it every third of `+"`lease.ttl`"+` and stops pulling a sixth of the ttl before the lease would expire, so that two processes never pull one stream at once; when the owner stops renewing (it died, hangs, or lost Redis), another process takes the stream over within `+"`ttl`"+` plus a third of it, resuming from the stored position. Every position write is fenced: the lease's token is checked and the position written in one Redis script, so a process that was paused past its lease (a long GC pause, SIGSTOP, a network partition) cannot move a cursor when it wakes; it steps down and logs why. Events read but not yet stored at a takeover (those in flight) are read again by the new owner: a takeover may duplicate them, never lose any.
+To run two or more processes on one config (replicas of a Kubernetes Deployment, a standby host) without duplicates or a gap, give them a shared `+"`redis`"+` cache as `+"`checkpoint_cache`"+` and set `+"`lease.cache`"+` to the same label. Each stream (each (child account, log type) with `+"`accounts.discover`"+`; the whole input otherwise) is then pulled only by the process holding its lease in Redis. The owner renews it every third of `+"`lease.ttl`"+` and sends no request from a sixth of the ttl before the lease would expire, so that two processes never pull one stream at once (a request already on its way is answered, and its page dropped); when the owner stops renewing (it died, hangs, or lost Redis), another process takes the stream over within `+"`ttl`"+` plus a third of it, resuming from the stored position. Every position write is fenced: the lease's token is checked and the position written in one Redis script, so a process that was paused past its lease (a long GC pause, SIGSTOP, a network partition) cannot move a cursor when it wakes; it steps down and logs why. Events read but not yet stored at a takeover (those in flight) are read again by the new owner: a takeover may duplicate them, never lose any.
 
 With many streams the work spreads: each process holds at most ceil(streams / live processes) + 1 leases, where live processes are those whose membership in Redis is younger than `+"`ttl`"+`, and gives up the excess when another process joins. `+"`duo_streams_owned`"+` is the number of leases a process holds, `+"`duo_lease_takeovers_total`"+` counts those it acquired, and `+"`duo_lease_step_downs_total`"+` (label `+"`reason`"+`: `+"`expired`"+`, `+"`fenced`"+`, `+"`rebalanced`"+`) those it lost. Every Duo request carries the User-Agent `+"`duostream/<version> (<instance id>)`"+`, the instance ID being the `+"`DUOSTREAM_INSTANCE_ID`"+` environment variable or `+"`<hostname>-<pid>`"+`. The lease cache must be a `+"`redis`"+` cache of kind `+"`simple`"+` or `+"`failover`"+` (a Redis Cluster may keep a lease and its position on different shards), and leases are for live pulls: a replay with `+"`end_time`"+` runs in one process.
 
@@ -1110,6 +1109,15 @@ func (in *duoAdminLogsInput) persist(ctx context.Context, st *streamState, p pos
 func (in *duoAdminLogsInput) Close(ctx context.Context) error {
 	removeStatusInput(in)
 	in.connectMu.Lock()
+	leases := in.leases
+	in.connectMu.Unlock()
+	if leases != nil {
+		// Benthos closes an input once the acknowledgements it will get
+		// have resolved, so every position that can be is stored: hand
+		// the leases over, whatever happens to ctx.
+		defer leases.stop()
+	}
+	in.connectMu.Lock()
 	stop, done := in.stopAlarm, in.alarmDone
 	in.connectMu.Unlock()
 	if stop != nil {
@@ -1119,12 +1127,6 @@ func (in *duoAdminLogsInput) Close(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-	}
-	if in.leases != nil {
-		// Benthos closes an input once the acknowledgements it will get
-		// have resolved, so every position that can be is stored: hand
-		// the leases over now.
-		in.leases.stop()
 	}
 	return nil
 }

@@ -265,8 +265,8 @@ end
 return {0, cur or ''}`)
 	// acquireScript sets the lease KEYS[1] to token ARGV[1] for ARGV[2] ms
 	// when it is free, or held by an earlier tenure of this instance
-	// (ARGV[3]); KEYS[2] remembers the last owner. It returns whether it
-	// took the lease, and the last owner before.
+	// (ARGV[3]); KEYS[2] remembers the last owner, for a week. It returns
+	// whether it took the lease, and the last owner before.
 	acquireScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if cur then
@@ -277,7 +277,7 @@ if cur then
 end
 local last = redis.call('GET', KEYS[2]) or ''
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('SET', KEYS[2], ARGV[3])
+redis.call('SET', KEYS[2], ARGV[3], 'PX', 604800000)
 return {1, last}`)
 	// releaseScript deletes the lease KEYS[1] if it holds token ARGV[1].
 	releaseScript = redis.NewScript(`
@@ -306,7 +306,6 @@ return 1`)
 func (m *Manager) Round(ctx context.Context) error {
 	ttlMs := m.cfg.TTL.Milliseconds()
 	start := m.cfg.Now()
-	validUntil := start.Add(m.cfg.TTL - m.cfg.TTL/6)
 
 	members, err := membersScript.Run(ctx, m.cfg.Client, []string{m.membersKey()}, m.cfg.Instance, ttlMs).Int()
 	m.mu.Lock()
@@ -356,6 +355,9 @@ func (m *Manager) Round(ctx context.Context) error {
 			m.release(ctx, s, tokens[s], Rebalanced)
 			continue
 		}
+		// Valid from the time this renewal is sent, which is before Redis
+		// moves the expiry: a slow round does not cut the leases short.
+		validUntil := m.cfg.Now().Add(m.cfg.TTL - m.cfg.TTL/6)
 		res, err := renewScript.Run(ctx, m.cfg.Client, []string{m.leaseKey(s)}, tokens[s], ttlMs).Slice()
 		switch {
 		case err != nil:
@@ -384,6 +386,7 @@ func (m *Manager) Round(ctx context.Context) error {
 			continue
 		}
 		tok := m.newToken()
+		validUntil := m.cfg.Now().Add(m.cfg.TTL - m.cfg.TTL/6)
 		res, aerr := acquireScript.Run(ctx, m.cfg.Client, []string{m.leaseKey(s), m.leaseKey(s) + ":last"}, tok, ttlMs, m.cfg.Instance).Slice()
 		if aerr != nil {
 			errs = append(errs, fmt.Errorf("acquire lease of %s: %w", s, aerr))

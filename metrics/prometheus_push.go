@@ -57,9 +57,13 @@ func newPusherFromParsed(conf *service.ParsedConfig, reg prometheus.Gatherer, lo
 		return nil, fmt.Errorf("field %s: leave out the /metrics/job/... path (%s), push_job_name sets the job", pmFieldPushURL, u.Redacted())
 	}
 	p := &pusher{log: log, stop: make(chan struct{}), done: make(chan struct{})}
-	if pw, ok := u.User.Password(); ok && pw != "" {
-		p.secrets = append(p.secrets, pw)
+	// Credentials in the URL are sent as basic auth, and the URL pushed to
+	// holds none, so that no error or log line can quote them.
+	urlUser, urlPassword := u.User.Username(), ""
+	if pw, ok := u.User.Password(); ok {
+		urlPassword = pw
 	}
+	u.User = nil
 
 	rawInterval, err := conf.FieldString(pmFieldPushInterval)
 	if err != nil {
@@ -88,9 +92,12 @@ func newPusherFromParsed(conf *service.ParsedConfig, reg prometheus.Gatherer, lo
 	if (user == "") != (password == "") {
 		return nil, fmt.Errorf("field %s: set both %s and %s, or neither", pmFieldPushBasicAuth, pmFieldPushUsername, pmFieldPushPassword)
 	}
+	if user == "" {
+		user, password = urlUser, urlPassword
+	}
 
-	p.push = push.New(rawURL, job).Gatherer(reg).Client(&http.Client{Timeout: pushTimeout})
-	p.target = fmt.Sprintf("%s (job %s)", u.Redacted(), job)
+	p.push = push.New(u.String(), job).Gatherer(reg).Client(&http.Client{Timeout: pushTimeout})
+	p.target = fmt.Sprintf("%s (job %s)", u.String(), job)
 	if user != "" {
 		p.push = p.push.BasicAuth(user, password)
 		p.secrets = append(p.secrets, password)

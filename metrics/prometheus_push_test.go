@@ -287,3 +287,19 @@ output:
 	assert.NotContains(t, err.Error(), "not-the-password")
 	assert.Equal(t, -1.0, gatewaySeries(t, gatewayURL, user, password, "duo_pushed_events_total", job+"_wrong"), "nothing stored for a refused push")
 }
+
+// TestPrometheusPushURLCredentials checks that credentials in push_url are
+// sent as basic auth, decoded, and never in the URL pushed to.
+func TestPrometheusPushURLCredentials(t *testing.T) {
+	g := newRecordingGateway(t, http.StatusOK)
+	u := strings.Replace(g.URL, "http://", "http://pusher:p%40ss@", 1)
+	p := newTestExporter(t, fmt.Sprintf("push_url: %q\n", u), nil)
+	require.NoError(t, p.Close(t.Context()))
+	reqs := g.received()
+	require.Len(t, reqs, 1)
+	assert.True(t, reqs[0].auth)
+	assert.Equal(t, "pusher", reqs[0].user)
+	assert.Equal(t, "p@ss", reqs[0].password)
+	assert.NotContains(t, p.pusher.target, "p%40ss")
+	assert.NotContains(t, p.pusher.target, "pusher")
+}

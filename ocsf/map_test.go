@@ -827,3 +827,23 @@ func setPath2(ev map[string]any, path string, v any) {
 	}
 	cur[parts[len(parts)-1]] = v
 }
+
+// TestMapTrustMonitorKeepsEveryEvidence checks that a Trust Monitor event
+// with both a bypass (enabled_for, enabled_by) and a surfaced
+// authentication keeps both as evidence.
+func TestMapTrustMonitorKeepsEveryEvidence(t *testing.T) {
+	raw, err := os.ReadFile("testdata/golden/Duo.TrustMonitor/elastic-bypass-status.input.json")
+	require.NoError(t, err)
+	var ev map[string]any
+	require.NoError(t, json.Unmarshal(raw, &ev))
+	auth, err := os.ReadFile("testdata/golden/Duo.TrustMonitor/auth-triaged-both-ips-unknown-fields.input.json")
+	require.NoError(t, err)
+	var authEv map[string]any
+	require.NoError(t, json.Unmarshal(auth, &authEv))
+	require.NotNil(t, ev["enabled_for"], "the fixture is a bypass")
+	ev["surfaced_auth"] = authEv["surfaced_auth"]
+	out, class, err := ocsf.Map("Duo.TrustMonitor", ev)
+	require.NoError(t, err)
+	assert.Equal(t, ocsf.ClassDetectionFinding, class)
+	assert.Len(t, out["evidences"], 2, "the bypass and the surfaced authentication")
+}

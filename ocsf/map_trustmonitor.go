@@ -83,13 +83,15 @@ func (m *mapper) trustMonitor() error {
 	setString(m.out, "message", info["title"].(string))
 
 	// A bypass_status event names the user put in bypass and the
-	// administrator who did it.
+	// administrator who did it; an event may also carry the
+	// authentication that surfaced it. Each is one piece of evidence.
+	var evidences []any
 	if u := m.namedUser("enabled_for", 1); u != nil {
 		ev := map[string]any{"user": u}
 		if a := m.namedUser("enabled_by", 2); a != nil {
 			ev["actor"] = map[string]any{"user": a}
 		}
-		m.out["evidences"] = []any{ev}
+		evidences = append(evidences, ev)
 	}
 	if m.src.obj("surfaced_auth") != nil {
 		ev := map[string]any{}
@@ -100,9 +102,12 @@ func (m *mapper) trustMonitor() error {
 			ev["src_endpoint"] = ep
 		}
 		if len(ev) > 0 {
-			m.out["evidences"] = []any{ev}
+			evidences = append(evidences, ev)
 		}
 		setString(m.meta, "correlation_uid", m.src.str("surfaced_auth.txid"))
+	}
+	if len(evidences) > 0 {
+		m.out["evidences"] = evidences
 	}
 	return nil
 }

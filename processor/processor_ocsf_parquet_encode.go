@@ -42,20 +42,29 @@ Each message of the batch is an OCSF 1.3.0 event, as the `+"`duo_ocsf`"+` proces
 - Rows are in time order, compressed with zstd, in data pages of at most 256 KiB before compression (Security Lake asks for at most 1 MB).
 - Each object carries the metadata of the batch's first event of its class and day, plus `+"`ocsf_class_uid`"+`, `+"`ocsf_event_day`"+` (YYYYMMDD) and `+"`ocsf_event_count`"+`, for the output's path.
 
-An event that is not JSON, has no `+"`class_uid`"+` or `+"`time`"+`, belongs to a class with no columns, or holds an attribute or a type its class does not have, is passed on unchanged and flagged with an error naming the attribute, so that a `+"`catch`"+` or a `+"`switch`"+` output can route it to a dead letter; the other events are encoded. Put it after a `+"`batching`"+` policy that gathers enough events for an object (Security Lake asks for objects every 5 minutes to a day, or of 256 MB).`).
+An event that is not JSON, has no `+"`class_uid`"+` or `+"`time`"+`, belongs to a class with no columns, or holds an attribute or a type its class does not have, is passed on unchanged in the same batch, flagged with an error naming the attribute; the other events are encoded. Such events are JSON, not Parquet: route them away from the Parquet objects' destination, as the example does with `+"`reject_errored`"+` and a `+"`fallback`"+` to a dead-letter output. Put the processor in a `+"`batching`"+` policy that gathers enough events for an object (Security Lake asks for objects every 5 minutes to a day, or of 256 MB), of a broker around that routing, so that the routing sees the processor's output.`).
 		Example("Security Lake objects",
-			"Duo events as OCSF in Parquet, a batch every five minutes, written to S3 under each class's custom source; see config/duo-to-security-lake.yaml for the whole pipeline.",
+			"OCSF Authentication events (from duo_ocsf) as Parquet objects every five minutes, written to S3 in a Security Lake custom source's layout; an event that cannot be encoded goes to a dead-letter bucket instead. config/duo-to-security-lake.yaml is the whole pipeline, with a source per class.",
 			`
 output:
-  aws_s3:
-    bucket: aws-security-data-lake-eu-west-1-abcdefgh
-    path: 'ext/duo-${! meta("ocsf_class_uid") }/region=eu-west-1/accountId=123456789012/eventDay=${! meta("ocsf_event_day") }/${! uuid_v4() }.parquet'
-    content_type: application/vnd.apache.parquet
+  broker:
     batching:
       period: 5m
       byte_size: 268435456
       processors:
         - ocsf_parquet_encode: {}
+    outputs:
+      - fallback:
+          - reject_errored:
+              retry:
+                output:
+                  aws_s3:
+                    bucket: aws-security-data-lake-eu-west-1-abcdefgh
+                    path: 'ext/duo-authn/region=eu-west-1/accountId=123456789012/eventDay=${! meta("ocsf_event_day") }/${! uuid_v4() }.parquet'
+                    content_type: application/vnd.apache.parquet
+          - aws_s3:
+              bucket: acme-dead-letters
+              path: 'ocsf/${! uuid_v4() }.json'
 `)
 }
 
@@ -78,8 +87,8 @@ type objectKey struct {
 // object gathers the rows of one object and the event whose metadata it
 // takes.
 type object struct {
-	first *service.Message
-	rows  []parquet.Row
+	msgs []*service.Message
+	rows []parquet.Row
 }
 
 // ProcessBatch encodes the events of batch, by class and day, and passes
@@ -97,10 +106,11 @@ func (ocsfParquetEncoder) ProcessBatch(_ context.Context, batch service.MessageB
 		}
 		o := objects[key]
 		if o == nil {
-			o = &object{first: m}
+			o = &object{}
 			objects[key] = o
 			keys = append(keys, key)
 		}
+		o.msgs = append(o.msgs, m)
 		o.rows = append(o.rows, row)
 	}
 	slices.SortFunc(keys, func(a, b objectKey) int {
@@ -113,11 +123,16 @@ func (ocsfParquetEncoder) ProcessBatch(_ context.Context, batch service.MessageB
 		o := objects[key]
 		var buf bytes.Buffer
 		if err := parquet.Encode(&buf, key.class, o.rows); err != nil {
-			// Prepare checked every row, so this is not the events'
-			// fault: fail the batch, which is then retried or nacked.
-			return nil, err
+			// Prepare checked every row, so this should not happen: pass
+			// the object's events on with the error, the other objects
+			// are good.
+			for _, m := range o.msgs {
+				m.SetError(fmt.Errorf("ocsf_parquet_encode: %w", err))
+				out = append(out, m)
+			}
+			continue
 		}
-		obj := o.first.Copy()
+		obj := o.msgs[0].Copy()
 		obj.SetBytes(buf.Bytes())
 		obj.MetaSetMut(MetaOCSFClassUID, strconv.Itoa(key.class))
 		obj.MetaSetMut(MetaOCSFEventDay, key.day)
