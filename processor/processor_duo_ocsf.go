@@ -4,7 +4,6 @@ package processor
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -203,12 +202,9 @@ func (p *duoOCSF) process(m *service.Message) error {
 		p.invalid.Incr(1, logType)
 		return fmt.Errorf("%s: %w", logType, err)
 	}
-	var event map[string]any
-	if err := json.Unmarshal(in, &event); err != nil || event == nil {
+	event, err := decodeObject(in)
+	if err != nil {
 		p.invalid.Incr(1, logType)
-		if err == nil {
-			err = errors.New("null")
-		}
 		return fmt.Errorf("%s: not a JSON object: %w", logType, err)
 	}
 	host, err := duoOCSFResolve(m, p.apiHost, p.apiHostMeta)
@@ -228,7 +224,7 @@ func (p *duoOCSF) process(m *service.Message) error {
 		p.invalid.Incr(1, logType)
 		return err
 	}
-	b, err := json.Marshal(out)
+	b, err := ocsf.AppendJSON(make([]byte, 0, 2*len(in)), out)
 	if err != nil {
 		p.invalid.Incr(1, logType)
 		return fmt.Errorf("%s: encode the OCSF event: %w", logType, err)

@@ -96,7 +96,7 @@ func TestDuoOCSFProcess(t *testing.T) {
 		{"api name", duoMessage("administrator", ocsfAdminEvent), 3001, ""},
 		{"telephony", duoMessage("Duo.Telephony", ocsfTelephony), 0, ""},
 		{"not json", duoMessage("Duo.Authentication", `not json`), 0, `Duo.Authentication: not a JSON object: invalid character`},
-		{"json array", duoMessage("Duo.Authentication", `[1,2]`), 0, `Duo.Authentication: not a JSON object: json: cannot unmarshal array`},
+		{"json array", duoMessage("Duo.Authentication", `[1,2]`), 0, `Duo.Authentication: not a JSON object: an array`},
 		{"json null", duoMessage("Duo.Authentication", `null`), 0, `Duo.Authentication: not a JSON object: null`},
 		{"missing user", duoMessage("Duo.Authentication", `{"timestamp":1780142469,"application":{"name":"VPN"}}`), 0, `Duo.Authentication: field "user.name": missing`},
 		{"no log type", duoMessage("", ocsfAuthEvent), 0, `no Duo log type: log_type is empty`},
