@@ -175,6 +175,12 @@ func DuoNormalize(logType string) (Func, error) {
 	if err != nil {
 		return Func{}, err
 	}
+	return batchProcessorFunc(proc, logType), nil
+}
+
+// batchProcessorFunc runs proc's ProcessBatch on each batch of logType's
+// messages, as a pipeline thread calls it.
+func batchProcessorFunc(proc service.BatchProcessor, logType string) Func {
 	ctx := context.Background()
 	return Func{
 		Prepare: messagesIn(logType),
@@ -190,7 +196,7 @@ func DuoNormalize(logType string) (Func, error) {
 			}
 			return nil
 		},
-	}, nil
+	}
 }
 
 // DuoNormalizeOwned is duo_normalize built from YAML and run through
@@ -208,7 +214,13 @@ func Bloblang(logType string) (Func, error) {
 	if err != nil {
 		return Func{}, err
 	}
-	exec, err := bloblang.Parse(m)
+	return bloblangFunc(m, logType)
+}
+
+// bloblangFunc runs mapping on each of logType's messages as the mapping
+// processor runs it (Message.BloblangQuery), then encodes the result.
+func bloblangFunc(mapping, logType string) (Func, error) {
+	exec, err := bloblang.Parse(mapping)
 	if err != nil {
 		return Func{}, err
 	}
@@ -236,7 +248,13 @@ func BloblangOwned(logType string) (Func, error) {
 	if err != nil {
 		return Func{}, err
 	}
-	conf, err := json.Marshal(map[string]any{"p": map[string]any{"mapping": m}})
+	return mappingProcessorFunc(m, logType)
+}
+
+// mappingProcessorFunc is a mapping processor running mapping, built from
+// YAML and run through Benthos's processor wrapper.
+func mappingProcessorFunc(mapping, logType string) (Func, error) {
+	conf, err := json.Marshal(map[string]any{"p": map[string]any{"mapping": mapping}})
 	if err != nil {
 		return Func{}, err
 	}

@@ -3,11 +3,8 @@
 package bench
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 
-	"github.com/redpanda-data/benthos/v4/public/bloblang"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/duostream/duostream/processor"
@@ -65,22 +62,7 @@ func DuoOCSF(logType string) (Func, error) {
 	if err != nil {
 		return Func{}, err
 	}
-	ctx := context.Background()
-	return Func{
-		Prepare: messagesIn(logType),
-		Run: func(in any, emit func([]byte)) error {
-			outs, err := proc.ProcessBatch(ctx, in.(service.MessageBatch))
-			if err != nil {
-				return err
-			}
-			for _, m := range outs[0] {
-				if err := emitMessage(m, emit); err != nil {
-					return err
-				}
-			}
-			return nil
-		},
-	}, nil
+	return batchProcessorFunc(proc, logType), nil
 }
 
 // DuoOCSFOwned is duo_ocsf built from YAML and run through Benthos's
@@ -96,25 +78,7 @@ func BloblangOCSF(logType string) (Func, error) {
 	if err != nil {
 		return Func{}, err
 	}
-	exec, err := bloblang.Parse(m)
-	if err != nil {
-		return Func{}, err
-	}
-	return Func{
-		Prepare: messagesIn(logType),
-		Run: func(in any, emit func([]byte)) error {
-			for _, msg := range in.(service.MessageBatch) {
-				out, err := msg.BloblangQuery(exec)
-				if err != nil {
-					return err
-				}
-				if err := emitMessage(out, emit); err != nil {
-					return err
-				}
-			}
-			return nil
-		},
-	}, nil
+	return bloblangFunc(m, logType)
 }
 
 // BloblangOCSFOwned is a mapping processor running OCSFMapping(logType),
@@ -124,9 +88,5 @@ func BloblangOCSFOwned(logType string) (Func, error) {
 	if err != nil {
 		return Func{}, err
 	}
-	conf, err := json.Marshal(map[string]any{"p": map[string]any{"mapping": m}})
-	if err != nil {
-		return Func{}, err
-	}
-	return processorFunc(string(conf), logType)
+	return mappingProcessorFunc(m, logType)
 }
