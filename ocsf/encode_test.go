@@ -17,7 +17,7 @@ import (
 // bytes encoding/json writes, for the values Map produces.
 func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 	for _, v := range []any{
-		nil, true, false, 0, -7, int64(1 << 40), 1.5, 0.0, -0.0, 1e21, 1e20, 1e-7, 123456789.125, 1764547200000.0,
+		nil, true, false, 0, -7, int64(1 << 40), 1.5, 0.0, math.Copysign(0, -1), 1e21, 1e20, 1e-7, 123456789.125, 1764547200000.0,
 		"", "plain", "quote \" backslash \\ slash /", "<script>&amp;</script>", "tab\tnew\nline\rcr\bbs\fff\x01\x1f",
 		"é ü 日本 😀", "\u2028\u2029", "bad \xff utf-8 \xc3",
 		map[string]any{}, []any{}, map[string]any{"b": 1.0, "a": []any{"x", map[string]any{"z": nil, "y": true}}},
