@@ -138,8 +138,12 @@ func (in *duoAdminLogsInput) startLeases(ctx context.Context) error {
 		defer close(l.done)
 		l.manager.Run(runCtx)
 	}()
+	// The puller pulls only what the leases give, the observer shares the
+	// child accounts' streams, and positions are written fenced.
 	in.leases = l
 	in.pullerCfg.Ownership = l
+	in.obs.leases = l
+	in.positions.fence = l.write
 	in.log.Infof("Sharing the Duo streams of this input with the other processes of its config as %s, through leases of %s in cache %q", l.holder, in.leaseTTL, in.leaseCache)
 	return nil
 }

@@ -864,8 +864,6 @@ func (in *duoAdminLogsInput) Connect(ctx context.Context) error {
 		if err := in.startLeases(ctx); err != nil {
 			return err
 		}
-		in.obs.leases = in.leases
-		in.positions.fence = in.leases.write
 	}
 	var puller *duoapi.Puller
 	var err error
