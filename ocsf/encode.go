@@ -99,7 +99,9 @@ const hexDigits = "0123456789abcdef"
 
 // appendString writes s as a JSON string, escaped as encoding/json escapes
 // it: control characters, the quote and the backslash, the HTML characters
-// <, > and &, U+2028 and U+2029, and invalid UTF-8 as U+FFFD.
+// <, > and &, U+2028 and U+2029. Invalid UTF-8 becomes the replacement
+// character U+FFFD written as itself, as encoding/json writes it from Go
+// 1.27 on (Go 1.26 wrote the escape \ufffd; both decode to the same string).
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
@@ -133,7 +135,7 @@ func appendString(dst []byte, s string) []byte {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
+			dst = append(dst, string(utf8.RuneError)...)
 			i += size
 			start = i
 			continue
