@@ -97,6 +97,16 @@ func appendFloat(dst []byte, f float64) ([]byte, error) {
 
 const hexDigits = "0123456789abcdef"
 
+// plainASCII tells the ASCII bytes a JSON string holds as they are: not
+// control characters, the quote, the backslash, or the HTML characters <,
+// > and &.
+var plainASCII = func() (t [utf8.RuneSelf]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\' && b != '<' && b != '>' && b != '&'
+	}
+	return t
+}()
+
 // appendString writes s as a JSON string, escaped as encoding/json escapes
 // it: control characters, the quote and the backslash, the HTML characters
 // <, > and &, U+2028 and U+2029. Invalid UTF-8 becomes the replacement
@@ -107,7 +117,7 @@ func appendString(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+			if plainASCII[b] {
 				i++
 				continue
 			}

@@ -8,13 +8,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
-	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/duostream/duostream/schema"
 )
 
 // Version is the OCSF schema version the mapper writes.
@@ -100,11 +102,79 @@ func Map(logType string, event map[string]any) (map[string]any, int, error) {
 
 // MapWith is [Map] with options.
 func MapWith(logType string, event map[string]any, opts Options) (map[string]any, int, error) {
+	src, err := json.Marshal(event)
+	if err != nil {
+		return nil, 0, &FieldError{LogType: logType, Problem: "the event is not JSON: " + err.Error()}
+	}
+	m := mappers.Get().(*mapper)
+	defer mappers.Put(m)
+	out, class, err := m.run(logType, src, opts)
+	if err != nil {
+		return nil, 0, err
+	}
+	return toAny(out).(map[string]any), class, nil
+}
+
+// MapJSON is [MapWith] for an event given as JSON, which is what a
+// pipeline holds: it appends the OCSF event's JSON, as [AppendJSON] writes
+// what [MapWith] returns, to dst. It reads the event in place and writes
+// the result directly, which makes it several times faster than decoding
+// the event, calling MapWith and encoding its result. An event that is not
+// a JSON object returns an error that says so.
+func MapJSON(dst []byte, logType string, event []byte, opts Options) ([]byte, int, error) {
+	m := mappers.Get().(*mapper)
+	defer mappers.Put(m)
+	out, class, err := m.run(logType, event, opts)
+	if err != nil {
+		return dst, 0, err
+	}
+	dst, err = appendObject(dst, out)
+	if err != nil {
+		return dst, 0, fmt.Errorf("%s: encode the OCSF event: %w", logType, err)
+	}
+	return dst, class, nil
+}
+
+// mappers keeps mappers, with their parsed documents and buffers, for
+// reuse.
+var mappers = sync.Pool{New: func() any { return new(mapper) }}
+
+// mapper builds one OCSF event.
+type mapper struct {
+	doc, descDoc schema.Doc
+	descBuf      []byte // the description descDoc holds
+	objs         objects
+	src          source
+	logType      string // as given to Map
+	log          string // the Admin API's name
+	opts         Options
+	out, meta    *object
+	class        int
+	timeMs       int64
+	// profiles used by the event, for metadata.profiles.
+	profiles []string
+}
+
+// run maps the JSON event src.
+func (m *mapper) run(logType string, src []byte, opts Options) (*object, int, error) {
 	name, ok := logTypes[logType]
 	if !ok {
 		return nil, 0, &FieldError{LogType: logType, Problem: "unknown Duo log type"}
 	}
-	m := &mapper{src: source{ev: event, used: map[string]bool{}}, logType: logType, log: name, opts: opts, out: map[string]any{}}
+	if err := m.doc.Parse(src); err != nil {
+		return nil, 0, fmt.Errorf("%s: not a JSON object: %w", logType, err)
+	}
+	if k := m.doc.Kind(schema.Root); k != schema.KindObject {
+		return nil, 0, fmt.Errorf("%s: not a JSON object: %s", logType, k)
+	}
+	if err := checkNumbers(&m.doc); err != nil {
+		return nil, 0, fmt.Errorf("%s: not a JSON object: %w", logType, err)
+	}
+	m.src.reset(&m.doc)
+	m.objs.reset()
+	*m = mapper{doc: m.doc, descDoc: m.descDoc, descBuf: m.descBuf, objs: m.objs, src: m.src,
+		logType: logType, log: name, opts: opts, profiles: m.profiles[:0]}
+	m.out = m.obj(32)
 	var err error
 	switch name {
 	case "authentication":
@@ -125,17 +195,21 @@ func MapWith(logType string, event map[string]any, opts Options) (map[string]any
 	return m.out, m.class, nil
 }
 
-// mapper builds one OCSF event.
-type mapper struct {
-	src     source
-	logType string // as given to Map
-	log     string // the Admin API's name
-	opts    Options
-	out     map[string]any
-	meta    map[string]any
-	class   int
-	// profiles used by the event, for metadata.profiles.
-	profiles []string
+// obj returns a new, empty object with room for n attributes.
+func (m *mapper) obj(n int) *object { return m.objs.new(n) }
+
+// checkNumbers refuses, as encoding/json does, a number that does not fit
+// a float64.
+func checkNumbers(d *schema.Doc) error {
+	for i, end := 0, d.Next(schema.Root); i < end; i++ {
+		if d.Kind(i) != schema.KindNumber {
+			continue
+		}
+		if _, err := strconv.ParseFloat(string(d.Raw(i)), 64); err != nil {
+			return fmt.Errorf("number %s does not fit a float64", d.Raw(i))
+		}
+	}
+	return nil
 }
 
 func (m *mapper) fail(field, format string, args ...any) error {
@@ -151,38 +225,39 @@ func (m *mapper) classify(class, activity int, activityName string) {
 	if activity == 99 && activityName != "" {
 		caption = activityName
 	}
-	m.out["class_uid"] = class
-	m.out["class_name"] = c.name
-	m.out["category_uid"] = c.category
-	m.out["category_name"] = categoryCaptions[c.category]
-	m.out["activity_id"] = activity
-	m.out["activity_name"] = caption
-	m.out["type_uid"] = int64(class)*100 + int64(activity)
-	m.out["type_name"] = c.name + ": " + caption
+	m.out.set("class_uid", class)
+	m.out.set("class_name", c.name)
+	m.out.set("category_uid", c.category)
+	m.out.set("category_name", categoryCaptions[c.category])
+	m.out.set("activity_id", activity)
+	m.out.set("activity_name", caption)
+	m.out.set("type_uid", int64(class)*100+int64(activity))
+	m.out.set("type_name", c.name+": "+caption)
 }
 
 // setStatus sets status_id and status; raw is the source value, written
 // as status for 99 and as status_code.
 func (m *mapper) setStatus(id int, raw string) {
-	m.out["status_id"] = id
+	m.out.set("status_id", id)
 	caption := statusCaptions[id]
 	if id == 99 && raw != "" {
 		caption = raw
 	}
-	m.out["status"] = caption
+	m.out.set("status", caption)
 	if raw != "" {
 		setString(m.out, "status_code", raw)
 	}
 }
 
 func (m *mapper) setSeverity(id int) {
-	m.out["severity_id"] = id
-	m.out["severity"] = severityCaptions[id]
+	m.out.set("severity_id", id)
+	m.out.set("severity", severityCaptions[id])
 }
 
 // setTime sets time (ms) and metadata.original_time.
 func (m *mapper) setTime(ms int64, original string) {
-	m.out["time"] = ms
+	m.timeMs = ms
+	m.out.set("time", ms)
 	if original != "" {
 		setString(m.meta, "original_time", original)
 	}
@@ -190,47 +265,64 @@ func (m *mapper) setTime(ms int64, original string) {
 
 // startMetadata sets metadata's fixed part.
 func (m *mapper) startMetadata() {
-	m.meta = map[string]any{
-		"version": Version,
-		"product": map[string]any{
-			"vendor_name": "Cisco",
-			"name":        "Duo",
-			"feature":     map[string]any{"name": m.log},
-		},
-		"log_name":     m.log,
-		"log_provider": "Duo Admin API",
-	}
-	m.out["metadata"] = m.meta
+	feature := m.obj(1)
+	feature.set("name", m.log)
+	product := m.obj(3)
+	product.set("vendor_name", "Cisco")
+	product.set("name", "Duo")
+	product.set("feature", feature)
+	m.meta = m.obj(12)
+	m.meta.set("version", Version)
+	m.meta.set("product", product)
+	m.meta.set("log_name", m.log)
+	m.meta.set("log_provider", "Duo Admin API")
+	m.out.set("metadata", m.meta)
 	host := m.opts.APIHost
 	if h := m.src.str("host"); h != "" && host == "" {
 		host = h
 	}
 	if t := tenantOf(host); t != "" {
-		m.meta["tenant_uid"] = t
+		m.meta.set("tenant_uid", t)
 	}
 	if !m.opts.LoggedTime.IsZero() {
-		m.meta["logged_time"] = m.opts.LoggedTime.UnixMilli()
+		m.meta.set("logged_time", m.opts.LoggedTime.UnixMilli())
 	}
 }
 
-var apiHost = regexp.MustCompile(`^api-([A-Za-z0-9]+)\.`)
-
-// tenantOf returns the account part of an API host name.
+// tenantOf returns the account part of an API host name,
+// api-XXXXXXXX.duosecurity.com, lowercased: "" when host is no such name.
 func tenantOf(host string) string {
-	if sm := apiHost.FindStringSubmatch(strings.ToLower(host)); sm != nil {
-		return sm[1]
+	rest, ok := cutPrefixFold(host, "api-")
+	if !ok {
+		return ""
 	}
-	return ""
+	i := 0
+	for i < len(rest) && isAlnum(rest[i]) {
+		i++
+	}
+	if i == 0 || i == len(rest) || rest[i] != '.' {
+		return ""
+	}
+	return strings.ToLower(rest[:i])
+}
+
+// cutPrefixFold is strings.CutPrefix without regard to ASCII case.
+func cutPrefixFold(s, prefix string) (string, bool) {
+	if len(s) < len(prefix) || !strings.EqualFold(s[:len(prefix)], prefix) {
+		return s, false
+	}
+	return s[len(prefix):], true
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
 // useProfile records that the event uses a profile's attributes.
 func (m *mapper) useProfile(p string) {
-	for _, q := range m.profiles {
-		if q == p {
-			return
-		}
+	if !slices.Contains(m.profiles, p) {
+		m.profiles = append(m.profiles, p)
 	}
-	m.profiles = append(m.profiles, p)
 }
 
 // finish writes what every event ends with: profiles, unmapped, raw_data.
@@ -241,15 +333,15 @@ func (m *mapper) finish() {
 		for i, p := range m.profiles {
 			list[i] = p
 		}
-		m.meta["profiles"] = list
+		m.meta.set("profiles", list)
 	}
-	unmapped := map[string]any{}
-	m.src.unused("", m.src.ev, unmapped)
-	if len(unmapped) > 0 {
-		m.out["unmapped"] = unmapped
+	unmapped := m.obj(16)
+	m.src.unused("", m.src.root, unmapped)
+	if unmapped.len() > 0 {
+		m.out.set("unmapped", unmapped)
 	}
 	if m.opts.RawData != nil && utf8.Valid(m.opts.RawData) && len(m.opts.RawData) <= maxString {
-		m.out["raw_data"] = string(m.opts.RawData)
+		m.out.set("raw_data", string(m.opts.RawData))
 	}
 }
 
@@ -263,11 +355,11 @@ const maxString = 65535
 const maxSource = maxString - 64
 
 // setString sets key to s when s is a usable string_t value.
-func setString(obj map[string]any, key, s string) bool {
-	if s == "" || utf8.RuneCountInString(s) > maxString {
+func setString(obj *object, key, s string) bool {
+	if s == "" || len(s) > maxString && utf8.RuneCountInString(s) > maxString {
 		return false
 	}
-	obj[key] = s
+	obj.set(key, s)
 	return true
 }
 
@@ -280,192 +372,6 @@ func contentHash(parts ...string) string {
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
-}
-
-// source reads a Duo event and remembers which fields were used, so that
-// the others can go to unmapped.
-type source struct {
-	ev   map[string]any
-	used map[string]bool
-}
-
-// get returns the value at a dotted path, without marking it used.
-func (s *source) get(path string) (any, bool) {
-	var cur any = s.ev
-	for part := range strings.SplitSeq(path, ".") {
-		obj, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if cur, ok = obj[part]; !ok {
-			return nil, false
-		}
-	}
-	return cur, true
-}
-
-// use marks a path used: it and everything under it stay out of unmapped.
-func (s *source) use(path string) { s.used[path] = true }
-
-// str returns the string at path, trimmed, and marks it used; "" for a
-// missing, null, empty or non-string value, or one longer than maxSource
-// (which is not marked, so that a value of an unexpected type reaches
-// unmapped).
-func (s *source) str(path string) string {
-	v, ok := s.get(path)
-	if !ok {
-		return ""
-	}
-	if v == nil {
-		s.use(path)
-		return ""
-	}
-	str, ok := v.(string)
-	if !ok || len(str) > maxSource {
-		return ""
-	}
-	if str = strings.TrimSpace(str); str != "" {
-		s.use(path)
-	}
-	return str
-}
-
-// obj returns the object at path, or nil.
-func (s *source) obj(path string) map[string]any {
-	v, _ := s.get(path)
-	o, _ := v.(map[string]any)
-	return o
-}
-
-// number returns the number at path, which may also be a string holding
-// one, and marks it used.
-func (s *source) number(path string) (float64, bool) {
-	v, ok := s.get(path)
-	if !ok {
-		return 0, false
-	}
-	var f float64
-	switch n := v.(type) {
-	case float64:
-		f = n
-	case int:
-		f = float64(n)
-	case int64:
-		f = float64(n)
-	case json.Number:
-		var err error
-		if f, err = n.Float64(); err != nil {
-			return 0, false
-		}
-	case string:
-		var err error
-		if f, err = strconv.ParseFloat(strings.TrimSpace(n), 64); err != nil {
-			return 0, false
-		}
-	default:
-		return 0, false
-	}
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return 0, false
-	}
-	s.use(path)
-	return f, true
-}
-
-// unused copies every value under obj (at prefix) that was not used into
-// out, under its dotted path, as a string: strings as they are, other
-// values as JSON. Nulls, empty strings and Panther's p_* fields are left
-// out.
-func (s *source) unused(prefix string, obj map[string]any, out map[string]any) {
-	for k, v := range obj {
-		path := k
-		if prefix != "" {
-			path = prefix + "." + k
-		} else if strings.HasPrefix(k, "p_") {
-			continue
-		}
-		if s.used[path] || v == nil {
-			continue
-		}
-		switch val := v.(type) {
-		case map[string]any:
-			s.unused(path, val, out)
-		case string:
-			if val != "" {
-				out[path] = val
-			}
-		default:
-			b, err := json.Marshal(val)
-			if err == nil {
-				out[path] = string(b)
-			}
-		}
-	}
-}
-
-// Times are accepted between 1970 and 9999.
-const maxMillis = 253402300799999
-
-// isoTime reads an RFC 3339 time at path, and marks it used.
-func (s *source) isoTime(path string) (int64, string, bool) {
-	raw := s.strRaw(path)
-	if raw == "" {
-		return 0, "", false
-	}
-	t, ok := parseTime(raw)
-	if !ok {
-		return 0, "", false
-	}
-	ms := t.UnixMilli()
-	if ms < 0 || ms > maxMillis {
-		return 0, "", false
-	}
-	s.use(path)
-	return ms, raw, true
-}
-
-// timeLayouts are the forms of a time the mapper reads: RFC 3339, as Duo
-// writes it, and the same with a space for the T, or with no offset (then
-// UTC), as Panther's rule tests and some exports write it.
-var timeLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999"}
-
-func parseTime(s string) (time.Time, bool) {
-	for _, l := range timeLayouts {
-		if t, err := time.Parse(l, s); err == nil {
-			return t, true
-		}
-	}
-	return time.Time{}, false
-}
-
-// strRaw is str without marking the value used.
-func (s *source) strRaw(path string) string {
-	v, _ := s.get(path)
-	str, _ := v.(string)
-	return strings.TrimSpace(str)
-}
-
-// unixTime reads a Unix time at path, in seconds times scale, as ms.
-func (s *source) unixTime(path string, msPerUnit float64) (int64, bool) {
-	v, ok := s.get(path)
-	if !ok {
-		return 0, false
-	}
-	f, ok := (&source{ev: map[string]any{"v": v}, used: map[string]bool{}}).number("v")
-	if !ok {
-		str, _ := v.(string)
-		t, isTime := parseTime(strings.TrimSpace(str))
-		if !isTime {
-			return 0, false
-		}
-		f, msPerUnit = float64(t.UnixMilli()), 1
-	}
-	ms := math.Round(f * msPerUnit)
-	if ms < 0 || ms > maxMillis {
-		return 0, false
-	}
-	s.use(path)
-	return int64(ms), true
 }
 
 // eventTime sets time from the RFC 3339 field iso, or else from the Unix
@@ -484,7 +390,7 @@ func (m *mapper) eventTime(iso, unix string) error {
 			return nil
 		}
 	}
-	if _, present := m.src.get(iso); present {
+	if m.src.get(iso).present() {
 		return m.fail(iso, "not an RFC 3339 timestamp, and no usable %q", unix)
 	}
 	if unix == "" {

@@ -3,10 +3,12 @@
 package ocsf
 
 import (
-	"encoding/json"
-	"maps"
+	"bytes"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/duostream/duostream/schema"
 )
 
 // change is what an administrator, offline enrollment or activity event
@@ -18,11 +20,11 @@ type changeEvent struct {
 	entityType string
 	// entity and entityResult are the managed entity before and after
 	// the change (entityResult only when the log records both).
-	entity, entityResult map[string]any
+	entity, entityResult *object
 	// account is the user account the action changed, when it changed
 	// one; actor is who acted, actorUser the actor's user.
-	account, actor, actorUser map[string]any
-	src                       map[string]any
+	account, actor, actorUser *object
+	src                       *object
 	// status is "success", "failure" or "" when the event does not say;
 	// statusRaw is the source's own word.
 	status, statusRaw string
@@ -31,7 +33,7 @@ type changeEvent struct {
 	// paths.
 	factorPath, phonePath string
 	// service and useService: the application, for Authentication.
-	service    map[string]any
+	service    *object
 	useService func()
 }
 
@@ -51,47 +53,50 @@ func (m *mapper) adminLog() error {
 	c.entityType = entityTypeOf(c.action)
 	username := m.src.str("username")
 	object := m.src.str("object")
-	desc := m.src.obj("description")
+	desc := m.src.get("description")
+	isObject := desc.kind() == schema.KindObject
 
-	sec := strconv.FormatInt(m.out["time"].(int64)/1000, 10)
+	sec := strconv.FormatInt(m.timeMs/1000, 10)
 	descRaw := ""
-	if s, ok := m.src.ev["description"].(string); ok {
-		descRaw = s
+	if !isObject {
+		descRaw, _ = desc.text()
 	}
-	m.meta["uid"] = contentHash(sec, c.action, username, object, descRaw)
+	m.meta.set("uid", contentHash(sec, c.action, username, object, descRaw))
 	setString(m.meta, "event_code", c.action)
 
-	c.entity = map[string]any{"type": c.entityType}
+	c.entity = m.obj(4)
+	c.entity.set("type", c.entityType)
 	if !setString(c.entity, "name", object) {
-		c.entity["name"] = c.entityType
+		c.entity.set("name", c.entityType)
 	}
-	if desc != nil {
-		c.entity["data"] = desc
+	if isObject {
+		c.entity.set("data", desc)
 	} else if s := m.src.str("description"); s != "" {
 		c.message = s
 	}
 
 	if m.log == "offline_enrollment" {
 		if username != "" {
-			u := map[string]any{"name": username, "type_id": 1, "type": userTypeCaptions[1]}
-			c.entity["user"] = u
-			c.actor = map[string]any{"user": maps.Clone(u)}
+			u := m.namedUser(username, 1)
+			c.entity.set("user", u)
+			c.actor = m.obj(1)
+			c.actor.set("user", m.objs.clone(u))
 			c.actorUser = u
 		}
 	} else {
-		c.actor, c.actorUser = adminActor(username)
+		c.actor, c.actorUser = m.adminActor(username)
 		if object != "" && (c.entityType == "user" || c.entityType == "admin") {
 			typeID := 1
 			if c.entityType == "admin" {
 				typeID = 2
 			}
-			c.account = map[string]any{"name": object, "type_id": typeID, "type": userTypeCaptions[typeID]}
+			c.account = m.namedUser(object, typeID)
 		}
 	}
-	if desc != nil {
-		ep := map[string]any{}
+	if isObject {
+		ep := m.obj(1)
 		m.ip(ep, "description.ip_address")
-		if len(ep) > 0 {
+		if ep.len() > 0 {
 			c.src = ep
 		}
 		c.detail = m.src.str("description.error")
@@ -103,11 +108,11 @@ func (m *mapper) adminLog() error {
 			owner = c.actorUser
 		}
 		if email := m.src.strRaw("description.email"); owner != nil && validEmail(email) {
-			owner["email_addr"] = email
+			owner.set("email_addr", email)
 			m.src.use("description.email")
 		}
 	}
-	c.service = map[string]any{"name": "Duo Admin Panel"}
+	c.service = m.adminPanel()
 	return m.management(&c)
 }
 
@@ -115,36 +120,68 @@ func (m *mapper) adminLog() error {
 // object encoded as a string as that object, so that its fields have
 // paths (description.ip_address). The event itself is not changed.
 func (m *mapper) expandDescription() {
-	s, ok := m.src.ev["description"].(string)
-	if !ok || !strings.HasPrefix(strings.TrimSpace(s), "{") {
+	v := m.src.root.member("description")
+	if v.kind() != schema.KindString {
 		return
 	}
-	var obj map[string]any
-	if json.Unmarshal([]byte(s), &obj) != nil || obj == nil {
+	// Str may return the event's own bytes: copy them, as descBuf is
+	// reused.
+	s, buf := v.d.Str(v.i, m.descBuf[:0])
+	m.descBuf = append(buf[:0], s...)
+	if !bytes.HasPrefix(bytes.TrimSpace(m.descBuf), []byte("{")) {
 		return
 	}
-	ev := maps.Clone(m.src.ev)
-	ev["description"] = obj
-	m.src.ev = ev
+	if !utf8.Valid(m.descBuf) {
+		// Read as encoding/json would read the string: with U+FFFD.
+		m.descBuf = append(m.descBuf[:0], validString(m.descBuf)...)
+	}
+	if m.descDoc.Parse(m.descBuf) != nil || m.descDoc.Kind(schema.Root) != schema.KindObject || checkNumbers(&m.descDoc) != nil {
+		return
+	}
+	m.src.desc = value{&m.descDoc, schema.Root}
+	m.src.parentOK = false // paths under description now read it
+	m.src.descUsed = grown(m.src.descUsed, m.descDoc.Next(schema.Root))
 }
 
 // adminActor returns the actor of an administrator log event from its
 // username: the Admin API, the system, a directory sync, or an
 // administrator.
-func adminActor(username string) (actor, user map[string]any) {
-	switch {
-	case username == "":
+func (m *mapper) adminActor(username string) (actor, user *object) {
+	if username == "" {
 		return nil, nil
-	case username == "API":
-		return map[string]any{"app_name": "Admin API"}, nil
-	case strings.Contains(username, "Sync:") || strings.HasSuffix(username, " Sync"):
-		return map[string]any{"app_name": username}, nil
-	case username == "System":
-		u := map[string]any{"name": username, "type_id": 3, "type": userTypeCaptions[3]}
-		return map[string]any{"user": u}, u
 	}
-	u := map[string]any{"name": username, "type_id": 2, "type": userTypeCaptions[2]}
-	return map[string]any{"user": u}, u
+	actor = m.obj(1)
+	switch {
+	case username == "API":
+		actor.set("app_name", "Admin API")
+		return actor, nil
+	case strings.Contains(username, "Sync:") || strings.HasSuffix(username, " Sync"):
+		actor.set("app_name", username)
+		return actor, nil
+	case username == "System":
+		user = m.namedUser(username, 3)
+	default:
+		user = m.namedUser(username, 2)
+	}
+	actor.set("user", user)
+	return actor, user
+}
+
+// namedUser returns a user of type typeID with a name.
+func (m *mapper) namedUser(name string, typeID int) *object {
+	u := m.obj(4)
+	u.set("name", name)
+	u.set("type_id", typeID)
+	u.set("type", userTypeCaptions[typeID])
+	return u
+}
+
+// adminPanel is the service of administrator and activity events that
+// name no application of their own.
+func (m *mapper) adminPanel() *object {
+	s := m.obj(1)
+	s.set("name", "Duo Admin Panel")
+	return s
 }
 
 // entityTypeOf returns the kind of thing an action acts on.
@@ -179,7 +216,7 @@ func (m *mapper) management(c *changeEvent) error {
 		rule = actionRule{ClassUID: ClassEntityManagement, ActivityID: entityActivity(c.action)}
 	}
 	if rule.Account == "actor" && c.actorUser != nil {
-		c.account = maps.Clone(c.actorUser)
+		c.account = m.objs.clone(c.actorUser)
 	}
 	// A class whose required attribute the event cannot fill falls back
 	// to Entity Management.
@@ -207,13 +244,13 @@ func (m *mapper) management(c *changeEvent) error {
 	setString(m.out, "status_detail", c.detail)
 	setString(m.out, "message", c.message)
 	if c.src != nil {
-		m.out["src_endpoint"] = c.src
+		m.out.set("src_endpoint", c.src)
 	}
 
 	switch rule.ClassUID {
 	case ClassAuthentication:
-		m.out["user"] = c.actorUser
-		m.out["service"] = c.service
+		m.out.set("user", c.actorUser)
+		m.out.set("service", c.service)
 		if c.useService != nil {
 			c.useService()
 		}
@@ -221,14 +258,14 @@ func (m *mapper) management(c *changeEvent) error {
 			m.factor(c.factorPath, c.phonePath, "")
 		}
 	case ClassAccountChange:
-		m.out["user"] = c.account
+		m.out.set("user", c.account)
 		if c.actor != nil {
-			m.out["actor"] = c.actor
+			m.out.set("actor", c.actor)
 		}
 	default:
-		m.out["entity"] = c.entity
+		m.out.set("entity", c.entity)
 		if c.entityResult != nil {
-			m.out["entity_result"] = c.entityResult
+			m.out.set("entity_result", c.entityResult)
 		}
 		if m.log == "administrator" || m.log == "offline_enrollment" {
 			// The description is entity.data in full.
@@ -237,7 +274,7 @@ func (m *mapper) management(c *changeEvent) error {
 		if c.actor != nil {
 			// Entity Management has actor only through the host profile
 			// in OCSF 1.3.
-			m.out["actor"] = c.actor
+			m.out.set("actor", c.actor)
 			m.useProfile("host")
 		}
 	}
@@ -249,7 +286,7 @@ func (m *mapper) activity() error {
 	m.startMetadata()
 	ms, raw, ok := m.src.isoTime("ts")
 	if !ok {
-		if _, present := m.src.get("ts"); present {
+		if m.src.get("ts").present() {
 			return m.fail("ts", "not an RFC 3339 timestamp")
 		}
 		return m.fail("ts", "missing")
@@ -276,12 +313,14 @@ func (m *mapper) activity() error {
 	case old != nil:
 		c.entity = old
 	default:
-		c.entity = map[string]any{"type": c.entityType, "name": c.entityType}
+		c.entity = m.obj(2)
+		c.entity.set("type", c.entityType)
+		c.entity.set("name", c.entityType)
 	}
-	if t, _ := target["type"].(string); t == "user" || t == "admin" {
-		c.account = accountOf(target)
-	} else if c.actorUser != nil && c.actorUser["type_id"] == 1 {
-		c.account = maps.Clone(c.actorUser) // a change to one's own account
+	if t := target.getString("type"); t == "user" || t == "admin" {
+		c.account = m.accountOf(target)
+	} else if c.actorUser != nil && c.actorUser.get("type_id") == 1 {
+		c.account = m.objs.clone(c.actorUser) // a change to one's own account
 	}
 
 	if ep := m.activityEndpoint(); ep != nil {
@@ -301,11 +340,13 @@ func (m *mapper) activity() error {
 	if svc := m.service("application"); svc != nil {
 		// Only an Authentication has a service; elsewhere the
 		// application stays in unmapped.
-		m.src.used["application.name"], m.src.used["application.key"] = false, false
+		name, key := m.src.get("application.name"), m.src.get("application.key")
+		m.src.unuseValue(name)
+		m.src.unuseValue(key)
 		c.service = svc
-		c.useService = func() { m.src.use("application.name"); m.src.use("application.key") }
+		c.useService = func() { m.src.useValue(name); m.src.useValue(key) }
 	} else {
-		c.service = map[string]any{"name": "Duo Admin Panel"}
+		c.service = m.adminPanel()
 	}
 	if c.status == "other" {
 		return m.managementOther(&c)
@@ -327,7 +368,7 @@ func (m *mapper) managementOther(c *changeEvent) error {
 
 // activityActor reads an activity event's actor: a user or administrator,
 // or an application (a directory sync, the Admin API).
-func (m *mapper) activityActor() (actor, user map[string]any) {
+func (m *mapper) activityActor() (actor, user *object) {
 	name := m.src.str("actor.name")
 	key := m.src.str("actor.key")
 	typ := m.src.str("actor.type")
@@ -342,15 +383,19 @@ func (m *mapper) activityActor() (actor, user map[string]any) {
 		} else if typ == "" {
 			id = 0
 		}
-		u := map[string]any{"type_id": id, "type": userTypeCaptions[id]}
+		u := m.obj(5)
+		u.set("type_id", id)
+		u.set("type", userTypeCaptions[id])
 		setString(u, "name", name)
 		setString(u, "uid", key)
 		if email := m.detailsEmail("actor.details"); email != "" {
-			u["email_addr"] = email
+			u.set("email_addr", email)
 		}
-		return map[string]any{"user": u}, u
+		a := m.obj(1)
+		a.set("user", u)
+		return a, u
 	}
-	a := map[string]any{}
+	a := m.obj(2)
 	setString(a, "app_name", name)
 	setString(a, "app_uid", key)
 	return a, nil
@@ -360,58 +405,61 @@ func (m *mapper) activityActor() (actor, user map[string]any) {
 // object, or one encoded as a string), without marking it used: the
 // details stay in unmapped whole.
 func (m *mapper) detailsEmail(path string) string {
-	d := m.details(path)
-	email, _ := d["email"].(string)
+	email, _ := m.details(path).member("email").text()
 	if !validEmail(email) {
 		return ""
 	}
 	return email
 }
 
-// details reads a details value: an object, or one encoded as a string.
-func (m *mapper) details(path string) map[string]any {
-	v, _ := m.src.get(path)
-	switch d := v.(type) {
-	case map[string]any:
-		return d
-	case string:
-		var obj map[string]any
-		if json.Unmarshal([]byte(d), &obj) == nil {
-			return obj
+// details reads a details value: an object, or one encoded as a string,
+// parsed into a document of its own.
+func (m *mapper) details(path string) value {
+	v := m.src.get(path)
+	switch v.kind() {
+	case schema.KindObject:
+		return v
+	case schema.KindString:
+		s, _ := v.text()
+		d := new(schema.Doc)
+		if d.Parse([]byte(s)) == nil && d.Kind(schema.Root) == schema.KindObject && checkNumbers(d) == nil {
+			return value{d, schema.Root}
 		}
 	}
-	return nil
+	return value{}
 }
 
 // activityEntity builds a managed entity from an activity event's target
 // or old_target: uid, name, type and the details as data.
-func (m *mapper) activityEntity(path string) map[string]any {
-	e := map[string]any{}
+func (m *mapper) activityEntity(path string) *object {
+	e := m.obj(4)
 	setString(e, "uid", m.src.str(path+".key"))
 	setString(e, "name", m.src.str(path+".name"))
-	if len(e) == 0 {
+	if e.len() == 0 {
 		return nil
 	}
 	setString(e, "type", m.src.str(path+".type"))
-	if d := m.details(path + ".details"); d != nil {
-		e["data"] = d
+	if d := m.details(path + ".details"); d.present() {
+		e.set("data", d)
 		m.src.use(path + ".details")
 	}
 	return e
 }
 
 // accountOf is the user account an entity of type user or admin is.
-func accountOf(e map[string]any) map[string]any {
+func (m *mapper) accountOf(e *object) *object {
 	id := 1
-	if e["type"] == "admin" {
+	if e.getString("type") == "admin" {
 		id = 2
 	}
-	u := map[string]any{"type_id": id, "type": userTypeCaptions[id]}
-	if n, ok := e["name"].(string); ok {
-		u["name"] = n
+	u := m.obj(4)
+	u.set("type_id", id)
+	u.set("type", userTypeCaptions[id])
+	if n := e.getString("name"); n != "" {
+		u.set("name", n)
 	}
-	if k, ok := e["uid"].(string); ok {
-		u["uid"] = k
+	if k := e.getString("uid"); k != "" {
+		u.set("uid", k)
 	}
 	return u
 }
@@ -419,8 +467,8 @@ func accountOf(e map[string]any) map[string]any {
 // activityEndpoint builds src_endpoint from an activity event's
 // access_device, whose ip is an object {address} or, in older records, a
 // plain string.
-func (m *mapper) activityEndpoint() map[string]any {
-	if _, ok := m.src.get("access_device.ip.address"); ok {
+func (m *mapper) activityEndpoint() *object {
+	if m.src.get("access_device.ip.address").present() {
 		return m.endpoint("access_device", "access_device.ip.address")
 	}
 	return m.endpoint("access_device", "access_device.ip")

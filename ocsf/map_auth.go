@@ -5,6 +5,7 @@ package ocsf
 import (
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -35,8 +36,8 @@ func (m *mapper) authentication() error {
 		setString(m.meta, "event_code", eventType)
 	}
 	m.classify(ClassAuthentication, activity, activityName)
-	m.out["user"] = user
-	m.out["service"] = service
+	m.out.set("user", user)
+	m.out.set("service", service)
 	if uid := m.src.str("txid"); uid != "" {
 		setString(m.meta, "uid", uid)
 	}
@@ -63,7 +64,7 @@ func (m *mapper) authentication() error {
 	setString(m.out, "status_detail", reason)
 
 	if ep := m.endpoint("access_device", "access_device.ip"); ep != nil {
-		m.out["src_endpoint"] = ep
+		m.out.set("src_endpoint", ep)
 	}
 	factor := m.factor("factor", "auth_device.name", "auth_device")
 	m.message(eventType, result, user, factor, reason)
@@ -71,10 +72,10 @@ func (m *mapper) authentication() error {
 }
 
 // message writes a one-line summary of an authentication.
-func (m *mapper) message(eventType, result string, user map[string]any, factor, reason string) {
-	who, _ := user["name"].(string)
+func (m *mapper) message(eventType, result string, user *object, factor, reason string) {
+	who := user.getString("name")
 	if who == "" {
-		who, _ = user["uid"].(string)
+		who = user.getString("uid")
 	}
 	if eventType == "" {
 		eventType = "authentication"
@@ -97,21 +98,21 @@ func (m *mapper) message(eventType, result string, user map[string]any, factor, 
 // prefix ("" for an authentication event, "surfaced_auth." inside a Trust
 // Monitor event): name, uid, email_addr and groups. It returns nil when
 // the record names no user.
-func (m *mapper) user(prefix string) map[string]any {
-	u := map[string]any{}
+func (m *mapper) user(prefix string) *object {
+	u := m.obj(6)
 	setString(u, "name", m.src.str(prefix+"user.name"))
 	setString(u, "uid", m.src.str(prefix+"user.key"))
-	if len(u) == 0 {
+	if u.len() == 0 {
 		return nil
 	}
-	u["type_id"] = 1
-	u["type"] = userTypeCaptions[1]
+	u.set("type_id", 1)
+	u.set("type", userTypeCaptions[1])
 	if email := m.src.strRaw(prefix + "email"); validEmail(email) {
 		m.src.use(prefix + "email")
-		u["email_addr"] = email
+		u.set("email_addr", email)
 	}
 	if groups := m.groups(prefix + "user.groups"); groups != nil {
-		u["groups"] = groups
+		u.set("groups", groups)
 	}
 	return u
 }
@@ -119,36 +120,41 @@ func (m *mapper) user(prefix string) map[string]any {
 // groups reads a list of group names. A list with anything but strings in
 // it is left to unmapped.
 func (m *mapper) groups(path string) []any {
-	v, _ := m.src.get(path)
-	list, ok := v.([]any)
-	if !ok || len(list) == 0 {
+	v := m.src.get(path)
+	list := v.elements()
+	if len(list) == 0 {
 		return nil
 	}
-	var out []any
-	seen := map[string]bool{}
+	out := make([]any, 0, len(list))
+	names := make([]string, 0, len(list))
 	for _, g := range list {
-		name, ok := g.(string)
+		name, ok := g.text()
 		if !ok || utf8Long(name) {
 			return nil
 		}
-		if name = strings.TrimSpace(name); name == "" || seen[name] {
+		if name = strings.TrimSpace(name); name == "" || slices.Contains(names, name) {
 			continue
 		}
-		seen[name] = true
-		out = append(out, map[string]any{"name": name})
+		names = append(names, name)
+		group := m.obj(1)
+		group.set("name", name)
+		out = append(out, group)
 	}
-	m.src.use(path)
+	m.src.useValue(v)
+	if len(out) == 0 {
+		return nil
+	}
 	return out
 }
 
 func utf8Long(s string) bool { return len(s) > maxString }
 
 // service builds the OCSF service of the Duo application at path.
-func (m *mapper) service(path string) map[string]any {
-	s := map[string]any{}
+func (m *mapper) service(path string) *object {
+	s := m.obj(2)
 	setString(s, "name", m.src.str(path+".name"))
 	setString(s, "uid", m.src.str(path+".key"))
-	if len(s) == 0 {
+	if s.len() == 0 {
 		return nil
 	}
 	return s
@@ -158,25 +164,25 @@ func (m *mapper) service(path string) map[string]any {
 // IP address is at ipPath: ip (without a port), hostname, uid (the
 // endpoint key), location and os. It returns nil when none of ip, uid and
 // hostname is known.
-func (m *mapper) endpoint(prefix, ipPath string) map[string]any {
-	ep := map[string]any{}
+func (m *mapper) endpoint(prefix, ipPath string) *object {
+	ep := m.obj(7)
 	m.ip(ep, ipPath)
 	if h, ok := m.hostname(prefix + ".hostname"); ok {
-		ep["hostname"] = h
+		ep.set("hostname", h)
 	}
 	setString(ep, "uid", m.src.str(prefix+".epkey"))
-	if len(ep) == 0 {
+	if ep.len() == 0 {
 		return nil
 	}
 	if loc := m.location(prefix + ".location"); loc != nil {
-		ep["location"] = loc
+		ep.set("location", loc)
 	}
 	if os := m.os(prefix); os != nil {
-		ep["os"] = os
+		ep.set("os", os)
 	}
 	if b := m.src.strRaw(prefix + ".browser"); b != "" {
-		ep["type_id"] = 8
-		ep["type"] = endpointTypeCaptions[8]
+		ep.set("type_id", 8)
+		ep.set("type", endpointTypeCaptions[8])
 	}
 	return ep
 }
@@ -184,14 +190,11 @@ func (m *mapper) endpoint(prefix, ipPath string) map[string]any {
 // ip sets obj's ip from the address at path. An address with a port
 // loses the port; null, an empty string and the unspecified address are
 // dropped; anything else that is no IP address is left to unmapped.
-func (m *mapper) ip(obj map[string]any, path string) {
-	v, ok := m.src.get(path)
-	if !ok {
-		return
-	}
-	s, isString := v.(string)
-	if v == nil || (isString && strings.TrimSpace(s) == "") {
-		m.src.use(path)
+func (m *mapper) ip(obj *object, path string) {
+	v := m.src.get(path)
+	s, isString := v.text()
+	if v.isNull() || (isString && strings.TrimSpace(s) == "") {
+		m.src.useValue(v)
 		return
 	}
 	if !isString {
@@ -201,9 +204,9 @@ func (m *mapper) ip(obj map[string]any, path string) {
 	if !ok {
 		return
 	}
-	m.src.use(path)
+	m.src.useValue(v)
 	if !addr.IsUnspecified() {
-		obj["ip"] = addr.String()
+		obj.set("ip", addr.String())
 	}
 }
 
@@ -246,8 +249,8 @@ var placeholderHosts = map[string]bool{"null": true, "none": true, "unknown": tr
 func (m *mapper) hostname(path string) (string, bool) {
 	h := m.src.strRaw(path)
 	if h == "" {
-		if v, ok := m.src.get(path); ok && v == nil {
-			m.src.use(path)
+		if v := m.src.get(path); v.isNull() {
+			m.src.useValue(v)
 		}
 		return "", false
 	}
@@ -269,36 +272,37 @@ func validEmail(s string) bool { return s != "" && len(s) <= 320 && emailRE.Matc
 // city and country, the country as its ISO 3166-1 alpha-2 code. A country
 // name the table does not know, and the state (OCSF's region is a code),
 // are left to unmapped.
-func (m *mapper) location(path string) map[string]any {
-	loc := map[string]any{}
+func (m *mapper) location(path string) *object {
+	loc := m.obj(2)
 	setString(loc, "city", m.src.str(path+".city"))
 	if name := m.src.strRaw(path + ".country"); name != "" {
 		if code, ok := CountryCode(name); ok {
 			m.src.use(path + ".country")
-			loc["country"] = code
+			loc.set("country", code)
 		}
 	}
-	if len(loc) == 0 {
+	if loc.len() == 0 {
 		return nil
 	}
 	return loc
 }
 
 // os builds an OCSF os from a Duo device's os and os_version at prefix.
-func (m *mapper) os(prefix string) map[string]any {
+func (m *mapper) os(prefix string) *object {
 	name := m.src.str(prefix + ".os")
 	if name == "" || utf8Long(name) {
 		return nil
 	}
 	id, ok := osTypes[strings.ToLower(name)]
-	os := map[string]any{"name": name}
+	os := m.obj(4)
+	os.set("name", name)
 	if !ok {
 		id = 99
-		os["type"] = name
+		os.set("type", name)
 	} else {
-		os["type"] = osTypeCaptions[id]
+		os.set("type", osTypeCaptions[id])
 	}
-	os["type_id"] = id
+	os.set("type_id", id)
 	setString(os, "version", m.src.str(prefix+".os_version"))
 	return os
 }
@@ -306,8 +310,15 @@ func (m *mapper) os(prefix string) map[string]any {
 // factorKey is the form a factor is looked up in: lowercase, with spaces
 // and hyphens as underscores.
 func factorKey(f string) string {
-	return strings.NewReplacer(" ", "_", "-", "_").Replace(strings.ToLower(strings.TrimSpace(f)))
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' {
+			return '_'
+		}
+		return r
+	}, strings.ToLower(strings.TrimSpace(f)))
 }
+
+func validPhone(s string) bool { return phoneRE.MatchString(s) }
 
 // factor sets is_mfa and auth_factors from the Duo factor at path, the
 // phone number at phonePath and the authenticating device at devicePath
@@ -318,12 +329,12 @@ func factorKey(f string) string {
 // unmapped.
 func (m *mapper) factor(path, phonePath, devicePath string) string {
 	raw := m.src.strRaw(path)
-	if raw == "" {
+	if raw == "" || len(raw) > maxSource {
 		return ""
 	}
 	rule, known := factorTable[factorKey(raw)]
 	if known {
-		m.out["is_mfa"] = rule.IsMFA
+		m.out.set("is_mfa", rule.IsMFA)
 		if rule.FactorTypeID == 0 {
 			m.src.use(path)
 			return raw
@@ -332,28 +343,30 @@ func (m *mapper) factor(path, phonePath, devicePath string) string {
 		rule.FactorTypeID = 99
 	}
 	phone := m.src.strRaw(phonePath)
-	if !phoneRE.MatchString(phone) {
+	if !validPhone(phone) {
 		return raw
 	}
-	af := map[string]any{
-		"factor_type_id": rule.FactorTypeID,
-		"factor_type":    factorTypeCaptions[rule.FactorTypeID],
-		"provider":       "Duo",
-		"phone_number":   phone,
-	}
+	af := m.obj(5)
+	af.set("factor_type_id", rule.FactorTypeID)
+	af.set("factor_type", factorTypeCaptions[rule.FactorTypeID])
+	af.set("provider", "Duo")
+	af.set("phone_number", phone)
 	if rule.FactorTypeID == 99 {
-		af["factor_type"] = raw
+		af.set("factor_type", raw)
 	}
 	m.src.use(path)
 	m.src.use(phonePath)
-	dev := map[string]any{"type_id": 5, "type": deviceTypeCaptions[5], "name": phone}
+	dev := m.obj(5)
+	dev.set("type_id", 5)
+	dev.set("type", deviceTypeCaptions[5])
+	dev.set("name", phone)
 	if devicePath != "" {
 		m.ip(dev, devicePath+".ip")
 		if loc := m.location(devicePath + ".location"); loc != nil {
-			dev["location"] = loc
+			dev.set("location", loc)
 		}
 	}
-	af["device"] = dev
-	m.out["auth_factors"] = []any{af}
+	af.set("device", dev)
+	m.out.set("auth_factors", []any{af})
 	return raw
 }

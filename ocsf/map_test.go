@@ -3,6 +3,7 @@
 package ocsf_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -626,6 +627,61 @@ func TestMapDoesNotChangeEvent(t *testing.T) {
 	assert.Equal(t, string(before), string(after))
 }
 
+// TestMapJSONMatchesMap checks that MapJSON, which the processor calls on
+// each message's bytes, writes what AppendJSON writes of Map's result, for
+// every golden input and the simulator's events of every type, mapped one
+// after the other so that nothing carries over from one event to the next.
+func TestMapJSONMatchesMap(t *testing.T) {
+	type item struct {
+		logType string
+		body    []byte
+	}
+	var items []item
+	inputs, err := filepath.Glob("testdata/golden/*/*.input.json")
+	require.NoError(t, err)
+	for _, in := range inputs {
+		b, err := os.ReadFile(in)
+		require.NoError(t, err)
+		items = append(items, item{filepath.Base(filepath.Dir(in)), b})
+	}
+	for name, evs := range simEvents(t, 200) {
+		for _, e := range evs {
+			items = append(items, item{name, e.Body})
+		}
+	}
+	rng := newRand(3)
+	for i := len(items) - 1; i > 0; i-- { // interleave the types
+		j := rng.intN(i + 1)
+		items[i], items[j] = items[j], items[i]
+	}
+	opts := ocsf.Options{APIHost: "api-1a2b3c4d.duosecurity.com", LoggedTime: time.UnixMilli(1780142470000)}
+	mapped := 0
+	for _, it := range items {
+		o := opts
+		o.RawData = it.body
+		want, wantClass, wantErr := ocsf.MapWith(it.logType, decodeEvent(t, it.body), o)
+		got, class, err := ocsf.MapJSON([]byte("prefix "), it.logType, it.body, o)
+		if wantErr != nil {
+			require.Error(t, err, "%s %s", it.logType, it.body)
+			assert.Equal(t, wantErr.Error(), err.Error())
+			continue
+		}
+		require.NoError(t, err, "%s %s", it.logType, it.body)
+		wantJSON, err := ocsf.AppendJSON([]byte("prefix "), want)
+		require.NoError(t, err)
+		require.Equal(t, string(wantJSON), string(got), "%s %s", it.logType, it.body)
+		assert.Equal(t, wantClass, class)
+		mapped++
+	}
+	assert.Greater(t, mapped, 1000)
+
+	for _, doc := range []string{`not json`, `[1]`, `null`, `{"n":1e999}`} {
+		_, _, err := ocsf.MapJSON(nil, ocsf.LogAuthentication, []byte(doc), ocsf.Options{})
+		require.Error(t, err, doc)
+		assert.Contains(t, err.Error(), "Duo.Authentication: not a JSON object", doc)
+	}
+}
+
 // FuzzMap feeds arbitrary JSON to Map under every log type: it must never
 // panic, and every event it returns must validate.
 func FuzzMap(f *testing.F) {
@@ -651,10 +707,20 @@ func FuzzMap(f *testing.F) {
 		if json.Unmarshal(data, &ev) != nil || ev == nil {
 			return
 		}
+		distinct := distinctKeys(data)
 		for _, lt := range types {
 			out, class, err := ocsf.Map(lt, ev)
+			direct, _, directErr := ocsf.MapJSON(nil, lt, data, ocsf.Options{})
+			if (err == nil) != (directErr == nil) {
+				t.Fatalf("Map(%s, %s): error %v, MapJSON: error %v", lt, data, err, directErr)
+			}
 			if err != nil {
 				continue
+			}
+			if want, _ := ocsf.AppendJSON(nil, out); distinct && string(want) != string(direct) {
+				// With a key repeated in one object, both read the last,
+				// but MapJSON may keep an earlier one in unmapped.
+				t.Fatalf("Map(%s, %s) = %s, MapJSON = %s", lt, data, want, direct)
 			}
 			if class == 0 {
 				t.Fatalf("Map(%s) succeeded with class 0", lt)
@@ -672,6 +738,42 @@ func FuzzMap(f *testing.F) {
 			}
 		}
 	})
+}
+
+// distinctKeys reports whether no object of the JSON document data has a
+// key twice.
+func distinctKeys(data []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var stack []map[string]bool
+	expectKey := false
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return true
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, map[string]bool{})
+			expectKey = true
+			continue
+		case json.Delim('}'):
+			stack = stack[:len(stack)-1]
+		case json.Delim('['):
+			stack = append(stack, nil)
+		case json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		default:
+			if k, ok := tok.(string); ok && expectKey && len(stack) > 0 && stack[len(stack)-1] != nil {
+				if stack[len(stack)-1][k] {
+					return false
+				}
+				stack[len(stack)-1][k] = true
+				expectKey = false
+				continue
+			}
+		}
+		expectKey = len(stack) > 0 && stack[len(stack)-1] != nil
+	}
 }
 
 // BenchmarkMap maps the simulator's events of every mapped log type,

@@ -2,7 +2,12 @@
 
 package ocsf
 
-import "strings"
+import (
+	"slices"
+	"strings"
+
+	"github.com/duostream/duostream/schema"
+)
 
 // trustMonitor maps a Trust Monitor event to Detection Finding (2004): a
 // new finding is Create, a triaged one Update; the finding's status
@@ -17,7 +22,7 @@ func (m *mapper) trustMonitor() error {
 	}
 	ms, ok := m.src.unixTime("surfaced_timestamp", 1)
 	if !ok {
-		if _, present := m.src.get("surfaced_timestamp"); present {
+		if m.src.get("surfaced_timestamp").present() {
 			return m.fail("surfaced_timestamp", "not a Unix time in milliseconds")
 		}
 		return m.fail("surfaced_timestamp", "missing")
@@ -27,7 +32,7 @@ func (m *mapper) trustMonitor() error {
 		return m.fail("type", "missing, or not a string")
 	}
 	m.setTime(ms, "")
-	m.meta["uid"] = uid
+	m.meta.set("uid", uid)
 	setString(m.meta, "event_code", typ)
 
 	state := m.src.str("state")
@@ -47,67 +52,76 @@ func (m *mapper) trustMonitor() error {
 	case !ok:
 		status = 99
 	}
-	m.out["status_id"] = status
+	m.out.set("status_id", status)
 	if status == 99 {
-		m.out["status"] = state
+		m.out.set("status", state)
 	} else {
-		m.out["status"] = findingStatusCaptions[status]
+		m.out.set("status", findingStatusCaptions[status])
 	}
 	setString(m.out, "status_code", state)
-	if p, _ := m.src.get("priority_event"); p == true {
-		m.src.use("priority_event")
+	switch p := m.src.get("priority_event"); p.kind() {
+	case schema.KindTrue:
+		m.src.useValue(p)
 		m.setSeverity(4)
-	} else {
-		if p == false {
-			m.src.use("priority_event")
-		}
+	case schema.KindFalse:
+		m.src.useValue(p)
+		m.setSeverity(3)
+	default:
 		m.setSeverity(3)
 	}
 
-	info := map[string]any{"uid": uid, "created_time": ms, "types": []any{typ}}
+	info := m.obj(7)
+	info.set("uid", uid)
+	info.set("created_time", ms)
 	summaries, types := m.explanations()
+	list := make([]any, 0, 1+len(types))
+	list = append(list, typ)
 	for _, t := range types {
-		info["types"] = append(info["types"].([]any), t)
+		list = append(list, t)
 	}
+	info.set("types", list)
 	title := "Duo Trust Monitor: " + typ
 	if len(summaries) > 0 {
 		title = summaries[0]
 		setString(info, "desc", strings.Join(summaries, " "))
 	}
-	info["title"] = title
+	info.set("title", title)
 	setString(info, "src_url", m.src.str("triage_event_uri"))
 	if t, ok := m.src.unixTime("state_updated_timestamp", 1); ok {
-		info["modified_time"] = t
+		info.set("modified_time", t)
 	}
-	m.out["finding_info"] = info
-	setString(m.out, "message", info["title"].(string))
+	m.out.set("finding_info", info)
+	setString(m.out, "message", title)
 
 	// A bypass_status event names the user put in bypass and the
 	// administrator who did it; an event may also carry the
 	// authentication that surfaced it. Each is one piece of evidence.
 	var evidences []any
-	if u := m.namedUser("enabled_for", 1); u != nil {
-		ev := map[string]any{"user": u}
-		if a := m.namedUser("enabled_by", 2); a != nil {
-			ev["actor"] = map[string]any{"user": a}
+	if u := m.keyedUser("enabled_for", 1); u != nil {
+		ev := m.obj(2)
+		ev.set("user", u)
+		if a := m.keyedUser("enabled_by", 2); a != nil {
+			actor := m.obj(1)
+			actor.set("user", a)
+			ev.set("actor", actor)
 		}
 		evidences = append(evidences, ev)
 	}
-	if m.src.obj("surfaced_auth") != nil {
-		ev := map[string]any{}
+	if m.src.isObject("surfaced_auth") {
+		ev := m.obj(2)
 		if u := m.user("surfaced_auth."); u != nil {
-			ev["user"] = u
+			ev.set("user", u)
 		}
 		if ep := m.endpoint("surfaced_auth.access_device", "surfaced_auth.access_device.ip"); ep != nil {
-			ev["src_endpoint"] = ep
+			ev.set("src_endpoint", ep)
 		}
-		if len(ev) > 0 {
+		if ev.len() > 0 {
 			evidences = append(evidences, ev)
 		}
 		setString(m.meta, "correlation_uid", m.src.str("surfaced_auth.txid"))
 	}
 	if len(evidences) > 0 {
-		m.out["evidences"] = evidences
+		m.out.set("evidences", evidences)
 	}
 	return nil
 }
@@ -116,19 +130,18 @@ func (m *mapper) trustMonitor() error {
 // explanations; a list of anything but {summary, type} objects is left to
 // unmapped.
 func (m *mapper) explanations() (summaries, types []string) {
-	v, _ := m.src.get("explanations")
-	list, ok := v.([]any)
-	if !ok {
+	v := m.src.get("explanations")
+	if v.kind() != schema.KindArray {
 		return nil, nil
 	}
-	for _, el := range list {
-		e, ok := el.(map[string]any)
-		if !ok {
+	for _, e := range v.elements() {
+		if e.kind() != schema.KindObject {
 			return nil, nil
 		}
-		s, sok := e["summary"].(string)
-		t, tok := e["type"].(string)
-		if (e["summary"] != nil && !sok) || (e["type"] != nil && !tok) || len(e) > 2 {
+		summary, typ := e.member("summary"), e.member("type")
+		s, sok := summary.text()
+		t, tok := typ.text()
+		if (summary.present() && !summary.isNull() && !sok) || (typ.present() && !typ.isNull() && !tok) || memberCount(e) > 2 {
 			return nil, nil
 		}
 		if s = strings.TrimSpace(s); s != "" && !utf8Long(s) {
@@ -138,20 +151,31 @@ func (m *mapper) explanations() (summaries, types []string) {
 			types = append(types, t)
 		}
 	}
-	m.src.use("explanations")
+	m.src.useValue(v)
 	return summaries, types
 }
 
-// namedUser builds a user of type typeID from a Duo {key, name} object at
+// memberCount returns the number of distinct keys of an object value.
+func memberCount(v value) int {
+	var keys []string
+	v.members(func(k string, _ value) {
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	})
+	return len(keys)
+}
+
+// keyedUser builds a user of type typeID from a Duo {key, name} object at
 // path, or returns nil when it names no one.
-func (m *mapper) namedUser(path string, typeID int) map[string]any {
-	u := map[string]any{}
+func (m *mapper) keyedUser(path string, typeID int) *object {
+	u := m.obj(4)
 	setString(u, "name", m.src.str(path+".name"))
 	setString(u, "uid", m.src.str(path+".key"))
-	if len(u) == 0 {
+	if u.len() == 0 {
 		return nil
 	}
-	u["type_id"] = typeID
-	u["type"] = userTypeCaptions[typeID]
+	u.set("type_id", typeID)
+	u.set("type", userTypeCaptions[typeID])
 	return u
 }

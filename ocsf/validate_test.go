@@ -15,17 +15,17 @@ import (
 )
 
 var (
-	schemaOnce sync.Once
-	schema     *Schema
-	schemaErr  error
+	schemaOnce   sync.Once
+	loadedSchema *Schema
+	schemaErr    error
 )
 
 // testSchema loads testdata/schema-1.3.0.json once for all tests.
 func testSchema(t testing.TB) *Schema {
 	t.Helper()
-	schemaOnce.Do(func() { schema, schemaErr = LoadSchema("testdata/schema-1.3.0.json") })
+	schemaOnce.Do(func() { loadedSchema, schemaErr = LoadSchema("testdata/schema-1.3.0.json") })
 	require.NoError(t, schemaErr)
-	return schema
+	return loadedSchema
 }
 
 // Minimal valid events, one per class the Duo mapping emits.
