@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -23,21 +24,29 @@ import (
 )
 
 // msp is a simulated MSP parent served through a handler that can add
-// faults and watch requests in flight, with a Puller of its children.
+// faults, with a Puller of its children whose requests in flight it
+// watches.
 type msp struct {
 	sim *duosim.Sim
 	srv *httptest.Server
 	obs *accountsObserver
 
-	mu       sync.Mutex
-	inFlight map[string]int // by account_id ("" for the account list)
+	mu sync.Mutex
+	// inFlight counts the requests in flight by account_id ("" for the
+	// account list) as the client sees them: from when it sends one until
+	// it has closed the response, or failed. The handler cannot count
+	// them: a page written in one piece reaches the client, which may
+	// send the account's next request, before the handler has returned.
+	inFlight map[string]int
 	maxByAcc map[string]int
 	maxAll   int
 	all      int
 	// refuse, when it returns a status, answers a request with it
 	// instead of the simulator.
 	refuse func(r *http.Request) int
-	delay  time.Duration
+	// delay holds each request back before it is answered, and linger
+	// keeps the handler running after its answer has been flushed.
+	delay, linger time.Duration
 }
 
 func newMSP(t *testing.T, cfg duosim.Config) *msp {
@@ -52,20 +61,15 @@ func newMSP(t *testing.T, cfg duosim.Config) *msp {
 }
 
 func (m *msp) serve(w http.ResponseWriter, r *http.Request) {
-	acc := r.URL.Query().Get("account_id")
 	m.mu.Lock()
-	m.inFlight[acc]++
-	m.all++
-	m.maxByAcc[acc] = max(m.maxByAcc[acc], m.inFlight[acc])
-	m.maxAll = max(m.maxAll, m.all)
-	refuse, delay := m.refuse, m.delay
+	refuse, delay, linger := m.refuse, m.delay, m.linger
 	m.mu.Unlock()
-	defer func() {
-		m.mu.Lock()
-		m.inFlight[acc]--
-		m.all--
-		m.mu.Unlock()
-	}()
+	if linger > 0 {
+		defer func() {
+			w.(http.Flusher).Flush()
+			time.Sleep(linger)
+		}()
+	}
 	time.Sleep(delay)
 	if refuse != nil {
 		if status := refuse(r); status != 0 {
@@ -86,9 +90,61 @@ func (m *msp) client(t *testing.T, rpm int) *duoapi.Client {
 		SecretKey:         m.sim.SecretKey(),
 		BaseURL:           m.srv.URL,
 		RequestsPerMinute: rpm,
+		HTTPClient:        m.httpClient(),
 	})
 	require.NoError(t, err)
 	return c
+}
+
+// httpClient returns an HTTP client whose requests m counts in flight.
+func (m *msp) httpClient() *http.Client {
+	return &http.Client{Transport: watchedTransport{m: m, next: http.DefaultTransport}, Timeout: 30 * time.Second}
+}
+
+// begin counts a request of account acc in flight, until the function it
+// returns is called (once or more).
+func (m *msp) begin(acc string) (end func()) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.inFlight[acc]++
+	m.all++
+	m.maxByAcc[acc] = max(m.maxByAcc[acc], m.inFlight[acc])
+	m.maxAll = max(m.maxAll, m.all)
+	return sync.OnceFunc(func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.inFlight[acc]--
+		m.all--
+	})
+}
+
+// watchedTransport counts the requests it sends in flight in m, until
+// their response body is closed or they fail.
+type watchedTransport struct {
+	m    *msp
+	next http.RoundTripper
+}
+
+func (t watchedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	end := t.m.begin(r.URL.Query().Get("account_id"))
+	resp, err := t.next.RoundTrip(r)
+	if err != nil {
+		end()
+		return nil, err
+	}
+	resp.Body = &endOnClose{ReadCloser: resp.Body, end: end}
+	return resp, nil
+}
+
+// endOnClose is a response body that ends its request's count when closed.
+type endOnClose struct {
+	io.ReadCloser
+	end func()
+}
+
+func (b *endOnClose) Close() error {
+	defer b.end()
+	return b.ReadCloser.Close()
 }
 
 func (m *msp) puller(t *testing.T, cfg duoapi.PullerConfig, accounts duoapi.AccountsConfig) *duoapi.Puller {
@@ -476,6 +532,51 @@ func TestAccountsPullerFailuresStayWithTheChild(t *testing.T) {
 	assert.Positive(t, m.obs.retries[limited], "the rate-limited child is retried")
 	assert.Less(t, m.obs.retries[limited], m.obs.retries[failing], "and backs off longer than a child with 500s")
 	assert.Empty(t, m.obs.unreachable, "neither 429 nor 500 makes a child unreachable")
+}
+
+// TestMSPCountsRequestsInFlightAsTheClientSees checks what the in-flight
+// counts of msp, which the tests above assert on, count: a request stops
+// being in flight once its client has the answer, even while the handler
+// runs on (a request sent then does not overlap it), and two requests sent
+// before either is answered are two in flight.
+func TestMSPCountsRequestsInFlightAsTheClientSees(t *testing.T) {
+	m := newMSP(t, duosim.Config{Seed: 12})
+	const acc = "DA0000000000000000T1"
+	get := func() {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, m.srv.URL+duoapi.PathAuthenticationV2+"?account_id="+acc, nil)
+		if !assert.NoError(t, err) {
+			return
+		}
+		req.Close = true // a connection of its own, as Client sends them
+		resp, err := m.httpClient().Do(req)
+		if !assert.NoError(t, err) {
+			return
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		assert.NoError(t, err)
+		assert.NoError(t, resp.Body.Close())
+	}
+	maxInFlight := func() int {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.maxByAcc[acc]
+	}
+
+	m.mu.Lock()
+	m.linger = 300 * time.Millisecond
+	m.mu.Unlock()
+	get()
+	get()
+	assert.Equal(t, 1, maxInFlight(), "one answered before the next was sent")
+
+	m.mu.Lock()
+	m.linger, m.delay = 0, 300*time.Millisecond
+	m.mu.Unlock()
+	var wg sync.WaitGroup
+	wg.Go(get)
+	wg.Go(get)
+	wg.Wait()
+	assert.Equal(t, 2, maxInFlight(), "both sent before either was answered")
 }
 
 // TestAccountsPullerStartError checks that a child whose stored position
