@@ -12,8 +12,9 @@ import (
 
 // AppendJSON appends the JSON encoding of an event Map returned to dst: the
 // bytes encoding/json would write (keys sorted, HTML characters escaped),
-// without its reflection, which costs more than the mapping itself. Values
-// of types Map does not produce are left to encoding/json.
+// without its reflection, which costs more than the mapping itself. It also
+// writes the mapper's own objects and parts of the Duo event, as MapJSON
+// does. Values of types Map does not produce are left to encoding/json.
 func AppendJSON(dst []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
@@ -51,6 +52,10 @@ func AppendJSON(dst []byte, v any) ([]byte, error) {
 			}
 		}
 		return append(dst, '}'), nil
+	case *object:
+		return appendObject(dst, x)
+	case value:
+		return appendCanonical(dst, x), nil
 	case []any:
 		dst = append(dst, '[')
 		for i, e := range x {

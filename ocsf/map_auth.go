@@ -318,8 +318,6 @@ func factorKey(f string) string {
 	}, strings.ToLower(strings.TrimSpace(f)))
 }
 
-func validPhone(s string) bool { return phoneRE.MatchString(s) }
-
 // factor sets is_mfa and auth_factors from the Duo factor at path, the
 // phone number at phonePath and the authenticating device at devicePath
 // ("" for none), and returns the factor's name.
@@ -343,7 +341,7 @@ func (m *mapper) factor(path, phonePath, devicePath string) string {
 		rule.FactorTypeID = 99
 	}
 	phone := m.src.strRaw(phonePath)
-	if !validPhone(phone) {
+	if !phoneRE.MatchString(phone) {
 		return raw
 	}
 	af := m.obj(5)

@@ -170,47 +170,11 @@ func appendObject(dst []byte, o *object) ([]byte, error) {
 		dst = appendString(dst, o.attrs[i].key)
 		dst = append(dst, ':')
 		var err error
-		if dst, err = appendAttr(dst, o.attrs[i].val); err != nil {
+		if dst, err = AppendJSON(dst, o.attrs[i].val); err != nil {
 			return dst, err
 		}
 	}
 	return append(dst, '}'), nil
-}
-
-func appendAttr(dst []byte, v any) ([]byte, error) {
-	switch x := v.(type) {
-	case string:
-		return appendString(dst, x), nil
-	case int:
-		return strconv.AppendInt(dst, int64(x), 10), nil
-	case *object:
-		return appendObject(dst, x)
-	case value:
-		return appendCanonical(dst, x), nil
-	case []any:
-		dst = append(dst, '[')
-		for i, e := range x {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			var err error
-			if dst, err = appendAttr(dst, e); err != nil {
-				return dst, err
-			}
-		}
-		return append(dst, ']'), nil
-	}
-	return AppendJSON(dst, v)
-}
-
-// sortAttrs sorts attributes by key: an insertion sort, as objects are
-// small and often nearly sorted.
-func sortAttrs(a []attr) {
-	for i := 1; i < len(a); i++ {
-		for j := i; j > 0 && a[j].key < a[j-1].key; j-- {
-			a[j], a[j-1] = a[j-1], a[j]
-		}
-	}
 }
 
 // appendCanonical writes a part of the Duo event as encoding/json writes
@@ -219,27 +183,11 @@ func sortAttrs(a []attr) {
 func appendCanonical(dst []byte, v value) []byte {
 	switch v.kind() {
 	case schema.KindObject:
-		var keys []attr
-		v.members(func(k string, el value) {
-			for i := range keys {
-				if keys[i].key == k {
-					keys[i].val = el
-					return
-				}
-			}
-			keys = append(keys, attr{k, el})
-		})
-		sortAttrs(keys)
-		dst = append(dst, '{')
-		for i, a := range keys {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendString(dst, a.key)
-			dst = append(dst, ':')
-			dst = appendCanonical(dst, a.val.(value))
-		}
-		return append(dst, '}')
+		// set keeps a repeated key's last value, and appendObject sorts.
+		var o object
+		v.members(func(k string, el value) { o.set(k, el) })
+		dst, _ = appendObject(dst, &o) // values only: no error
+		return dst
 	case schema.KindArray:
 		dst = append(dst, '[')
 		for i, el := range v.elements() {

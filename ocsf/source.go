@@ -212,24 +212,19 @@ func (s *source) lookup(path string) value {
 
 // useValue marks a value used: it and everything under it stay out of
 // unmapped.
-func (s *source) useValue(v value) {
-	switch {
-	case !v.present():
-	case v.d == s.root.d:
-		s.used[v.i] = true
-	case v.d == s.desc.d:
-		s.descUsed[v.i] = true
-	}
-}
+func (s *source) useValue(v value) { s.mark(v, true) }
 
 // unuseValue takes back useValue.
-func (s *source) unuseValue(v value) {
+func (s *source) unuseValue(v value) { s.mark(v, false) }
+
+// mark records whether a value is used, in the list of its document.
+func (s *source) mark(v value, used bool) {
 	switch {
 	case !v.present():
 	case v.d == s.root.d:
-		s.used[v.i] = false
+		s.used[v.i] = used
 	case v.d == s.desc.d:
-		s.descUsed[v.i] = false
+		s.descUsed[v.i] = used
 	}
 }
 
